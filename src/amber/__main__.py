@@ -1,0 +1,5 @@
+import sys
+
+from amber.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""The amber archive format: a standard zip appended to an ELF, plus a one-read index.
+
+Standard tools (unzip, python -m zipfile) read the archive as a zip with a
+prefix. For fast start-up, the zip also holds one member, `.amber/index`, the
+marshalled directory in the shape CPython's zipimport keeps in memory; the
+end-of-central-directory comment is a fixed 40-byte trailer that points at it.
+The launcher (runtime/launcher.c) and the patched zipimport
+(runtime/patches/0001-zipimport-amber-index.patch) read the same trailer.
+
+Trailer (little endian):
+    magic[8]  b"AMBER\\0\\1\\0"
+    flags     u32   bit 0: the archive holds an app (see FLAG_APP)
+    reserved  u32
+    index_offset u64   absolute offset of the index member's data
+    index_size   u64
+    archive_offset u64 absolute offset of the first local file header
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+MAGIC = b"AMBER\x00\x01\x00"
+TRAILER = struct.Struct("<8sIIQQQ")
+TRAILER_SIZE = TRAILER.size  # 40
+EOCD_SIZE = 22
+TAIL_SIZE = EOCD_SIZE + TRAILER_SIZE
+INDEX_NAME = ".amber/index"
+FLAG_APP = 1
+
+assert TRAILER_SIZE == 40
+
+
+@dataclass(frozen=True)
+class Trailer:
+    flags: int
+    index_offset: int
+    index_size: int
+    archive_offset: int
+
+    def pack(self) -> bytes:
+        return TRAILER.pack(MAGIC, self.flags, 0, self.index_offset, self.index_size, self.archive_offset)
+
+
+def read_trailer(tail: bytes) -> Trailer | None:
+    """Parse the last TAIL_SIZE bytes of a file; None if it is not an amber archive."""
+    if len(tail) < TAIL_SIZE:
+        return None
+    tail = tail[-TAIL_SIZE:]
+    if tail[:4] != b"PK\x05\x06" or int.from_bytes(tail[20:22], "little") != TRAILER_SIZE:
+        return None
+    magic, flags, _reserved, index_offset, index_size, archive_offset = TRAILER.unpack(tail[EOCD_SIZE:])
+    if magic != MAGIC:
+        return None
+    return Trailer(flags, index_offset, index_size, archive_offset)

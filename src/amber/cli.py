@@ -1,0 +1,88 @@
+"""The `amber` command line: a thin layer of argument parsing over the library core.
+
+Every AmberError becomes one `amber: ...` line on stderr and exit code 1; an
+interrupted command exits with 130 like any other program stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from amber import __version__
+from amber.errors import AmberError
+
+
+def _runtime_build(args: argparse.Namespace) -> int:
+    from amber.runtime.build import build_runtime
+
+    path = build_runtime(args.python, jobs=args.jobs, quiet=args.quiet, force=args.force)
+    print(path)
+    return 0
+
+
+def _runtime_path(args: argparse.Namespace) -> int:
+    from amber.runtime.build import build_runtime
+
+    print(build_runtime(args.python, jobs=args.jobs, quiet=args.quiet))
+    return 0
+
+
+def _runtime_list(args: argparse.Namespace) -> int:
+    from amber.runtime.store import list_runtimes
+
+    runtimes = list_runtimes()
+    if not runtimes:
+        print("no runtime is cached yet; build one with: amber runtime build", file=sys.stderr)
+        return 0
+    for rt in runtimes:
+        meta = rt.metadata
+        size = meta.get("size", 0) / 1e6
+        print(f"{meta['python_version']:<10} {meta['recipe_hash']}  {size:6.1f} MB  "
+              f"glibc>={meta.get('glibc_max', '?')}  {rt.executable}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amber", description="Turn a Python project into one portable Linux executable."
+    )
+    parser.add_argument("--version", action="version", version=f"amber {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    runtime = commands.add_parser("runtime", help="build, locate and list amber's CPython runtimes")
+    runtime_cmds = runtime.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
+
+    def runtime_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--python", metavar="X", help="CPython version: 3.13 or 3.13.15 (default: the recipe's default)")
+        p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel compile jobs (default: all cores)")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+
+    p = runtime_cmds.add_parser("build", help="build the runtime (nothing to do if it is cached)")
+    runtime_options(p)
+    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    p.set_defaults(func=_runtime_build)
+    p = runtime_cmds.add_parser("path", help="print the runtime file's path, building it if needed")
+    runtime_options(p)
+    p.set_defaults(func=_runtime_path)
+    p = runtime_cmds.add_parser("list", help="list the cached runtimes")
+    p.set_defaults(func=_runtime_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except AmberError as exc:
+        print(f"amber: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("amber: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

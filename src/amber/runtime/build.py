@@ -1,0 +1,128 @@
+"""Orchestration of a runtime build: sources -> libraries -> CPython -> archive -> validation.
+
+Every library is built once per (source, build script, toolchain) and kept in
+~/.cache/amber/libs/, so changing the CPython step does not rebuild OpenSSL.
+A finished runtime is moved into the store atomically: a directory there is
+either complete or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from amber.paths import cache_root
+from amber.progress import BuildLog
+from amber.runtime import cpython, sources, stdlib, store, validate
+from amber.runtime.hide_symbols import hide_archive
+from amber.runtime.libraries import BUILDERS, LibContext
+from amber.runtime.recipe import PythonRecipe, Source, library_hash, load_recipe, recipe_hash
+from amber.runtime.sources import unpack
+from amber.runtime.toolchain import Toolchain, make_toolchain
+
+# Libraries whose headers and archives another library's build needs.
+LIBRARY_DEPS: dict[str, tuple[str, ...]] = {"libedit": ("ncurses",)}
+COMPLETE_MARKER = ".amber-complete"
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def library_dir(source: Source) -> Path:
+    deps = tuple(library_hash(s, ()) for s in _dep_sources(source))
+    return cache_root() / "libs" / f"{source.key}-{source.version}-{library_hash(source, deps)}"
+
+
+def _dep_sources(source: Source) -> list[Source]:
+    recipe = load_recipe()
+    return [recipe.sources[name] for name in LIBRARY_DEPS.get(source.key, ())]
+
+
+def merge_prefixes(prefixes: list[Path], into: Path) -> Path:
+    """Symlink-free merge of several install prefixes into one (for -I/-L/pkg-config)."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    for prefix in prefixes:
+        shutil.copytree(prefix, into, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns(COMPLETE_MARKER))
+        # pkg-config files name the library's own cache directory; point them here.
+        for pc in (into / "lib" / "pkgconfig").glob("*.pc"):
+            pc.write_text(pc.read_text().replace(str(prefix), str(into)))
+    return into
+
+
+def build_library(source: Source, tools: Toolchain, log: BuildLog, jobs: int, workroot: Path) -> Path:
+    """Build one library into its cache directory, unless it is already there."""
+    prefix = library_dir(source)
+    if (prefix / COMPLETE_MARKER).is_file():
+        return prefix
+    with log.stage(f"library {source.key} {source.version}"):
+        if prefix.exists():
+            shutil.rmtree(prefix)
+        prefix.mkdir(parents=True)
+        work = workroot / f"lib-{source.key}"
+        src = unpack(sources.fetch(source, log), work)
+        deps = merge_prefixes([library_dir(s) for s in _dep_sources(source)], work / "deps") \
+            if _dep_sources(source) else prefix
+        ctx = LibContext(name=source.key, version=source.version, src=src, deps=deps,
+                         prefix=prefix, tools=tools, log=log, jobs=jobs)
+        BUILDERS[source.key](ctx)
+        (prefix / COMPLETE_MARKER).write_text(f"{source.key} {source.version}\n")
+        shutil.rmtree(work, ignore_errors=True)
+    return prefix
+
+
+def build_runtime(python: str | None = None, jobs: int | None = None, quiet: bool = False,
+                  force: bool = False) -> Path:
+    """Build (or find in the cache) the runtime for `python`; return the runtime file."""
+    recipe = load_recipe()
+    rec: PythonRecipe = recipe.python(python)
+    existing = store.find(rec)
+    if existing is not None and not force:
+        return existing.executable
+    jobs = jobs or default_jobs()
+    key = f"{rec.version}-{recipe_hash(rec.minor)}"
+    workroot = cache_root() / "build" / key
+    if workroot.exists():
+        shutil.rmtree(workroot)
+    workroot.mkdir(parents=True)
+    log_path = cache_root() / "logs" / f"runtime-{key}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.unlink(missing_ok=True)
+    log = BuildLog(log_path, quiet=quiet)
+    started = time.monotonic()
+    try:
+        tools = make_toolchain(cache_root() / "toolchain", recipe.target, prefix_map=cache_root())
+        prefixes = [build_library(src, tools, log, jobs, workroot) for src in rec.libraries]
+        deps = merge_prefixes(prefixes, workroot / "deps")
+        for archive in sorted((deps / "lib").glob("*.a")):
+            if not archive.is_symlink():
+                hide_archive(archive)
+        staged = cpython.build(rec, tools, deps, workroot, log, jobs)
+        with log.stage("standard library archive"):
+            runtime_file = stdlib.assemble(staged, workroot, deps, tools.bindir, cache_root(), log)
+        with log.stage("validation"):
+            report = validate.validate(runtime_file, rec, forbidden=[cache_root(), *sources.source_dirs()])
+        metadata = {
+            "python_version": rec.version,
+            "python_minor": rec.minor,
+            "recipe_hash": recipe_hash(rec.minor),
+            "target": recipe.target,
+            "zig": recipe.zig,
+            "libraries": {s.key: s.version for s in rec.libraries},
+            "size": runtime_file.stat().st_size,
+            "build_seconds": round(time.monotonic() - started, 1),
+            "jobs": jobs,
+            **report,
+        }
+        log.write(f"runtime metadata: {metadata}\n")
+        log.close()
+        runtime = store.install(rec, runtime_file, staged.include, metadata, log_path)
+    finally:
+        log.close()
+    shutil.rmtree(workroot, ignore_errors=True)
+    return runtime.executable

@@ -1,0 +1,279 @@
+/*
+ * amber launcher: the main() of every amber runtime and app binary.
+ *
+ * It replaces CPython's Programs/python.c. The binary is an ELF executable
+ * with a zip archive appended; the zip's end-of-central-directory comment is
+ * the 40-byte amber trailer (see docs/ARCHITECTURE.md):
+ *
+ *   offset size
+ *        0    8  magic "AMBER\0\1\0"
+ *        8    4  flags (little endian; bit 0: app, the archive holds an app)
+ *       12    4  reserved, 0
+ *       16    8  absolute file offset of the index data
+ *       24    8  size of the index data
+ *       32    8  absolute file offset of the archive's first entry
+ *
+ * With a trailer, the standard library lives in the binary itself: the
+ * binary's own path becomes the stdlib entry of sys.path, where CPython's
+ * (patched) zipimport reads the index in one go. Without a trailer this is a
+ * plain python3 that finds its stdlib on disk as usual.
+ */
+
+#include "Python.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define AMBER_MAGIC "AMBER\0\1\0"
+#define AMBER_MAGIC_SIZE 8
+#define AMBER_COMMENT_SIZE 40
+#define EOCD_SIZE 22
+#define AMBER_TAIL_SIZE (EOCD_SIZE + AMBER_COMMENT_SIZE)
+
+struct amber_trailer {
+    uint32_t flags;
+    uint64_t index_offset;
+    uint64_t index_size;
+    uint64_t archive_offset;
+};
+
+static uint64_t
+read_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* Resolve argv[0] the way a shell did: a path with a slash, else a PATH search. */
+static int
+find_in_path(const char *argv0, char *out, size_t outlen)
+{
+    if (argv0 == NULL || argv0[0] == '\0') {
+        return -1;
+    }
+    if (strchr(argv0, '/') != NULL) {
+        return realpath(argv0, out) != NULL ? 0 : -1;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL) {
+        path = "/usr/local/bin:/usr/bin:/bin";
+    }
+    char candidate[PATH_MAX];
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && len + strlen(argv0) + 2 < sizeof(candidate)) {
+            memcpy(candidate, path, len);
+            candidate[len] = '/';
+            strcpy(candidate + len + 1, argv0);
+            if (access(candidate, X_OK) == 0 && realpath(candidate, out) != NULL) {
+                return 0;
+            }
+        }
+        if (end == NULL) {
+            break;
+        }
+        path = end + 1;
+    }
+    (void)outlen;
+    return -1;
+}
+
+/* The path of this very executable: /proc/self/exe, else argv[0] and PATH. */
+static int
+find_self(const char *argv0, char *out, size_t outlen)
+{
+    ssize_t n = readlink("/proc/self/exe", out, outlen - 1);
+    if (n > 0 && (size_t)n < outlen - 1) {
+        out[n] = '\0';
+        /* A deleted or replaced binary reads as "path (deleted)"; fall back. */
+        if (access(out, R_OK) == 0) {
+            return 0;
+        }
+    }
+    return find_in_path(argv0, out, outlen);
+}
+
+/* 1: trailer found and sane; 0: no trailer (a plain interpreter). */
+static int
+read_trailer(const char *path, struct amber_trailer *t)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    struct stat st;
+    unsigned char tail[AMBER_TAIL_SIZE];
+    int found = 0;
+    if (fstat(fd, &st) == 0 && st.st_size >= AMBER_TAIL_SIZE
+        && pread(fd, tail, sizeof(tail), st.st_size - AMBER_TAIL_SIZE) == (ssize_t)sizeof(tail)
+        && memcmp(tail, "PK\5\6", 4) == 0
+        && read_le(tail + 20, 2) == AMBER_COMMENT_SIZE
+        && memcmp(tail + EOCD_SIZE, AMBER_MAGIC, AMBER_MAGIC_SIZE) == 0) {
+        const unsigned char *c = tail + EOCD_SIZE;
+        t->flags = (uint32_t)read_le(c + 8, 4);
+        t->index_offset = read_le(c + 16, 8);
+        t->index_size = read_le(c + 24, 8);
+        t->archive_offset = read_le(c + 32, 8);
+        found = t->archive_offset <= t->index_offset
+                && t->index_offset + t->index_size <= (uint64_t)st.st_size;
+    }
+    close(fd);
+    return found;
+}
+
+/* Append each entry of $PYTHONPATH (as CPython reads it: only without -E/-I),
+ * made absolute against the current directory like getpath does. */
+static PyStatus
+append_pythonpath(const PyConfig *config, PyWideStringList *paths)
+{
+    if (!config->use_environment || config->pythonpath_env == NULL) {
+        return PyStatus_Ok();
+    }
+    wchar_t cwd[PATH_MAX];
+    cwd[0] = L'\0';
+    char cwd_bytes[PATH_MAX];
+    if (getcwd(cwd_bytes, sizeof(cwd_bytes)) != NULL) {
+        wchar_t *decoded = Py_DecodeLocale(cwd_bytes, NULL);
+        if (decoded != NULL) {
+            wcsncpy(cwd, decoded, PATH_MAX - 1);
+            cwd[PATH_MAX - 1] = L'\0';
+            PyMem_RawFree(decoded);
+        }
+    }
+    const wchar_t *p = config->pythonpath_env;
+    while (*p) {
+        const wchar_t *end = wcschr(p, L':');
+        size_t len = end ? (size_t)(end - p) : wcslen(p);
+        if (len > 0) {
+            wchar_t entry[2 * PATH_MAX];
+            if (p[0] == L'/' || cwd[0] == L'\0') {
+                swprintf(entry, 2 * PATH_MAX, L"%.*ls", (int)len, p);
+            }
+            else {
+                swprintf(entry, 2 * PATH_MAX, L"%ls/%.*ls", cwd, (int)len, p);
+            }
+            PyStatus status = PyWideStringList_Append(paths, entry);
+            if (PyStatus_Exception(status)) {
+                return status;
+            }
+        }
+        if (end == NULL) {
+            break;
+        }
+        p = end + 1;
+    }
+    return PyStatus_Ok();
+}
+
+/* sys.path: $PYTHONPATH entries, then the binary itself, whose appended
+ * archive holds the stdlib (where getpath would have put lib/python313.zip,
+ * lib/python3.13 and lib-dynload). Site-packages are added later by site.py. */
+static PyStatus
+set_search_path(PyConfig *config, const char *self)
+{
+    wchar_t *wself = Py_DecodeLocale(self, NULL);
+    if (wself == NULL) {
+        return PyStatus_NoMemory();
+    }
+    PyWideStringList paths = {0, NULL};
+    PyStatus status = append_pythonpath(config, &paths);
+    if (!PyStatus_Exception(status)) {
+        status = PyWideStringList_Append(&paths, wself);
+    }
+    if (!PyStatus_Exception(status)) {
+        status = PyConfig_SetWideStringList(config, &config->module_search_paths, paths.length, paths.items);
+        config->module_search_paths_set = 1;
+    }
+    /* PyWideStringList has no public clear; free what we appended. */
+    for (Py_ssize_t i = 0; i < paths.length; i++) {
+        PyMem_RawFree(paths.items[i]);
+    }
+    PyMem_RawFree(paths.items);
+    PyMem_RawFree(wself);
+    return status;
+}
+
+/* prefix = the directory above the binary's directory, like an installed python. */
+static PyStatus
+set_prefix(PyConfig *config, const char *self)
+{
+    char root[PATH_MAX];
+    strncpy(root, self, sizeof(root) - 1);
+    root[sizeof(root) - 1] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(root, '/');
+        if (slash == NULL) {
+            break;
+        }
+        if (slash == root) {
+            root[1] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    PyStatus status = PyConfig_SetBytesString(config, &config->prefix, root);
+    if (!PyStatus_Exception(status)) {
+        status = PyConfig_SetBytesString(config, &config->exec_prefix, root);
+    }
+    return status;
+}
+
+static int
+run_with_archive(int argc, char **argv, const char *self)
+{
+    PyStatus status;
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+
+    status = PyConfig_SetBytesArgv(&config, argc, argv);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = set_prefix(&config, self);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = PyConfig_Read(&config);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = set_search_path(&config, self);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) {
+        goto fail;
+    }
+    PyConfig_Clear(&config);
+    return Py_RunMain();
+
+fail:
+    PyConfig_Clear(&config);
+    if (PyStatus_IsExit(status)) {
+        return status.exitcode;
+    }
+    Py_ExitStatusException(status);
+}
+
+int
+main(int argc, char **argv)
+{
+    char self[PATH_MAX];
+    struct amber_trailer trailer;
+    if (find_self(argc > 0 ? argv[0] : NULL, self, sizeof(self)) == 0
+        && read_trailer(self, &trailer)) {
+        return run_with_archive(argc, argv, self);
+    }
+    return Py_BytesMain(argc, argv);
+}

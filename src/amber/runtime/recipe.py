@@ -1,0 +1,153 @@
+"""The declarative runtime recipe (recipe.toml, extensions.toml) and its hash.
+
+The recipe hash is the cache key of a runtime: it covers the pinned sources,
+the module table, the patches, the C launcher and every build script, so any
+change that could alter the produced binary yields a new runtime directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from amber.errors import AmberError
+
+RUNTIME_DIR = Path(__file__).parent
+PACKAGE_DIR = RUNTIME_DIR.parent
+# Files outside runtime/ that shape the runtime file: the archive writer and
+# the stdlib compile step run while building it.
+_HASHED_OUTSIDE = ("archive",)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One pinned upstream tarball."""
+
+    key: str
+    version: str
+    file: str
+    sha256: str
+    debian: str  # "package=version" for apt-get source
+    suites: tuple[str, ...]
+    url: str
+
+    @property
+    def debian_package(self) -> str:
+        return self.debian.partition("=")[0]
+
+
+@dataclass(frozen=True)
+class ExtensionModule:
+    """A row of the stdlib extension module table."""
+
+    name: str
+    status: str  # "static" (built into the interpreter) or "disabled"
+    sources: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    links: str = ""  # the bundled library it needs, for the docs and error messages
+    reason: str = ""  # why a disabled module is left out
+
+
+@dataclass(frozen=True)
+class PythonRecipe:
+    """Everything needed to build one CPython minor version."""
+
+    minor: str  # "3.13"
+    source: Source
+    libraries: tuple[Source, ...]
+    extensions: tuple[ExtensionModule, ...] = field(default=())
+
+    @property
+    def version(self) -> str:
+        return self.source.version
+
+
+@dataclass(frozen=True)
+class Recipe:
+    target: str
+    glibc_baseline: str
+    zig: str
+    default_python: str
+    pythons: dict[str, PythonRecipe]
+    sources: dict[str, Source]
+
+    def python(self, wanted: str | None) -> PythonRecipe:
+        """The recipe for `wanted` ("3.13" or "3.13.15"; None picks the default)."""
+        key = wanted or self.default_python
+        for minor, rec in self.pythons.items():
+            if key in (minor, rec.version):
+                return rec
+        known = ", ".join(f"{m} ({r.version})" for m, r in sorted(self.pythons.items()))
+        raise AmberError(f"no runtime recipe for Python {key!r}; known: {known}")
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AmberError(f"broken recipe file {path}: {exc}") from exc
+
+
+@cache
+def load_recipe() -> Recipe:
+    data = _load_toml(RUNTIME_DIR / "recipe.toml")
+    sources = {
+        key: Source(key=key, version=s["version"], file=s["file"], sha256=s["sha256"],
+                    debian=s["debian"], suites=tuple(s.get("suites", ())), url=s["url"])
+        for key, s in data["sources"].items()
+    }
+    ext_table = _load_toml(RUNTIME_DIR / "extensions.toml")
+    pythons = {}
+    for minor, p in data["pythons"].items():
+        modules = tuple(
+            ExtensionModule(name=name, status=m["status"], sources=tuple(m.get("sources", ())),
+                            flags=tuple(m.get("flags", ())), links=m.get("links", ""),
+                            reason=m.get("reason", ""))
+            for name, m in ext_table.get(minor, {}).items()
+        )
+        pythons[minor] = PythonRecipe(
+            minor=minor, source=sources[p["source"]],
+            libraries=tuple(sources[name] for name in p["libraries"]), extensions=modules,
+        )
+    return Recipe(target=data["target"], glibc_baseline=data["glibc_baseline"], zig=data["zig"],
+                  default_python=data["default_python"], pythons=pythons, sources=sources)
+
+
+def _hashed_files() -> list[Path]:
+    files = [p for p in RUNTIME_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    for name in _HASHED_OUTSIDE:
+        files += [p for p in (PACKAGE_DIR / name).rglob("*.py") if "__pycache__" not in p.parts]
+    return sorted(files)
+
+
+@cache
+def recipe_hash(minor: str) -> str:
+    """Short content hash of everything that defines the runtime for `minor`."""
+    digest = hashlib.sha256(f"python={minor}\n".encode())
+    for path in _hashed_files():
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def library_hash(source: Source, deps: tuple[str, ...]) -> str:
+    """Cache key of one built library: its source, its build step, the toolchain, what it links.
+
+    Only the library's own build function is hashed (plus the shared helpers),
+    so editing one library's step rebuilds that library alone.
+    """
+    import inspect
+
+    from amber.runtime import libraries
+
+    recipe = load_recipe()
+    digest = hashlib.sha256()
+    for part in (source.sha256, *deps, recipe.target, recipe.zig):
+        digest.update(part.encode() + b"\0")
+    for obj in (libraries.BUILDERS[source.key], libraries.LibContext, libraries._merge_tree):
+        digest.update(inspect.getsource(obj).encode())
+    digest.update((RUNTIME_DIR / "toolchain.py").read_bytes())
+    return digest.hexdigest()[:16]

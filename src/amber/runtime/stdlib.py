@@ -1,0 +1,114 @@
+"""The trimmed standard library, byte-compiled by the new interpreter and appended to it.
+
+The runtime file is the bare interpreter ELF followed by an amber archive of
+the stdlib (.pyc plus deflated .py sources for tracebacks). The same archive
+members are what `amber build` later combines with an app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from amber.archive.writer import Member, write_archive
+from amber.errors import AmberError
+from amber.progress import BuildLog
+from amber.runtime.cpython import StagedPython
+
+COMPILE_WORKER = Path(__file__).parent.parent / "archive" / "compile_worker.py"
+
+# Top-level stdlib entries that never go into the runtime, and why.
+EXCLUDED = {
+    "test": "CPython's own test suite (over 30 MB)",
+    "idlelib": "the IDLE editor needs Tk",
+    "tkinter": "no Tk in the runtime",
+    "turtle.py": "needs tkinter",
+    "turtledemo": "needs tkinter",
+    "__phello__": "test package for frozen modules",
+    "lib2to3": "removed tool (absent from 3.13 onwards)",
+    "site-packages": "third-party packages live in venvs or apps",
+    "__pycache__": "stale bytecode of the source tree",
+}
+# File kinds kept besides Python sources: package data the stdlib reads at run time
+# (ensurepip's wheels, pydoc topics, email/zoneinfo data...).
+SKIP_SUFFIXES = (".pyc", ".pyo", ".exe", ".dll", ".bat", ".ps1", ".vbs")
+
+
+def stdlib_sources(lib: Path) -> list[Path]:
+    """Every file of Lib/ that belongs in the runtime, sorted."""
+    chosen = []
+    for path in sorted(lib.rglob("*")):
+        rel = path.relative_to(lib)
+        if rel.parts[0] in EXCLUDED or "__pycache__" in rel.parts or not path.is_file():
+            continue
+        if path.name.endswith(SKIP_SUFFIXES):
+            continue
+        chosen.append(path)
+    return chosen
+
+
+def scrub_sysconfig(text: str, build_root: Path, deps: Path, toolchain_bin: Path) -> str:
+    """Make the build-time sysconfig data describe a normal installed Python.
+
+    Extensions built later (pip in an `amber venv`) must use the machine's own
+    `cc`, not our zig wrappers, and no path of this build machine may remain.
+    """
+    for tool, plain in (("zig-cc", "cc"), ("zig-ar", "ar"), ("zig-ranlib", "ranlib")):
+        text = text.replace(str(toolchain_bin / tool), plain)
+    token = r"[^\s'\"]*"  # a flag's value, stopping at the end of the Python string
+    text = re.sub(rf"[ \t]*-ffile-prefix-map={token}", "", text)
+    text = re.sub(rf"[ \t]*-[IL]{re.escape(str(deps))}{token}", "", text)
+    text = re.sub(r"[ \t]*-fvisibility=hidden|[ \t]*-fno-semantic-interposition", "", text)
+    text = text.replace(str(build_root), "/amber-build")
+    return text
+
+
+def compile_members(python: StagedPython, files: list[tuple[Path, str]], workdir: Path,
+                    log: BuildLog) -> list[Member]:
+    """Byte-compile `files` with the staged interpreter; return .pyc and source members."""
+    outdir = workdir / "pyc"
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    sources = [(str(p), name) for p, name in files if name.endswith(".py")]
+    proc = subprocess.run(
+        [str(python.build_dir / "python"), "-I", "-S", str(COMPILE_WORKER), str(outdir)],
+        input=json.dumps(sources), capture_output=True, text=True, cwd=python.build_dir,
+    )
+    log.write(proc.stderr)
+    if proc.returncode != 0:
+        raise AmberError(f"byte-compiling the stdlib failed: {proc.stderr.strip().splitlines()[-1:]}")
+    failures = json.loads(proc.stdout)
+    if failures:
+        raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
+    members = []
+    for path, name in files:
+        data = path.read_bytes()
+        if name.endswith(".py"):
+            members.append(Member(name + "c", (outdir / (name + "c")).read_bytes()))
+            members.append(Member(name, data, compress=True))
+        else:
+            members.append(Member(name, data, compress=len(data) > 512))
+    return members
+
+
+def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Path, build_root: Path,
+             log: BuildLog) -> Path:
+    """Write the runtime file: interpreter ELF + stdlib archive. Returns its path."""
+    lib = python.stdlib
+    files = [(p, p.relative_to(lib).as_posix()) for p in stdlib_sources(lib)]
+    sysconfig_src = workdir / python.sysconfigdata.name
+    sysconfig_src.write_text(
+        scrub_sysconfig(python.sysconfigdata.read_text(), build_root, deps, toolchain_bin)
+    )
+    files.append((sysconfig_src, python.sysconfigdata.name))
+    members = compile_members(python, files, workdir, log)
+    runtime = workdir / "runtime"
+    with runtime.open("wb") as out:
+        out.write(python.executable.read_bytes())
+        write_archive(out, members)
+    runtime.chmod(0o755)
+    return runtime

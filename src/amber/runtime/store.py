@@ -1,0 +1,104 @@
+"""The cache of finished runtimes: ~/.cache/amber/runtimes/<version>-<recipe hash>/.
+
+Layout of one runtime directory:
+    bin/pythonX.Y            the runtime file (interpreter + stdlib archive)
+    bin/pythonX, bin/python  symlinks to it
+    include/pythonX.Y/       C headers, for compiling extensions against it
+    runtime.json             what was built: versions, hash, size, glibc needs
+    build.log                the full build log
+
+A directory is moved into place with one rename once complete, so a runtime
+directory is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amber.paths import cache_root
+from amber.runtime.recipe import PythonRecipe, recipe_hash
+
+METADATA = "runtime.json"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    root: Path
+    metadata: dict
+
+    @property
+    def minor(self) -> str:
+        return self.metadata["python_minor"]
+
+    @property
+    def executable(self) -> Path:
+        return self.root / "bin" / f"python{self.minor}"
+
+    @property
+    def include(self) -> Path:
+        return self.root / "include" / f"python{self.minor}"
+
+
+def runtimes_dir() -> Path:
+    return cache_root() / "runtimes"
+
+
+def runtime_dir(rec: PythonRecipe) -> Path:
+    return runtimes_dir() / f"{rec.version}-{recipe_hash(rec.minor)}"
+
+
+def load(root: Path) -> Runtime | None:
+    try:
+        metadata = json.loads((root / METADATA).read_text())
+    except (OSError, ValueError):
+        return None
+    runtime = Runtime(root, metadata)
+    return runtime if runtime.executable.is_file() else None
+
+
+def find(rec: PythonRecipe) -> Runtime | None:
+    """The cached runtime for the current recipe, if built."""
+    return load(runtime_dir(rec))
+
+
+def list_runtimes() -> list[Runtime]:
+    base = runtimes_dir()
+    if not base.is_dir():
+        return []
+    found = (load(p) for p in sorted(base.iterdir()) if p.is_dir() and not p.name.startswith("."))
+    return [r for r in found if r is not None]
+
+
+def install(rec: PythonRecipe, runtime_file: Path, include: Path, metadata: dict, log_path: Path) -> Runtime:
+    """Move a validated runtime into the store atomically and return it."""
+    final = runtime_dir(rec)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        bindir = stage / "bin"
+        bindir.mkdir()
+        exe = bindir / f"python{rec.minor}"
+        shutil.copy2(runtime_file, exe)
+        for alias in (f"python{rec.minor.split('.')[0]}", "python"):
+            (bindir / alias).symlink_to(exe.name)
+        shutil.copytree(include, stage / "include" / include.name, symlinks=True)
+        (stage / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        shutil.copy2(log_path, stage / "build.log")
+        stage.chmod(0o755)
+        if final.exists():
+            old = final.with_name(f".{final.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.rename(stage, final)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    runtime = load(final)
+    assert runtime is not None
+    return runtime

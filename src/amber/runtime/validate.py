@@ -1,0 +1,175 @@
+"""Checks every runtime build must pass before it enters the cache.
+
+A runtime is only useful if it is portable, so "it built" is not enough: the
+file must link glibc alone, need no symbol newer than the baseline, export
+nothing but the Python C API, import every module of the table, find CA
+certificates and terminal descriptions on any distribution, and carry no path
+of the build machine.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+
+from amber.errors import AmberError
+from amber.runtime.recipe import PythonRecipe
+
+GLIBC_LIBRARIES = {
+    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
+    "ld-linux-x86-64.so.2",
+}
+C_API_PATTERNS = ("Py*", "_Py*", "PY*", "_PY*")
+# Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o).
+CRT_SYMBOLS = {"_start", "main", "_IO_stdin_used", "__data_start", "data_start", "__libc_csu_init",
+               "__libc_csu_fini", "_init", "_fini", "__dso_handle", "_edata", "_end", "__bss_start"}
+# The CA bundle locations ssl must know (Debian/Ubuntu, RHEL/CentOS/Fedora, SUSE, Alpine).
+REQUIRED_CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+REQUIRED_TERMINFO_DIRS = ("/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo", "/usr/lib/terminfo")
+# Beyond the module table: the pure-Python modules that wrap them, and the issue's smoke list.
+SMOKE_IMPORTS = (
+    "ssl", "sqlite3", "ctypes", "lzma", "bz2", "zlib", "decimal", "hashlib", "uuid", "readline",
+    "curses", "json", "asyncio", "multiprocessing", "venv", "ensurepip", "zoneinfo", "xml.etree.ElementTree",
+)
+
+
+def _version_tuple(name: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", name))
+
+
+def elf_facts(path: Path) -> dict:
+    """DT_NEEDED, required symbol versions and exported symbols of an ELF file."""
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        needed: list[str] = []
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                needed += [tag.needed for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
+        versions: set[str] = set()
+        for section in elf.iter_sections():
+            if isinstance(section, GNUVerNeedSection):
+                for _verneed, auxiliaries in section.iter_versions():
+                    versions.update(aux.name for aux in auxiliaries)
+        exported: list[str] = []
+        dynsym = elf.get_section_by_name(".dynsym")
+        if dynsym is not None:
+            for sym in dynsym.iter_symbols():
+                if (sym.name and sym["st_shndx"] != "SHN_UNDEF"
+                        and sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+                        and sym["st_other"]["visibility"] in ("STV_DEFAULT", "STV_PROTECTED")):
+                    exported.append(sym.name)
+    glibc = sorted((v for v in versions if v.startswith("GLIBC_") and v != "GLIBC_PRIVATE"), key=_version_tuple)
+    return {"needed": sorted(needed), "glibc_versions": glibc, "exported": sorted(exported)}
+
+
+def check_elf(facts: dict, baseline: str) -> list[str]:
+    problems = []
+    foreign = [n for n in facts["needed"] if n not in GLIBC_LIBRARIES]
+    if foreign:
+        problems.append(f"links libraries outside glibc: {', '.join(foreign)}")
+    limit = _version_tuple(baseline)
+    too_new = [v for v in facts["glibc_versions"] if _version_tuple(v) > limit]
+    if too_new:
+        problems.append(f"needs glibc symbol versions above GLIBC_{baseline}: {', '.join(too_new)}")
+    not_api = [s for s in facts["exported"]
+               if s not in CRT_SYMBOLS and not any(fnmatch.fnmatchcase(s, p) for p in C_API_PATTERNS)]
+    if not_api:
+        shown = ", ".join(not_api[:12]) + (" ..." if len(not_api) > 12 else "")
+        problems.append(f"exports {len(not_api)} symbols outside the Python C API: {shown}")
+    for essential in ("PyModule_Create2", "PyArg_ParseTuple", "_Py_NoneStruct", "PyExc_ValueError"):
+        if essential not in facts["exported"]:
+            problems.append(f"does not export {essential}: extension modules from wheels could not load")
+    return problems
+
+
+def check_build_paths(path: Path, forbidden: list[Path]) -> list[str]:
+    """No path of the build machine may be compiled into the file (ELF or archive)."""
+    data = path.read_bytes()
+    found = [str(p) for p in forbidden if str(p) and str(p).encode() in data]
+    return [f"contains the build-machine path {p}" for p in found]
+
+
+_PROBE = r"""
+import importlib, json, os, sys
+result = {"failed": {}}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        result["failed"][name] = f"{type(exc).__name__}: {exc}"
+import ssl, sysconfig, curses
+result["ca_files"] = list(getattr(ssl, "_AMBER_CA_FILES", ()))
+result["openssl"] = ssl.OPENSSL_VERSION
+result["sysconfig_cc"] = sysconfig.get_config_var("CC")
+result["version"] = sys.version
+try:
+    curses.setupterm("xterm-256color", sys.stdout.fileno())
+    result["terminfo_fallback"] = True
+except Exception as exc:
+    result["terminfo_fallback"] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(result))
+"""
+
+
+def probe(runtime: Path, modules: list[str]) -> dict:
+    """Run the runtime itself: import everything, report ssl/curses/sysconfig facts."""
+    env = {"PATH": "/usr/bin:/bin", "TERMINFO_DIRS": "/nonexistent", "TERMINFO": "/nonexistent", "LC_ALL": "C"}
+    proc = subprocess.run([str(runtime), "-I", "-c", _PROBE, *modules], capture_output=True, text=True,
+                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise AmberError(f"the new runtime does not run: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def check_probe(result: dict) -> list[str]:
+    problems = [f"module {name} does not import: {err}" for name, err in sorted(result["failed"].items())]
+    missing_ca = [p for p in REQUIRED_CA_FILES if p not in result["ca_files"]]
+    if missing_ca:
+        problems.append(f"ssl does not look for CA bundles at: {', '.join(missing_ca)}")
+    if result["terminfo_fallback"] is not True:
+        problems.append(f"curses has no built-in terminfo fallback: {result['terminfo_fallback']}")
+    cc = (result.get("sysconfig_cc") or "").split()
+    if not cc or "zig" in cc[0] or "/" in cc[0]:
+        problems.append(f"sysconfig names the build machine's compiler: CC={' '.join(cc)}")
+    return problems
+
+
+def check_terminfo_dirs(path: Path) -> list[str]:
+    data = path.read_bytes()
+    joined = ":".join(REQUIRED_TERMINFO_DIRS).encode()
+    if joined not in data:
+        return [f"ncurses does not search the usual terminfo directories ({':'.join(REQUIRED_TERMINFO_DIRS)})"]
+    return []
+
+
+def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: str = "2.17") -> dict:
+    """Run every check; raise AmberError listing all problems, else return the facts."""
+    facts = elf_facts(runtime)
+    problems = check_elf(facts, baseline)
+    problems += check_build_paths(runtime, forbidden)
+    problems += check_terminfo_dirs(runtime)
+    modules = [m.name for m in rec.extensions if m.status == "static"] + list(SMOKE_IMPORTS)
+    result = probe(runtime, modules)
+    problems += check_probe(result)
+    if problems:
+        raise AmberError("runtime validation failed:\n  - " + "\n  - ".join(problems))
+    return {
+        "needed": facts["needed"],
+        "glibc_max": facts["glibc_versions"][-1] if facts["glibc_versions"] else None,
+        "exported_symbols": len(facts["exported"]),
+        "openssl": result["openssl"],
+        "modules_checked": len(modules),
+    }

@@ -1,0 +1,72 @@
+"""Empty root file systems for portability tests: glibc's files and nothing else.
+
+No Python, no shell, no /usr/lib/python3: whatever runs in there brings all it
+needs in its own file. Built from the host's own glibc (the oldest glibc we can
+get here is the host's; the GLIBC_2.17 symbol check covers older ones).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+GLIBC_FILES = (
+    "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
+    "librt.so.1", "libutil.so.1",
+)
+LIBDIR = Path("/lib/x86_64-linux-gnu")
+
+
+class Chroot:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.mounts: list[Path] = []
+        (root / "lib64").mkdir(parents=True)
+        (root / "tmp").mkdir(mode=0o1777)
+        (root / "tmp").chmod(0o1777)
+        libdir = root / LIBDIR.relative_to("/")
+        libdir.mkdir(parents=True)
+        for name in GLIBC_FILES:
+            src = (LIBDIR / name).resolve()
+            shutil.copy2(src, libdir / name)
+        os.symlink(f"/{LIBDIR.relative_to('/')}/ld-linux-x86-64.so.2", root / "lib64" / "ld-linux-x86-64.so.2")
+
+    def add(self, source: Path, inside: str, mode: int | None = None) -> Path:
+        """Copy a file into the chroot at absolute path `inside`."""
+        target = self.root / inside.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        if mode is not None:
+            target.chmod(mode)
+        return target
+
+    def write(self, inside: str, text: str) -> Path:
+        target = self.root / inside.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        return target
+
+    def mount_proc(self) -> None:
+        proc = self.root / "proc"
+        proc.mkdir(exist_ok=True)
+        subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
+        self.mounts.append(proc)
+
+    def run(self, argv: list[str], env: dict[str, str] | None = None, timeout: int = 120,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            argv, env=env if env is not None else {"PATH": "/bin"}, preexec_fn=self.enter,
+            capture_output=True, text=True, timeout=timeout, input=input,
+        )
+
+    def enter(self) -> None:
+        """chroot into the root (for subprocess preexec_fn)."""
+        os.chroot(self.root)
+        os.chdir("/")
+
+    def cleanup(self) -> None:
+        for mount in reversed(self.mounts):
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+        self.mounts.clear()
