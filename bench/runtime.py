@@ -101,9 +101,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per start-up case (default 20)")
     parser.add_argument("--cpu-runs", type=int, default=5, help="timed runs per CPU workload (default 5)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--runtime", type=Path, help="runtime file to measure (default: build/find the current one)")
+    parser.add_argument("--startup-only", action="store_true", help="skip the CPU workloads")
     args = parser.parse_args()
 
-    runtime = build_runtime(quiet=True)
+    runtime = args.runtime or build_runtime(quiet=True)
     with tempfile.TemporaryDirectory(prefix="amber-bench-") as tmp:
         contenders: dict[str, Path] = {"amber": runtime, **make_floor(runtime, Path(tmp))}
         for label, path in (("pyenv 3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13"),
@@ -112,8 +114,9 @@ def main() -> int:
                 contenders[label] = Path(path)
         startup = {case: interleaved(contenders, argv, args.runs) for case, argv in STARTUP.items()}
         cpu_contenders = {k: v for k, v in contenders.items() if k not in ("zipimport",)}
-        cpu = {case: interleaved(cpu_contenders, argv, args.cpu_runs, cwd=HERE / "workloads", warmup=1)
-               for case, argv in WORKLOADS.items()}
+        cpu = {} if args.startup_only else {
+            case: interleaved(cpu_contenders, argv, args.cpu_runs, cwd=HERE / "workloads", warmup=1)
+            for case, argv in WORKLOADS.items()}
 
     lines = [
         "# Benchmarks",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from amber.archive.format import INDEX_NAME, TAIL_SIZE, Trailer, read_trailer
+from amber.archive.format import INDEX_NAME, RECORD, TAIL_SIZE, Trailer, read_trailer
 from amber.archive.writer import Member, write_archive
 
 PREFIX = b"\x7fELF" + b"\0" * 1000  # stands in for the interpreter ELF
@@ -46,11 +46,12 @@ def test_trailer_points_at_the_index_and_the_archive_start():
     trailer = read_trailer(data[-TAIL_SIZE:])
     assert trailer is not None and trailer.flags == 1
     assert trailer.archive_offset == len(PREFIX)
-    names, entries = marshal.loads(data[trailer.index_offset:trailer.index_offset + trailer.index_size])
+    names, records = marshal.loads(data[trailer.index_offset:trailer.index_offset + trailer.index_size])
+    entries = [RECORD.unpack_from(records, i * RECORD.size) for i in range(len(names))]
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = {i.filename: i for i in zf.infolist()}
     assert set(names) == set(infos) - {INDEX_NAME}
-    for name, (compress, csize, size, header_offset, _t, _d, crc) in zip(names, entries, strict=True):
+    for name, (header_offset, csize, size, crc, compress, _t, _d) in zip(names, entries, strict=True):
         info = infos[name]
         assert (compress, csize, size, crc) == (info.compress_type, info.compress_size, info.file_size, info.CRC)
         assert header_offset == info.header_offset  # absolute: the ELF prefix is counted

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from amber import __version__
 from amber.errors import AmberError
@@ -44,12 +45,39 @@ def _runtime_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from amber.builder.app import build
+
+    cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
+           "sources": False if args.no_sources else None}
+    result = build(Path(args.project), cli, log=lambda msg: print(msg, file=sys.stderr))
+    dists = ", ".join(f"{d.name} {d.version}" for d in result.dists)
+    others = sorted(set(result.scripts) - {result.entry})
+    print(f"amber: built {result.output} ({result.size / 1e6:.1f} MB) in {result.seconds:.1f}s", file=sys.stderr)
+    print(f"amber: entry point {result.entry}" + (f"; also {', '.join(others)} via links named so" if others else ""),
+          file=sys.stderr)
+    print(f"amber: packages: {dists or 'none'}", file=sys.stderr)
+    print(f"amber: runs on x86_64 Linux with glibc {result.glibc[0]}.{result.glibc[1]} or newer", file=sys.stderr)
+    print(result.output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amber", description="Turn a Python project into one portable Linux executable."
     )
     parser.add_argument("--version", action="version", version=f"amber {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    build = commands.add_parser("build", help="build a project into one executable file")
+    build.add_argument("project", nargs="?", default=".", help="project directory with pyproject.toml (default: .)")
+    build.add_argument("-o", "--output", help="output file (default: dist/<script name>)")
+    build.add_argument("--entry", help="script name from [project.scripts], or module:function")
+    build.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
+    build.add_argument("--platform", metavar="TAG",
+                       help="oldest glibc the bundled wheels may need, e.g. manylinux_2_17 (default manylinux_2_28)")
+    build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
+    build.set_defaults(func=_build)
 
     runtime = commands.add_parser("runtime", help="build, locate and list amber's CPython runtimes")
     runtime_cmds = runtime.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)

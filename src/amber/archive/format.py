@@ -1,8 +1,10 @@
 """The amber archive format: a standard zip appended to an ELF, plus a one-read index.
 
 Standard tools (unzip, python -m zipfile) read the archive as a zip with a
-prefix. For fast start-up, the zip also holds one member, `.amber/index`, the
-marshalled directory in the shape CPython's zipimport keeps in memory; the
+prefix. For fast start-up, the zip also holds one member, `.amber/index`:
+marshal((names, records)), the member names in archive order and one packed
+32-byte RECORD per name. Loading it creates one string per name and nothing
+else; the importer decodes a record only when that member is used. The
 end-of-central-directory comment is a fixed 40-byte trailer that points at it.
 The launcher (runtime/launcher.c) and the patched zipimport
 (runtime/patches/0001-zipimport-amber-index.patch) read the same trailer.
@@ -27,9 +29,11 @@ TRAILER_SIZE = TRAILER.size  # 40
 EOCD_SIZE = 22
 TAIL_SIZE = EOCD_SIZE + TRAILER_SIZE
 INDEX_NAME = ".amber/index"
+# header_offset (absolute), compressed size, size, crc32, compression method, dos time, dos date, padding
+RECORD = struct.Struct("<QIIIHHH6x")
 FLAG_APP = 1
 
-assert TRAILER_SIZE == 40
+assert TRAILER_SIZE == 40 and RECORD.size == 32
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from amber.archive.format import INDEX_NAME, Trailer
+from amber.archive.format import INDEX_NAME, RECORD, Trailer
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 MARSHAL_VERSION = 4  # readable by every CPython 3.4+
+MAX_U32 = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> N
     archive_offset = out.tell()
     names = sorted(set(by_name) | _directories(by_name))
     index_names: list[str] = []
-    index_entries: list[tuple[int, int, int, int, int, int, int]] = []
+    records = bytearray()
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for name in names:
             info = zipfile.ZipInfo(name, date_time)
@@ -75,10 +76,12 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> N
                 info.external_attr = (0o100755 if member.executable else 0o100644) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED if member.compress else zipfile.ZIP_STORED
                 zf.writestr(info, member.data, compresslevel=9 if member.compress else None)
+            if info.compress_size > MAX_U32 or info.file_size > MAX_U32:
+                raise ValueError(f"{name} is larger than 4 GiB")
             index_names.append(name)
-            index_entries.append((info.compress_type, info.compress_size, info.file_size,
-                                  info.header_offset, dostime, dosdate, info.CRC))
-        index = marshal.dumps((tuple(index_names), tuple(index_entries)), MARSHAL_VERSION)
+            records += RECORD.pack(info.header_offset, info.compress_size, info.file_size, info.CRC,
+                                   info.compress_type, dostime, dosdate)
+        index = marshal.dumps((tuple(index_names), bytes(records)), MARSHAL_VERSION)
         info = zipfile.ZipInfo(INDEX_NAME, date_time)
         info.create_system = 3
         info.external_attr = 0o100644 << 16

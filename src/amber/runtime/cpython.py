@@ -92,6 +92,9 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         # CPython picks its own optimization level (-O3); ours would override it.
         env["CFLAGS"] = env["CFLAGS"].replace("-O2 ", "")
         env["MODULE_BUILDTYPE"] = "static"
+        if rec.lto:
+            # Not configure's --with-lto: it only recognises a compiler named clang/gcc.
+            env["CFLAGS_NODIST"] = env["LDFLAGS_NODIST"] = "-flto=thin"
         env["LDFLAGS"] = f"-L{deps}/lib"
         env["LIBS"] = "-lpthread -ldl -lm -lrt -lutil"
         # Static libedit needs its terminal library named too (no .pc file says so).

@@ -35,6 +35,7 @@
 #define AMBER_COMMENT_SIZE 40
 #define EOCD_SIZE 22
 #define AMBER_TAIL_SIZE (EOCD_SIZE + AMBER_COMMENT_SIZE)
+#define AMBER_FLAG_APP 1u
 
 struct amber_trailer {
     uint32_t flags;
@@ -228,13 +229,35 @@ set_prefix(PyConfig *config, const char *self)
     return status;
 }
 
+/* An app binary: an isolated interpreter (no PYTHON* variables, no user or
+ * system site-packages, no current directory on sys.path) whose argv belongs
+ * to the app, not to the interpreter; the boot module picks the entry point. */
+static PyStatus
+configure_app(PyConfig *config)
+{
+    config->isolated = 1;
+    config->use_environment = 0;
+    config->user_site_directory = 0;
+    config->safe_path = 1;
+    config->site_import = 0;
+    config->parse_argv = 0;
+    config->pathconfig_warnings = 0;
+    return PyConfig_SetString(config, &config->run_command, L"import __amber_boot__\n");
+}
+
 static int
-run_with_archive(int argc, char **argv, const char *self)
+run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
 {
     PyStatus status;
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
 
+    if (flags & AMBER_FLAG_APP) {
+        status = configure_app(&config);
+        if (PyStatus_Exception(status)) {
+            goto fail;
+        }
+    }
     status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status)) {
         goto fail;
@@ -273,7 +296,7 @@ main(int argc, char **argv)
     struct amber_trailer trailer;
     if (find_self(argc > 0 ? argv[0] : NULL, self, sizeof(self)) == 0
         && read_trailer(self, &trailer)) {
-        return run_with_archive(argc, argv, self);
+        return run_with_archive(argc, argv, self, trailer.flags);
     }
     return Py_BytesMain(argc, argv);
 }

@@ -59,6 +59,7 @@ class PythonRecipe:
     source: Source
     libraries: tuple[Source, ...]
     extensions: tuple[ExtensionModule, ...] = field(default=())
+    lto: bool = False
 
     @property
     def version(self) -> str:
@@ -111,6 +112,7 @@ def load_recipe() -> Recipe:
         pythons[minor] = PythonRecipe(
             minor=minor, source=sources[p["source"]],
             libraries=tuple(sources[name] for name in p["libraries"]), extensions=modules,
+            lto=bool(p.get("lto", False)),
         )
     return Recipe(target=data["target"], glibc_baseline=data["glibc_baseline"], zig=data["zig"],
                   default_python=data["default_python"], pythons=pythons, sources=sources)

@@ -7,18 +7,14 @@ members are what `amber build` later combines with an app.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-from amber.archive.writer import Member, write_archive
+from amber.archive.compile import compile_members
+from amber.archive.writer import write_archive
 from amber.errors import AmberError
 from amber.progress import BuildLog
 from amber.runtime.cpython import StagedPython
-
-COMPILE_WORKER = Path(__file__).parent.parent / "archive" / "compile_worker.py"
 
 # Top-level stdlib entries that never go into the runtime, and why.
 EXCLUDED = {
@@ -66,35 +62,6 @@ def scrub_sysconfig(text: str, build_root: Path, deps: Path, toolchain_bin: Path
     return text
 
 
-def compile_members(python: StagedPython, files: list[tuple[Path, str]], workdir: Path,
-                    log: BuildLog) -> list[Member]:
-    """Byte-compile `files` with the staged interpreter; return .pyc and source members."""
-    outdir = workdir / "pyc"
-    if outdir.exists():
-        shutil.rmtree(outdir)
-    outdir.mkdir(parents=True)
-    sources = [(str(p), name) for p, name in files if name.endswith(".py")]
-    proc = subprocess.run(
-        [str(python.build_dir / "python"), "-I", "-S", str(COMPILE_WORKER), str(outdir)],
-        input=json.dumps(sources), capture_output=True, text=True, cwd=python.build_dir,
-    )
-    log.write(proc.stderr)
-    if proc.returncode != 0:
-        raise AmberError(f"byte-compiling the stdlib failed: {proc.stderr.strip().splitlines()[-1:]}")
-    failures = json.loads(proc.stdout)
-    if failures:
-        raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
-    members = []
-    for path, name in files:
-        data = path.read_bytes()
-        if name.endswith(".py"):
-            members.append(Member(name + "c", (outdir / (name + "c")).read_bytes()))
-            members.append(Member(name, data, compress=True))
-        else:
-            members.append(Member(name, data, compress=len(data) > 512))
-    return members
-
-
 def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Path, build_root: Path,
              log: BuildLog) -> Path:
     """Write the runtime file: interpreter ELF + stdlib archive. Returns its path."""
@@ -105,7 +72,9 @@ def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Pat
         scrub_sysconfig(python.sysconfigdata.read_text(), build_root, deps, toolchain_bin)
     )
     files.append((sysconfig_src, python.sysconfigdata.name))
-    members = compile_members(python, files, workdir, log)
+    members, failures = compile_members(python.build_dir / "python", files, workdir, cwd=python.build_dir)
+    if failures:
+        raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
     runtime = workdir / "runtime"
     with runtime.open("wb") as out:
         out.write(python.executable.read_bytes())

@@ -1,0 +1,11 @@
+"""Code that runs inside a built binary (standard library only).
+
+The builder copies these modules into the archive under fixed top-level
+names: `entry.py` becomes `__amber_boot__`, which the launcher imports first in
+an app binary. The per-app constants go into a generated `__amber_app__`.
+"""
+
+from pathlib import Path
+
+BOOT_DIR = Path(__file__).parent
+BOOT_MODULES = {"__amber_boot__": BOOT_DIR / "entry.py"}

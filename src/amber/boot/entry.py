@@ -1,0 +1,44 @@
+"""First code of an amber app binary: choose the entry point and call it.
+
+The launcher has already set up an isolated interpreter whose sys.path is the
+binary itself (standard library and the app's packages side by side in its
+archive), with the user's argv untouched. This module picks the script: the one
+named like the program as invoked (a symlink or hard link named after another
+script runs that script, busybox style), else the default, then calls it as
+the console_scripts wrapper pip would have written.
+"""
+
+import os
+import sys
+
+
+def _resolve(target):
+    module_name, _, attrs = target.partition(":")
+    __import__(module_name)
+    obj = sys.modules[module_name]
+    for attr in attrs.split("."):
+        obj = getattr(obj, attr)
+    return obj
+
+
+def _install_site_builtins():
+    # The interpreter runs with site disabled (no site-packages of the target
+    # machine may leak in), but apps still expect exit(), quit() and help().
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
+def main():
+    from __amber_app__ import DEFAULT, SCRIPTS
+
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
+    _install_site_builtins()
+    func = _resolve(target)
+    sys.exit(func())
+
+
+main()

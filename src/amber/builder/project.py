@@ -1,0 +1,119 @@
+"""Reading a project: pyproject.toml's [project] and [tool.amber], merged with the command line.
+
+Every way a pyproject.toml can be unusable ends in one AmberError line that
+names the file and what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amber.errors import AmberError
+
+ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# [tool.amber] keys and the type each must have.
+TOOL_OPTIONS: dict[str, type] = {
+    "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
+}
+
+
+@dataclass
+class BuildOptions:
+    """What `amber build` was asked to do: [tool.amber] values overridden by flags."""
+
+    entry: str | None = None
+    output: Path | None = None
+    python: str | None = None
+    platform: str = "manylinux_2_28"
+    sources: bool = True
+
+
+@dataclass
+class Project:
+    root: Path
+    name: str
+    version: str | None
+    scripts: dict[str, str] = field(default_factory=dict)
+    tool: dict = field(default_factory=dict)
+
+    @property
+    def normalized_name(self) -> str:
+        return re.sub(r"[-_.]+", "-", self.name).lower()
+
+
+def load_project(root: Path) -> Project:
+    pyproject = root / "pyproject.toml"
+    if not root.is_dir():
+        raise AmberError(f"{root} is not a directory")
+    if not pyproject.is_file():
+        raise AmberError(f"no pyproject.toml in {root}: amber builds projects described by one (PEP 621)")
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise AmberError(f"{pyproject} is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise AmberError(f"{pyproject} is not valid TOML: {exc}") from exc
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise AmberError(f"{pyproject} has no [project] table (PEP 621 metadata is required)")
+    name = project.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise AmberError(f"{pyproject}: [project] has no name")
+    version = project.get("version")
+    scripts = project.get("scripts", {})
+    if not isinstance(scripts, dict) or not all(isinstance(v, str) for v in scripts.values()):
+        raise AmberError(f"{pyproject}: [project.scripts] must map script names to 'module:function'")
+    for script, target in scripts.items():
+        if not ENTRY_RE.match(target.strip()):
+            raise AmberError(f"{pyproject}: script {script!r} = {target!r} is not 'module:function'")
+    tool = data.get("tool", {}).get("amber", {})
+    if not isinstance(tool, dict):
+        raise AmberError(f"{pyproject}: [tool.amber] must be a table")
+    for key, value in tool.items():
+        expected = TOOL_OPTIONS.get(key)
+        if expected is None:
+            raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
+        if not isinstance(value, expected):
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a {expected.__name__}")
+    return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
+                   scripts={k: v.strip() for k, v in scripts.items()}, tool=tool)
+
+
+def merge_options(project: Project, cli: dict) -> BuildOptions:
+    """[tool.amber] values, each overridden by the command line flag when given."""
+    merged = BuildOptions()
+    for key in TOOL_OPTIONS:
+        value = cli.get(key)
+        if value is None:
+            value = project.tool.get(key)
+        if value is not None:
+            setattr(merged, key, Path(value) if key == "output" else value)
+    return merged
+
+
+def choose_entry(project: Project, scripts: dict[str, str], entry: str | None) -> str:
+    """The script that runs when the binary is started under its own name.
+
+    `entry` may be a script name or an explicit 'module:function'; without it the
+    script named like the project wins, else the only script.
+    """
+    if entry:
+        if entry in scripts:
+            return entry
+        if ENTRY_RE.match(entry):
+            return entry
+        known = ", ".join(sorted(scripts)) or "none"
+        raise AmberError(f"unknown entry point {entry!r}: the project's scripts are {known}; "
+                         "or give --entry module:function")
+    if not scripts:
+        raise AmberError(f"{project.name} declares no [project.scripts]: add one, or give --entry module:function")
+    for candidate in (project.name, project.normalized_name):
+        if candidate in scripts:
+            return candidate
+    if len(scripts) == 1:
+        return next(iter(scripts))
+    raise AmberError(f"{project.name} has several scripts ({', '.join(sorted(scripts))}) and none is named "
+                     "like the project: pick one with --entry NAME")

@@ -1,0 +1,115 @@
+"""The project's wheel and its dependencies, installed for the runtime with uv.
+
+uv runs against the amber runtime itself (`--python`), so markers and tags are
+the target interpreter's, and `--python-platform` pins the glibc baseline of
+the wheels it may pick (manylinux_2_28 by default).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from amber.errors import AmberError
+
+MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+PLATFORM_RE = re.compile(r"^manylinux_(\d+)_(\d+)$")
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError as exc:
+        raise AmberError("uv is not installed: pip install 'uv==0.13.9'") from exc
+    return find_uv_bin()
+
+
+def parse_platform(platform: str) -> tuple[int, int]:
+    """'manylinux_2_28' -> (2, 28); anything else is a clear error."""
+    match = PLATFORM_RE.match(platform)
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    if platform in MANYLINUX_LEGACY:
+        return MANYLINUX_LEGACY[platform]
+    raise AmberError(f"unsupported --platform {platform!r}: use manylinux_X_Y, e.g. manylinux_2_28 or manylinux_2_17")
+
+
+def _run_uv(args: list[str], what: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, cwd=cwd,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        reason = " ".join(lines[-6:]) if lines else f"exit code {proc.returncode}"
+        raise AmberError(f"{what} failed: {reason}")
+    return proc.stderr
+
+
+def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
+    """Build the project's own wheel (any PEP 517 backend) with the runtime as interpreter."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _run_uv(["build", "--wheel", "--quiet", "--out-dir", str(out_dir), "--python", str(runtime),
+             str(project_root)], f"building the wheel of {project_root}")
+    wheels = sorted(out_dir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise AmberError(f"building {project_root} produced {len(wheels)} wheels, expected one")
+    return wheels[0]
+
+
+def install(requirements: list[str], runtime: Path, target: Path, platform: str) -> str:
+    """Install `requirements` (wheel paths or specifiers) and their dependencies into `target`."""
+    major, minor = parse_platform(platform)
+    return _run_uv(["pip", "install", "--quiet", "--target", str(target), "--python", str(runtime),
+                    "--python-platform", f"x86_64-manylinux_{major}_{minor}",
+                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies")
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    name: str
+    version: str
+    tags: tuple[str, ...]
+    dist_info: str  # directory name inside site-packages
+
+    @property
+    def glibc(self) -> tuple[int, int] | None:
+        """The newest glibc this distribution's wheel needs, from its platform tags."""
+        best = None
+        for tag in self.tags:
+            platform = tag.rsplit("-", 1)[-1]
+            for part in platform.split("."):
+                base = part.removesuffix("_x86_64")
+                need = MANYLINUX_LEGACY.get(base)
+                match = PLATFORM_RE.match(base)
+                if match:
+                    need = (int(match.group(1)), int(match.group(2)))
+                if need and (best is None or need < best):
+                    best = need  # a wheel tagged for several baselines needs the oldest
+        return best
+
+    @property
+    def is_pure(self) -> bool:
+        return all(tag.endswith("-any") for tag in self.tags)
+
+
+def installed_dists(site: Path) -> list[InstalledDist]:
+    found = []
+    for info in sorted(site.glob("*.dist-info")):
+        meta = (info / "METADATA").read_text(errors="replace") if (info / "METADATA").is_file() else ""
+        name = re.search(r"^Name: (.+)$", meta, re.MULTILINE)
+        version = re.search(r"^Version: (.+)$", meta, re.MULTILINE)
+        wheel = (info / "WHEEL").read_text(errors="replace") if (info / "WHEEL").is_file() else ""
+        tags = tuple(re.findall(r"^Tag: (.+)$", wheel, re.MULTILINE))
+        found.append(InstalledDist(name.group(1).strip() if name else info.name,
+                                   version.group(1).strip() if version else "?", tags, info.name))
+    return found
+
+
+def check_portable(dists: list[InstalledDist]) -> None:
+    """A wheel built here from a C sdist is tied to this machine: refuse it by name."""
+    local = [d for d in dists if not d.is_pure and d.glibc is None]
+    if local:
+        names = ", ".join(f"{d.name} {d.version}" for d in local)
+        raise AmberError(f"{names}: no manylinux wheel exists for this runtime, and building from source needs a "
+                         "C compiler and gives a binary tied to this machine; pin a version that ships wheels")

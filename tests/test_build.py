@@ -1,0 +1,152 @@
+"""`amber build` end to end: real projects, real uv, real binaries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AMBER = [sys.executable, "-m", "amber"]
+
+
+def copy_fixture(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(FIXTURES / name, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def hello_binary(runtime: Path, tmp_path_factory) -> Path:
+    project = copy_fixture("hello", tmp_path_factory.mktemp("hello"))
+    out = run([*AMBER, "build", project], timeout=600)
+    assert out.returncode == 0, out.stderr
+    binary = Path(out.stdout.strip())
+    assert binary == project / "dist" / "hello"
+    assert "glibc 2.17 or newer" in out.stderr
+    return binary
+
+
+def test_hello_runs_its_entry_point_with_the_users_argv(hello_binary: Path, clean_env):
+    out = run([hello_binary, "-c", "foo", "--version"], env=clean_env)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["argv"] == ["-c", "foo", "--version"]
+    assert result["file"] == f"{hello_binary}/hello/cli.pyc"
+    assert result["path0"] == str(hello_binary)
+    assert result["flags_isolated"] == 1
+
+
+def test_exit_codes_and_tracebacks(hello_binary: Path, tmp_path: Path, clean_env):
+    link = tmp_path / "hello-fail"
+    link.symlink_to(hello_binary)
+    assert run([link], env=clean_env).returncode == 3
+    assert run([link], env=dict(clean_env, HELLO_EXIT="0")).returncode == 0
+    out = run([link], env=dict(clean_env, HELLO_EXIT="-1"))
+    assert out.returncode == 1
+    assert "RuntimeError: boom from hello" in out.stderr
+    assert f'File "{hello_binary}/hello/cli.py"' in out.stderr
+    assert 'raise RuntimeError("boom from hello")' in out.stderr
+
+
+def test_links_named_like_other_scripts_run_them(hello_binary: Path, tmp_path: Path, clean_env):
+    shout = tmp_path / "hello-shout"
+    os.link(hello_binary, shout)
+    out = run([shout, "quiet", "please"], env=clean_env)
+    assert out.stdout.strip() == "QUIET PLEASE"
+    other = tmp_path / "whatever"
+    other.symlink_to(hello_binary)
+    assert json.loads(run([other], env=clean_env).stdout)["argv"] == []
+
+
+def test_environment_cannot_change_what_runs(hello_binary: Path, tmp_path: Path, clean_env):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "json.py").write_text("raise SystemExit('hijacked')\n")
+    env = dict(clean_env, PYTHONPATH=str(evil), PYTHONHOME=str(evil), PYTHONSTARTUP=str(evil / "json.py"),
+               PYTHONINSPECT="1")
+    out = run([hello_binary, "x"], env=env, cwd=evil)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["argv"] == ["x"]
+
+
+def test_runs_alone_in_an_empty_chroot(hello_binary: Path, chroot):
+    chroot.add(hello_binary, "/app/hello", mode=0o755)
+    evil = chroot.write("/app/json.py", "raise SystemExit('hijacked')\n")
+    out = chroot.run(["/app/hello", "in", "chroot"], env={"PYTHONPATH": str(evil.parent.relative_to(chroot.root))})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["argv"] == ["in", "chroot"]
+
+
+def test_rebuild_is_byte_identical(hello_binary: Path, tmp_path: Path):
+    first = hashlib.sha256(hello_binary.read_bytes()).hexdigest()
+    project = copy_fixture("hello", tmp_path)
+    out = run([*AMBER, "build", project, "-o", tmp_path / "again"], timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert hashlib.sha256((tmp_path / "again").read_bytes()).hexdigest() == first
+
+
+def test_explicit_entry_and_no_sources(runtime: Path, tmp_path: Path, clean_env):
+    project = copy_fixture("hello", tmp_path)
+    out = run([*AMBER, "build", project, "--entry", "hello.cli:shout", "--no-sources", "-o", tmp_path / "s"],
+              timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert run([tmp_path / "s", "a"], env=clean_env).stdout.strip() == "A"
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "s").namelist()
+    assert "hello/cli.pyc" in names and "hello/cli.py" not in names
+
+
+def _amber_build_error(project: Path, *extra) -> str:
+    out = run([*AMBER, "build", project, *extra], timeout=600)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("amber: "), out.stderr
+    assert not list(project.glob("dist/*")) if project.is_dir() else True
+    return lines[0]
+
+
+def write_project(root: Path, pyproject: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(pyproject)
+    return root
+
+
+def test_bad_input_gives_one_line_errors(runtime: Path, tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no pyproject.toml" in _amber_build_error(empty)
+    assert "not valid TOML" in _amber_build_error(write_project(tmp_path / "bad", "[project\nname=1"))
+    assert "no [project] table" in _amber_build_error(write_project(tmp_path / "noproj", "[tool.x]\na = 1\n"))
+    project = copy_fixture("hello", tmp_path / "h")
+    assert "unknown entry point 'nope'" in _amber_build_error(project, "--entry", "nope")
+    assert "unsupported --platform" in _amber_build_error(project, "--platform", "win32")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory is needed")
+    assert "cannot write" in _amber_build_error(project, "-o", blocked / "sub" / "app")
+
+
+def test_no_scripts_and_unresolvable_dependency(runtime: Path, tmp_path: Path):
+    noscripts = copy_fixture("hello", tmp_path / "n")
+    text = (noscripts / "pyproject.toml").read_text()
+    (noscripts / "pyproject.toml").write_text(text.split("[project.scripts]")[0])
+    assert "declares no [project.scripts]" in _amber_build_error(noscripts)
+    missing = copy_fixture("hello", tmp_path / "m")
+    text = (missing / "pyproject.toml").read_text()
+    (missing / "pyproject.toml").write_text(
+        text.replace('requires-python = ">=3.11"', 'requires-python = ">=3.11"\n'
+                     'dependencies = ["amber-no-such-package-xyz==1.0"]'))
+    message = _amber_build_error(missing)
+    assert "resolving and installing the dependencies failed" in message
+    assert "amber-no-such-package-xyz" in message

@@ -1,0 +1,80 @@
+"""pyproject.toml reading and entry point choice (no runtime needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from amber.builder.project import choose_entry, load_project, merge_options
+from amber.builder.resolve import InstalledDist, check_portable, parse_platform
+from amber.errors import AmberError
+
+
+def project(tmp_path: Path, text: str):
+    (tmp_path / "pyproject.toml").write_text(text)
+    return load_project(tmp_path)
+
+
+BASE = '[project]\nname = "My_App"\nversion = "1"\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[project\n", "is not valid TOML"),
+    ("[tool.black]\nx = 1\n", "has no [project] table"),
+    ("[project]\nversion = '1'\n", "has no name"),
+    (BASE + "[project.scripts]\napp = 'not an entry'\n", "is not 'module:function'"),
+    (BASE + "[tool.amber]\ncompress = true\n", "unknown [tool.amber] option 'compress'"),
+    (BASE + "[tool.amber]\nentry = 3\n", "[tool.amber] entry must be a str"),
+])
+def test_malformed_pyproject(tmp_path: Path, text: str, message: str):
+    with pytest.raises(AmberError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        project(tmp_path, text)
+
+
+def test_missing_pyproject(tmp_path: Path):
+    with pytest.raises(AmberError, match="no pyproject.toml"):
+        load_project(tmp_path)
+    with pytest.raises(AmberError, match="is not a directory"):
+        load_project(tmp_path / "nope")
+
+
+def test_command_line_wins_over_tool_amber(tmp_path: Path):
+    p = project(tmp_path, BASE + '[tool.amber]\nentry = "a"\nplatform = "manylinux_2_17"\nsources = false\n')
+    options = merge_options(p, {"entry": "b", "platform": None, "output": "out/x", "sources": None})
+    assert (options.entry, options.platform, options.sources, options.output) == ("b", "manylinux_2_17", False,
+                                                                                  Path("out/x"))
+
+
+def test_entry_choice(tmp_path: Path):
+    p = project(tmp_path, BASE)
+    scripts = {"my-app": "m:main", "other": "m:other"}
+    assert choose_entry(p, scripts, None) == "my-app"  # named like the project (normalized)
+    assert choose_entry(p, {"only": "m:f"}, None) == "only"
+    assert choose_entry(p, scripts, "other") == "other"
+    assert choose_entry(p, scripts, "pkg.mod:func") == "pkg.mod:func"
+    with pytest.raises(AmberError, match="unknown entry point 'nope'"):
+        choose_entry(p, scripts, "nope")
+    with pytest.raises(AmberError, match="declares no"):
+        choose_entry(p, {}, None)
+    with pytest.raises(AmberError, match="several scripts"):
+        choose_entry(p, {"a": "m:a", "b": "m:b"}, None)
+
+
+def test_platform_tags():
+    assert parse_platform("manylinux_2_28") == (2, 28)
+    assert parse_platform("manylinux2014") == (2, 17)
+    with pytest.raises(AmberError, match="unsupported --platform"):
+        parse_platform("musllinux_1_2")
+
+
+def test_glibc_need_of_wheels():
+    numpy = InstalledDist("numpy", "2", ("cp313-cp313-manylinux_2_27_x86_64.manylinux_2_28_x86_64",), "numpy")
+    assert numpy.glibc == (2, 27)
+    assert InstalledDist("x", "1", ("cp313-cp313-manylinux2014_x86_64",), "x").glibc == (2, 17)
+    pure = InstalledDist("click", "8", ("py3-none-any",), "click")
+    assert pure.glibc is None and pure.is_pure
+    check_portable([numpy, pure])
+    local = InstalledDist("cext", "0.1", ("cp313-cp313-linux_x86_64",), "cext")
+    with pytest.raises(AmberError, match="cext 0.1: no manylinux wheel"):
+        check_portable([numpy, local])

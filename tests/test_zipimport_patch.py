@@ -1,0 +1,102 @@
+"""The zipimport patch, applied to CPython's own zipimport.py and run by a same-minor host Python.
+
+Fast feedback without building a runtime: the patched module reads the amber
+index, decodes records lazily, keeps its zipimport semantics, and rejects a
+damaged index with ZipImportError instead of crashing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from amber.archive.format import TAIL_SIZE, read_trailer
+from amber.archive.writer import Member, write_archive
+from amber.runtime.cpython import PATCH_DIR
+from amber.runtime.recipe import load_recipe
+from amber.runtime.sources import download_dir, source_dirs
+
+HOST_313 = Path("/root/.pyenv/versions/3.13.0/bin/python3.13")
+
+
+@pytest.fixture(scope="module")
+def patched_zipimport(tmp_path_factory) -> Path:
+    if not HOST_313.is_file():
+        pytest.skip("no host CPython 3.13 to run the patched module")
+    rec = load_recipe().python("3.13")
+    tarball = next((d / rec.source.file for d in [*source_dirs(), download_dir()] if (d / rec.source.file).is_file()),
+                   None)
+    if tarball is None:
+        pytest.skip("CPython source tarball not in any source cache")
+    root = tmp_path_factory.mktemp("zipimport")
+    with tarfile.open(tarball) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/Lib/zipimport.py"))
+        (root / "Lib").mkdir()
+        (root / "Lib" / "zipimport.py").write_bytes(tar.extractfile(member).read())
+    patch = PATCH_DIR / "0001-zipimport-amber-index.patch"
+    subprocess.run(["patch", "-p1", "--batch", "-i", str(patch)], cwd=root, check=True, capture_output=True)
+    return root / "Lib" / "zipimport.py"
+
+
+def make_archive(path: Path, members: list[Member]) -> Path:
+    with path.open("wb") as f:
+        f.write(b"\x7fELF" + b"\0" * 4096)
+        write_archive(f, members)
+    return path
+
+
+CHECK = r"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("zi", sys.argv[1])
+zi = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(zi)
+archive = sys.argv[2]
+z = zi.zipimporter(archive)
+files = z._get_files()
+print(type(files).__name__, len(files))
+print(files["pkg/mod.py"][0], files["pkg/mod.py"][3], files.get("missing"))
+print(z.is_package("pkg"), zi.zipimporter(archive + "/pkg").get_source("pkg.mod").strip())
+code = zi.zipimporter(archive + "/pkg").get_code("pkg.mod")
+ns = {}
+exec(code, ns)
+print(ns["f"](), code.co_filename)
+print(z.get_data(archive + "/data/blob.txt")[:5])
+print(sorted(files)[:2], dict(files.items())["pkg/"][2])
+"""
+
+
+def test_patched_zipimport_reads_the_index(patched_zipimport: Path, tmp_path: Path):
+    archive = make_archive(tmp_path / "app", [
+        Member("pkg/__init__.py", b""),
+        Member("pkg/mod.py", b"def f():\n    return 42\n", compress=True),
+        Member("data/blob.txt", b"hello" * 300, compress=True),
+    ])
+    out = subprocess.run([str(HOST_313), "-I", "-c", CHECK, str(patched_zipimport), str(archive)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "_AmberDirectory 5"
+    assert lines[1] == f"{archive}/pkg/mod.py 23 None"
+    assert lines[2:4] == ["True def f():", "    return 42"]
+    assert lines[4] == f"42 {archive}/pkg/mod.py"
+    assert "b'hello'" in out.stdout
+    assert lines[-1] == "['data/', 'data/blob.txt'] 0"
+
+
+def test_damaged_index_is_an_import_error(patched_zipimport: Path, tmp_path: Path):
+    archive = make_archive(tmp_path / "app", [Member("m.py", b"x = 1\n")])
+    data = bytearray(archive.read_bytes())
+    trailer = read_trailer(bytes(data[-TAIL_SIZE:]))
+    data[trailer.index_offset:trailer.index_offset + 8] = b"\xff" * 8  # garbage marshal data
+    archive.write_bytes(bytes(data))
+    code = ("import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location('zi', sys.argv[1])\n"
+            "zi = importlib.util.module_from_spec(spec); spec.loader.exec_module(zi)\n"
+            "try:\n    zi.zipimporter(sys.argv[2])\nexcept zi.ZipImportError as e:\n    print('refused:', e)\n")
+    out = subprocess.run([str(HOST_313), "-I", "-c", code, str(patched_zipimport), str(archive)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: damaged amber archive index")
