@@ -8,9 +8,13 @@ either complete or absent.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from amber.paths import cache_root
@@ -18,7 +22,7 @@ from amber.progress import BuildLog
 from amber.runtime import cpython, sources, stdlib, store, validate
 from amber.runtime.hide_symbols import hide_archive
 from amber.runtime.libraries import BUILDERS, LibContext
-from amber.runtime.recipe import PythonRecipe, Source, library_hash, load_recipe, recipe_hash
+from amber.runtime.recipe import PythonRecipe, Recipe, Source, library_hash, load_recipe, recipe_hash
 from amber.runtime.sources import unpack
 from amber.runtime.toolchain import Toolchain, make_toolchain
 
@@ -60,6 +64,16 @@ def build_library(source: Source, tools: Toolchain, log: BuildLog, jobs: int, wo
     prefix = library_dir(source)
     if (prefix / COMPLETE_MARKER).is_file():
         return prefix
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(prefix.with_name(prefix.name + ".lock"), f"library {source.key}"):
+        if (prefix / COMPLETE_MARKER).is_file():
+            return prefix
+        _build_library_locked(source, prefix, tools, log, jobs, workroot)
+    return prefix
+
+
+def _build_library_locked(source: Source, prefix: Path, tools: Toolchain, log: BuildLog, jobs: int,
+                          workroot: Path) -> None:
     with log.stage(f"library {source.key} {source.version}"):
         if prefix.exists():
             shutil.rmtree(prefix)
@@ -73,7 +87,6 @@ def build_library(source: Source, tools: Toolchain, log: BuildLog, jobs: int, wo
         BUILDERS[source.key](ctx)
         (prefix / COMPLETE_MARKER).write_text(f"{source.key} {source.version}\n")
         shutil.rmtree(work, ignore_errors=True)
-    return prefix
 
 
 def build_runtime(python: str | None = None, jobs: int | None = None, quiet: bool = False,
@@ -87,6 +100,28 @@ def build_runtime(python: str | None = None, jobs: int | None = None, quiet: boo
     jobs = jobs or default_jobs()
     key = f"{rec.version}-{recipe_hash(rec.minor)}"
     workroot = cache_root() / "build" / key
+    workroot.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(workroot.with_name(workroot.name + ".lock"), f"runtime {key}"):
+        # Another process may have finished the same runtime while we waited.
+        existing = store.find(rec)
+        if existing is not None and not force:
+            return existing.executable
+        return _build_locked(recipe, rec, key, workroot, jobs, quiet)
+
+
+@contextmanager
+def _exclusive(lock_path: Path, what: str) -> Iterator[None]:
+    """One build of a thing at a time: concurrent `amber runtime build`s wait here."""
+    with lock_path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"amber: waiting for another process building {what}", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, jobs: int, quiet: bool) -> Path:
     if workroot.exists():
         shutil.rmtree(workroot)
     workroot.mkdir(parents=True)

@@ -17,9 +17,15 @@ from amber.errors import AmberError
 
 RUNTIME_DIR = Path(__file__).parent
 PACKAGE_DIR = RUNTIME_DIR.parent
-# Files outside runtime/ that shape the runtime file: the archive writer and
-# the stdlib compile step run while building it.
-_HASHED_OUTSIDE = ("archive",)
+# Everything that shapes the bytes of a runtime file, relative to src/amber.
+# Orchestration, caching, fetching and validation code is left out on purpose:
+# changing it must not force a twenty-minute rebuild of an identical runtime.
+HASHED_INPUTS = (
+    "runtime/recipe.toml", "runtime/extensions.toml", "runtime/patches", "runtime/launcher.c",
+    "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
+    "runtime/stdlib.py", "archive/format.py", "archive/writer.py", "archive/compile.py",
+    "archive/compile_worker.py",
+)
 
 
 @dataclass(frozen=True)
@@ -119,15 +125,16 @@ def load_recipe() -> Recipe:
 
 
 def _hashed_files() -> list[Path]:
-    files = [p for p in RUNTIME_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    for name in _HASHED_OUTSIDE:
-        files += [p for p in (PACKAGE_DIR / name).rglob("*.py") if "__pycache__" not in p.parts]
+    files = []
+    for name in HASHED_INPUTS:
+        path = PACKAGE_DIR / name
+        files += sorted(path.glob("*")) if path.is_dir() else [path]
     return sorted(files)
 
 
 @cache
 def recipe_hash(minor: str) -> str:
-    """Short content hash of everything that defines the runtime for `minor`."""
+    """Short content hash of everything that defines the runtime for `minor` (HASHED_INPUTS)."""
     digest = hashlib.sha256(f"python={minor}\n".encode())
     for path in _hashed_files():
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
