@@ -150,3 +150,19 @@ def test_no_scripts_and_unresolvable_dependency(runtime: Path, tmp_path: Path):
     message = _amber_build_error(missing)
     assert "resolving and installing the dependencies failed" in message
     assert "amber-no-such-package-xyz" in message
+
+
+def test_bundled_example_builds_and_runs_in_a_chroot(runtime: Path, tmp_path: Path, chroot):
+    """README's first command: the example, built, copied alone into an empty root."""
+    project = tmp_path / "hello"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "hello", project)
+    out = run([*AMBER, "build", project], timeout=600)
+    assert out.returncode == 0, out.stderr
+    binary = project / "dist" / "hello-amber"
+    chroot.add(binary, "/usr/local/bin/hello-amber", mode=0o755)
+    result = chroot.run(["hello-amber", "chroot"], env={"PATH": "/usr/local/bin"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Hello, chroot!"
+    assert lines[1].split() == ["binary:", "/usr/local/bin/hello-amber"]
+    assert "OpenSSL 3.5.7" in result.stdout and "glibc" in result.stdout

@@ -54,12 +54,23 @@ def test_cached_runtime_directory_layout(runtime: Path):
     assert (root / "build.log").stat().st_size > 0
 
 
-def test_interrupt_exits_130(tmp_path: Path):
-    code = ("import amber.cli as c, sys\n"
-            "def boom(args): raise KeyboardInterrupt\n"
-            "p = c.build_parser(); a = p.parse_args(['runtime', 'list']); a.func = boom\n"
-            "c.build_parser = lambda: type('P', (), {'parse_args': lambda self, argv=None: a})()\n"
-            "sys.exit(c.main([]))\n")
-    out = run([sys.executable, "-c", code])
-    assert out.returncode == 130
-    assert out.stderr.strip() == "amber: interrupted"
+def test_interrupt_exits_130(monkeypatch, capsys):
+    from amber import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_runtime_list", interrupted)
+    assert cli.main(["runtime", "list"]) == 130
+    assert capsys.readouterr().err.strip() == "amber: interrupted"
+
+
+def test_build_without_a_runtime_says_how_to_get_one(tmp_path: Path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "1"\n[project.scripts]\np = "p:main"\n')
+    out = run([*AMBER, "build", project], env={"AMBER_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 1
+    assert out.stderr.strip() == ("amber: no amber runtime for Python 3.13.15 is built yet: run "
+                                  "'amber runtime build --python 3.13' first (about 20 minutes, once)")
+    assert not (project / "dist").exists()

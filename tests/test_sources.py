@@ -89,9 +89,21 @@ def test_real_fetch_through_debian_source_package(tmp_path: Path, monkeypatch):
 def test_failed_fetch_names_every_attempt(tmp_path: Path, monkeypatch):
     monkeypatch.delenv("AMBER_SOURCES", raising=False)
     monkeypatch.setenv("AMBER_CACHE", str(tmp_path))
-    broken = replace(bzip2(), debian="bzip2=0.0-does-not-exist", url="http://127.0.0.1:9/none.tar.gz")
+    broken = replace(bzip2(), debian="bzip2=0.0-does-not-exist", file="bzip2_0.0.orig.tar.gz",
+                     url="http://127.0.0.1:9/none.tar.gz")
     with pytest.raises(AmberError) as info:
         sources.fetch(broken)
     message = str(info.value)
     assert message.startswith(f"cannot fetch {broken.file}")
     assert "apt-get" in message and "127.0.0.1:9" in message
+
+
+@pytest.mark.skipif(not shutil.which("apt-get") or not Path("/etc/apt/sources.list.d").is_dir(),
+                    reason="needs apt")
+def test_superseded_debian_revision_falls_back_to_the_same_orig(tmp_path: Path, monkeypatch):
+    """Debian replaced xz-utils 5.8.1-1 by 5.8.1-1+deb13u1 with the same orig tarball."""
+    monkeypatch.delenv("AMBER_SOURCES", raising=False)
+    monkeypatch.setenv("AMBER_CACHE", str(tmp_path))
+    src = replace(load_recipe().sources["xz"], debian="xz-utils=5.8.1-0-never-existed")
+    path = sources.fetch(src)
+    assert sources.sha256_of(path) == src.sha256

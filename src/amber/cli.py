@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from amber import __version__
-from amber.errors import AmberError
+from amber.errors import AmberError, RuntimeMissing
 
 
 def _runtime_build(args: argparse.Namespace) -> int:
@@ -50,7 +50,21 @@ def _build(args: argparse.Namespace) -> int:
 
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
            "sources": False if args.no_sources else None}
-    result = build(Path(args.project), cli, log=lambda msg: print(msg, file=sys.stderr))
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    try:
+        result = build(Path(args.project), cli, log=log)
+    except RuntimeMissing as missing:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise
+        answer = input(f"amber: {missing}\namber: build it now? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise
+        from amber.runtime.build import build_runtime
+
+        build_runtime(missing.python)
+        result = build(Path(args.project), cli, log=log)
     dists = ", ".join(f"{d.name} {d.version}" for d in result.dists)
     others = sorted(set(result.scripts) - {result.entry})
     print(f"amber: built {result.output} ({result.size / 1e6:.1f} MB) in {result.seconds:.1f}s", file=sys.stderr)

@@ -21,7 +21,7 @@ from amber.archive.writer import Member, write_archive
 from amber.boot import BOOT_MODULES
 from amber.builder import resolve
 from amber.builder.project import choose_entry, load_project, merge_options
-from amber.errors import AmberError
+from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import store
 from amber.runtime.recipe import load_recipe
 
@@ -101,8 +101,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
     rec = load_recipe().python(options.python)
     runtime = store.find(rec)
     if runtime is None:
-        raise AmberError(f"no amber runtime for Python {rec.version} is built yet: run "
-                         f"'amber runtime build --python {rec.minor}' first (about 20 minutes, once)")
+        raise RuntimeMissing(rec.minor, rec.version)
     image = open_binary(runtime.executable)
     runtime_glibc = (2, 17)
     with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name:

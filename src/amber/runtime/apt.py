@@ -126,14 +126,42 @@ def download_orig(spec: str, suites: tuple[str, ...], filename: str, workdir: Pa
         "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
         "-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=2", "-q",
     ]
-    for args in (["update"], ["source", "--download-only", spec]):
-        proc = subprocess.run([apt_get, *options, *args], cwd=workdir / "dl", capture_output=True, text=True)
+
+    def apt(tool: str, *args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([tool, *options, *args], cwd=workdir / "dl", capture_output=True, text=True)
         if log:
-            log.write(f"$ apt-get {' '.join(args)}\n{proc.stdout}{proc.stderr}")
-        if proc.returncode != 0:
-            reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-            raise AmberError(f"apt-get {' '.join(args)} failed: {reason}")
-    got = workdir / "dl" / filename
-    if not got.is_file():
-        raise AmberError(f"apt-get source {spec} did not deliver {filename}")
-    return got
+            log.write(f"$ {Path(tool).name} {' '.join(args)}\n{proc.stdout[-4000:]}{proc.stderr}")
+        return proc
+
+    def failure(proc: subprocess.CompletedProcess, what: str) -> AmberError:
+        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return AmberError(f"{what} failed: {reason}")
+
+    proc = apt(apt_get, "update")
+    if proc.returncode != 0:
+        raise failure(proc, "apt-get update")
+    # The pinned Debian revision first. Debian replaces revisions (security
+    # updates, +debNuM) while the upstream .orig tarball stays the very same
+    # file, so another revision shipping that file is just as good; the caller
+    # checks its sha256 either way.
+    package, _, pinned = spec.partition("=")
+    versions = [pinned] + [v for v in _versions_shipping(apt, package, filename) if v != pinned]
+    for version in versions:
+        proc = apt(apt_get, "source", "--download-only", f"{package}={version}")
+        got = workdir / "dl" / filename
+        if proc.returncode == 0 and got.is_file():
+            return got
+    raise failure(proc, f"apt-get source {spec}")
+
+
+def _versions_shipping(apt, package: str, filename: str) -> list[str]:
+    """Versions of source package `package` whose file list contains `filename`."""
+    apt_cache = shutil.which("apt-cache")
+    if not apt_cache:
+        return []
+    found = []
+    for stanza in _parse_deb822(apt(apt_cache, "showsrc", package).stdout):
+        files = stanza.get("files", "") + stanza.get("checksums-sha256", "")
+        if stanza.get("package") == package and filename in files and stanza.get("version"):
+            found.append(stanza["version"])
+    return found
