@@ -166,3 +166,27 @@ def test_bundled_example_builds_and_runs_in_a_chroot(runtime: Path, tmp_path: Pa
     assert lines[0] == "Hello, chroot!"
     assert lines[1].split() == ["binary:", "/usr/local/bin/hello-amber"]
     assert "OpenSSL 3.5.7" in result.stdout and "glibc" in result.stdout
+
+
+def test_zip_unsafe_code_works_unchanged(runtime: Path, tmp_path: Path, clean_env):
+    project = copy_fixture("zipunsafe", tmp_path)
+    out = run([*AMBER, "build", project], timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = run([project / "dist" / "zipunsafe"], env=clean_env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == {
+        "open": ["alpha", "beta"],
+        "listdir": ["nested", "words.txt"],
+        "exists": [True, True],
+        "walk": ["config.json", "words.txt"],
+        "glob": ["config.json"],
+        "pathlib": 42,
+        "resources": ["alpha", "beta"],
+        "get_data": '{"answer": 42}',
+        "version": "2.5.1",
+        "entry_points": ["zipunsafe"],
+        "files": ["zipunsafe/data/words.txt"],
+        "write": "Read-only file system",
+        "file": True,
+    }

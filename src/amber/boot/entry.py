@@ -31,11 +31,23 @@ def _install_site_builtins():
     site.sethelper()
 
 
+def _archive_path():
+    """The binary's own sys.path entry (the archive zipimport already read)."""
+    import zipimport
+
+    for entry in sys.path:
+        if entry in zipimport._zip_directory_cache:
+            return entry
+    raise SystemExit("amber: this binary's archive is not on sys.path")
+
+
 def main():
     from __amber_app__ import DEFAULT, SCRIPTS
+    from __amber_vfs__ import install
 
     invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
+    install(_archive_path())
     _install_site_builtins()
     func = _resolve(target)
     sys.exit(func())
