@@ -103,11 +103,16 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--runtime", type=Path, help="runtime file to measure (default: build/find the current one)")
     parser.add_argument("--startup-only", action="store_true", help="skip the CPU workloads")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                        help="another interpreter to include, e.g. 'amber no-LTO=/path/to/python3.13'")
     args = parser.parse_args()
 
     runtime = args.runtime or build_runtime(quiet=True)
     with tempfile.TemporaryDirectory(prefix="amber-bench-") as tmp:
         contenders: dict[str, Path] = {"amber": runtime, **make_floor(runtime, Path(tmp))}
+        for extra in args.extra:
+            name, _, path = extra.partition("=")
+            contenders[name] = Path(path)
         for label, path in (("pyenv 3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13"),
                             ("pyenv 3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11")):
             if Path(path).is_file():
@@ -145,7 +150,8 @@ def main() -> int:
         base = result.get("pyenv 3.13") or result["floor"]
         cells = [f"{result[n]:.3f} ({result[n] / base:.2f}×)" for n in cpu_contenders]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    lines += ["", "Workloads are in `bench/workloads/`; start-up cases run with an empty environment.", ""]
+    lines += ["", "Workloads are in `bench/workloads/`; start-up cases run with an empty environment.",
+              "", "Command: `.venv/bin/python bench/runtime.py " + " ".join(sys.argv[1:]) + "`", ""]
     args.output.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

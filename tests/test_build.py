@@ -190,3 +190,53 @@ def test_zip_unsafe_code_works_unchanged(runtime: Path, tmp_path: Path, clean_en
         "write": "Read-only file system",
         "file": True,
     }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fetch(url: str, deadline: float) -> str:
+    import time
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_flask_example_serves_its_page_alone_in_a_chroot(runtime: Path, tmp_path: Path, chroot):
+    """The issue's example: Flask templates and static files from the archive, embedded gunicorn."""
+    import signal
+    import subprocess
+    import time
+
+    project = tmp_path / "flask-hello"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "flask-hello", project)
+    out = run([*AMBER, "build", project], timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert "flask 3.1.2" in out.stderr.lower() and "gunicorn 23.0.0" in out.stderr.lower()
+    chroot.add(project / "dist" / "flask-hello", "/srv/flask-hello", mode=0o755)
+    port = _free_port()
+    server = subprocess.Popen(["/srv/flask-hello", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                              preexec_fn=chroot.enter, env={"PATH": "/srv"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        page = _fetch(f"http://127.0.0.1:{port}/", time.monotonic() + 60)
+        assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
+        css = _fetch(f"http://127.0.0.1:{port}/static/style.css", time.monotonic() + 10)
+        assert "#c47a00" in css
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=60)
+    assert server.returncode == 0, output
+    assert '"GET / HTTP/1.1" 200' in output

@@ -46,7 +46,7 @@ def _dep_sources(source: Source) -> list[Source]:
 
 
 def merge_prefixes(prefixes: list[Path], into: Path) -> Path:
-    """Symlink-free merge of several install prefixes into one (for -I/-L/pkg-config)."""
+    """Merge several install prefixes into one directory (for -I, -L and pkg-config)."""
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
