@@ -189,6 +189,9 @@ def test_zip_unsafe_code_works_unchanged(runtime: Path, tmp_path: Path, clean_en
         "files": ["zipunsafe/data/words.txt"],
         "write": "Read-only file system",
         "file": True,
+        "fstat": 11,
+        "distributions": ["zipunsafe"],
+        "getsource": "def main():",
     }
 
 

@@ -47,6 +47,15 @@ for action in (lambda: open(os.path.join(pkg, "missing.txt")), lambda: os.listdi
     except OSError as e:
         out.append(type(e).__name__)
 out.append(os.listdir(scratch))
+with open(os.path.join(pkg, "data.txt"), "rb") as f:
+    f.read(6)
+    fd = f.fileno()
+    st = os.fstat(fd)
+    out.append([oct(st.st_mode), st.st_size, os.read(fd, 4), os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:")])
+try:
+    os.fstat(fd)
+except OSError as e:
+    out.append(type(e).__name__)
 print(repr(out))
 """
 
@@ -77,3 +86,5 @@ def test_archive_paths_answer_like_a_read_only_tree(tmp_path: Path):
     assert result[11:13] == ["EROFS", "EROFS"]
     assert result[13:15] == ["FileNotFoundError", "NotADirectoryError"]
     assert result[15] == ["blob.bin"]
+    assert result[16] == ["0o100444", 11, b"data", True]  # a real descriptor, positioned like the file
+    assert result[17] == "OSError"  # closed with the file

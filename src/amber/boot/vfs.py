@@ -5,7 +5,7 @@ Code shipped in a wheel often reads files next to its own module:
 its package directory, `os.path.exists(...)`. Inside an amber binary
 `__file__` is `<binary>/<path in archive>`, a path no kernel knows. This module
 wraps the few functions such code goes through (builtins.open/io.open for
-reading, os.stat/lstat/listdir/scandir/access) so that paths under the binary
+reading, os.stat/lstat/fstat/listdir/scandir/access) so that paths under the binary
 are answered from the archive, with sane stat results, and writing there fails
 as on a read-only file system. Every other path goes straight to the original
 function: the cost outside the archive is one string prefix test.
@@ -21,16 +21,64 @@ import os
 import stat as _stat
 
 _WRITE_MODES = frozenset("wax+")
+_SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
+_MFD_CLOEXEC = 1
 filesystem = None  # the installed ArchiveFS
+_fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
+
+
+def _anonymous_fd(label):
+    """A descriptor of an anonymous in-memory file (memfd), else of an unlinked temporary file."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(_SYS_MEMFD_CREATE, label.encode()[:240], _MFD_CLOEXEC)
+        if fd >= 0:
+            return fd
+    except (OSError, AttributeError, ImportError):
+        pass
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        return os.dup(tmp.fileno())
 
 
 class _ArchiveBytes(io.BytesIO):
-    """An in-memory file with the `name` and `mode` real files have."""
+    """An in-memory file with the `name` and `mode` real files have.
 
-    def __init__(self, data, name, mode="rb"):
+    fileno() makes a real descriptor on first use (a memfd holding the same
+    bytes), for code that hands the file to C: os.fstat, mmap, sendfile.
+    """
+
+    def __init__(self, data, name, rel, mode="rb"):
         super().__init__(data)
         self.name = name
         self.mode = mode
+        self._rel = rel
+        self._fd = None
+
+    def fileno(self):
+        if self._fd is None:
+            fd = _anonymous_fd("amber:" + self._rel)
+            view = self.getbuffer()
+            try:
+                written = 0
+                while written < len(view):
+                    written += os.write(fd, view[written:])
+            finally:
+                view.release()
+            os.lseek(fd, self.tell(), os.SEEK_SET)
+            self._fd = fd
+            _fd_members[fd] = self._rel
+        return self._fd
+
+    def close(self):
+        if self._fd is not None:
+            _fd_members.pop(self._fd, None)
+            os.close(self._fd)
+            self._fd = None
+        super().close()
 
 
 class _DirEntry:
@@ -193,7 +241,7 @@ def install(archive):
 
     real_open = io.open
     real_stat, real_lstat = os.stat, os.lstat
-    real_listdir, real_scandir, real_access = os.listdir, os.scandir, os.access
+    real_listdir, real_scandir, real_access, real_fstat = os.listdir, os.scandir, os.access, os.fstat
 
     def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
         rel = fs.relative(file)
@@ -201,7 +249,7 @@ def install(archive):
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
         if _WRITE_MODES.intersection(mode):
             raise _read_only(file)
-        raw = _ArchiveBytes(fs.read(rel), os.fspath(file), "rb")
+        raw = _ArchiveBytes(fs.read(rel), os.fspath(file), rel, "rb")
         if "b" in mode:
             return raw
         text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=newline)
@@ -219,6 +267,10 @@ def install(archive):
         if rel is None:
             return real_lstat(path, dir_fd=dir_fd)
         return fs.stat(rel)
+
+    def fstat(fd):
+        rel = _fd_members.get(fd)
+        return real_fstat(fd) if rel is None else fs.stat(rel)
 
     def listdir(path="."):
         rel = fs.listable(path)
@@ -248,11 +300,11 @@ def install(archive):
         return not (mode & os.X_OK) or rel in fs.dirs
 
     for wrapper, real in ((open, real_open), (stat, real_stat), (lstat, real_lstat), (listdir, real_listdir),
-                          (scandir, real_scandir), (access, real_access)):
+                          (scandir, real_scandir), (access, real_access), (fstat, real_fstat)):
         wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = real.__name__, real.__name__, real.__doc__
         wrapper.__wrapped__ = real
     builtins.open = io.open = open
-    os.stat, os.lstat, os.listdir, os.scandir, os.access = stat, lstat, listdir, scandir, access
+    os.stat, os.lstat, os.fstat, os.listdir, os.scandir, os.access = stat, lstat, fstat, listdir, scandir, access
     global filesystem
     filesystem = fs
     return fs
