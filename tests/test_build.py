@@ -243,3 +243,26 @@ def test_flask_example_serves_its_page_alone_in_a_chroot(runtime: Path, tmp_path
         output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
     assert '"GET / HTTP/1.1" 200' in output
+
+
+def test_other_build_backend(runtime: Path, tmp_path: Path, clean_env):
+    """Any PEP 517 backend: the hello fixture built with hatchling instead of setuptools."""
+    project = copy_fixture("hello", tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace('requires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"',
+                        'requires = ["hatchling"]\nbuild-backend = "hatchling.build"')
+    (project / "pyproject.toml").write_text(text + '\n[tool.hatch.build.targets.wheel]\npackages = ["src/hello"]\n')
+    out = run([*AMBER, "build", project, "--entry", "hello-shout", "-o", tmp_path / "shout"], timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert run([tmp_path / "shout", "hatch"], env=clean_env).stdout.strip() == "HATCH"
+
+
+def test_dependency_that_needs_a_c_compiler_is_named(runtime: Path, tmp_path: Path):
+    project = copy_fixture("hello", tmp_path / "app")
+    cext = copy_fixture("cext", tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    dependency = f'dependencies = ["cext @ {cext.as_uri()}"]'
+    (project / "pyproject.toml").write_text(text.replace('requires-python = ">=3.11"',
+                                                         f'requires-python = ">=3.11"\n{dependency}'))
+    message = _amber_build_error(project)
+    assert message.startswith("amber: cext 0.1: no manylinux wheel exists for this runtime")
