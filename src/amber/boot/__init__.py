@@ -8,4 +8,9 @@ an app binary. The per-app constants go into a generated `__amber_app__`.
 from pathlib import Path
 
 BOOT_DIR = Path(__file__).parent
-BOOT_MODULES = {"__amber_boot__": BOOT_DIR / "entry.py", "__amber_vfs__": BOOT_DIR / "vfs.py"}
+BOOT_MODULES = {
+    "__amber_boot__": BOOT_DIR / "entry.py",
+    "__amber_vfs__": BOOT_DIR / "vfs.py",
+    "__amber_native__": BOOT_DIR / "native.py",
+    "__amber_elf__": BOOT_DIR / "elf.py",
+}

@@ -42,12 +42,16 @@ def _archive_path():
 
 
 def main():
-    from __amber_app__ import DEFAULT, SCRIPTS
+    from __amber_app__ import DEFAULT, NATIVE, SCRIPTS
     from __amber_vfs__ import install
 
     invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
-    install(_archive_path())
+    filesystem = install(_archive_path())
+    if NATIVE:  # the app carries C extensions: load them from memory
+        from __amber_native__ import install as install_native
+
+        install_native(filesystem)
     _install_site_builtins()
     func = _resolve(target)
     sys.exit(func())

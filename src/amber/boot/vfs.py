@@ -22,18 +22,19 @@ import stat as _stat
 
 _WRITE_MODES = frozenset("wax+")
 _SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
-_MFD_CLOEXEC = 1
+_MFD_CLOEXEC, _MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
 _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
 
 
-def _anonymous_fd(label):
+def _anonymous_fd(label, sealable=False):
     """A descriptor of an anonymous in-memory file (memfd), else of an unlinked temporary file."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.syscall(_SYS_MEMFD_CREATE, label.encode()[:240], _MFD_CLOEXEC)
+        flags = _MFD_CLOEXEC | (_MFD_ALLOW_SEALING if sealable else 0)
+        fd = libc.syscall(_SYS_MEMFD_CREATE, label.encode()[:240], flags)
         if fd >= 0:
             return fd
     except (OSError, AttributeError, ImportError):

@@ -1,0 +1,159 @@
+"""C extension modules and their vendored libraries, loaded from the archive through memory (memfd).
+
+Nothing is written to disk: an extension's bytes go into an anonymous, sealed
+memory file and are dlopen()ed as /proc/self/fd/N. Before that, the libraries
+it needs (DT_NEEDED) that the archive carries — auditwheel's `<dist>.libs/`,
+siblings, RUNPATH `$ORIGIN/...` directories — are loaded the same way, in
+dependency order, so the dynamic linker finds them already loaded under their
+DT_SONAME. The module keeps its archive path as `__file__`.
+
+Each memory file stays open for the life of the process (close-on-exec): the
+dynamic linker knows a loaded object by the path it was opened with, and a
+closed descriptor's number, reused, would make /proc/self/fd/N name an object
+that is already loaded.
+"""
+
+import _imp
+import contextlib
+import fcntl
+import os
+import sys
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+
+from __amber_elf__ import ELFError, dynamic_info
+from __amber_vfs__ import _anonymous_fd
+
+F_ADD_SEALS = 1033
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
+
+
+def _memory_file(label, data):
+    """A sealed, read-only descriptor holding `data` (a memfd when the kernel has them)."""
+    fd = _anonymous_fd(label, sealable=True)
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        written += os.write(fd, view[written:])
+    with contextlib.suppress(OSError):  # a temporary file (no memfd) cannot be sealed
+        fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+    return fd
+
+
+class NativeCode:
+    """Loads shared objects from one archive."""
+
+    def __init__(self, fs):
+        self.fs = fs
+        self._handles = {}  # archive name -> ctypes handle, kept so nothing is ever unloaded
+        self._library_dirs = None
+
+    def _vendored_dirs(self):
+        if self._library_dirs is None:
+            self._library_dirs = sorted(d for d in self.fs.dirs if d.rsplit("/", 1)[-1].endswith(".libs"))
+        return self._library_dirs
+
+    def _locate(self, needed, origin_dir, runpath):
+        """The archive name of library `needed` as this object would find it, or None (a system library)."""
+        dirs = [origin_dir]
+        for entry in (runpath or "").split(":"):
+            if entry.startswith("$ORIGIN"):
+                dirs.append(os.path.normpath(os.path.join(origin_dir, entry[len("$ORIGIN"):].lstrip("/"))))
+        dirs += self._vendored_dirs()
+        for directory in dirs:
+            name = f"{directory}/{needed}" if directory not in ("", ".") else needed
+            if self.fs.exists(name) and name not in self.fs.dirs:
+                return name
+        return None
+
+    def _require(self, name, chain=()):
+        """Load the vendored libraries `name` needs, then `name` itself (RTLD_LOCAL)."""
+        if name in self._handles or name in chain:
+            return
+        data = self.fs.read(name)
+        self._load_dependencies(name, data, (*chain, name))
+        import ctypes
+
+        fd = _memory_file("amber:" + name, data)
+        self._handles[name] = ctypes.CDLL(f"/proc/self/fd/{fd}", mode=os.RTLD_LOCAL)
+
+    def _load_dependencies(self, name, data, chain):
+        try:
+            needed, _soname, runpath = dynamic_info(data)
+        except ELFError as exc:
+            raise ImportError(f"{self.fs.prefix}{name} is not a loadable shared object: {exc}") from None
+        origin_dir = name.rpartition("/")[0]
+        for library in needed:
+            located = self._locate(library, origin_dir, runpath)
+            if located is not None:
+                self._require(located, chain)
+
+    def create_extension(self, spec, name):
+        if not os.path.isdir("/proc/self/fd"):
+            raise ImportError(f"cannot load the C extension {spec.name} from memory: /proc is not mounted",
+                              name=spec.name)
+        data = self.fs.read(name)
+        self._load_dependencies(name, data, (name,))
+        fd = _memory_file("amber:" + name, data)
+        module = _imp.create_dynamic(ModuleSpec(spec.name, spec.loader, origin=f"/proc/self/fd/{fd}"))
+        module.__file__ = spec.origin
+        return module
+
+
+class ExtensionLoader:
+    def __init__(self, native, name):
+        self.native = native
+        self.name = name
+
+    def create_module(self, spec):
+        return self.native.create_extension(spec, self.name)
+
+    def exec_module(self, module):
+        _imp.exec_dynamic(module)
+
+    def is_package(self, fullname):
+        return False
+
+    def get_code(self, fullname):
+        return None
+
+    def get_source(self, fullname):
+        return None
+
+
+class ExtensionFinder:
+    """Finds extension modules (`*.cpython-313-x86_64-linux-gnu.so`, `*.abi3.so`, `*.so`) in the archive.
+
+    It runs before the path finder, as FileFinder tries extensions before
+    source and bytecode in a directory.
+    """
+
+    def __init__(self, native):
+        self.native = native
+        self.fs = native.fs
+
+    def find_spec(self, fullname, path=None, target=None):
+        leaf = fullname.rpartition(".")[2]
+        if path is None:
+            dirs = [""] if self.fs.archive in sys.path else []
+        else:
+            dirs = [d for d in (self.fs.listable(entry) for entry in path) if d is not None]
+        for directory in dirs:
+            base = f"{directory}/{leaf}" if directory else leaf
+            for suffix in EXTENSION_SUFFIXES:
+                name = base + suffix
+                if self.fs.exists(name):
+                    loader = ExtensionLoader(self.native, name)
+                    return ModuleSpec(fullname, loader, origin=self.fs.prefix + name)
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+
+def install(fs):
+    """Put the extension finder in front of the path finder."""
+    finder = ExtensionFinder(NativeCode(fs))
+    position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
+                    len(sys.meta_path))
+    sys.meta_path.insert(position, finder)
+    return finder
