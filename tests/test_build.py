@@ -295,3 +295,16 @@ def test_c_extensions_and_vendored_libraries_load_from_memory(runtime: Path, tmp
     finally:
         if os.geteuid() == 0:
             subprocess.run(["umount", str(scratch)], check=False)
+
+
+def test_ctypes_library_inside_the_archive_loads_from_memory(runtime: Path, tmp_path: Path, clean_env):
+    import subprocess
+
+    project = copy_fixture("ctypesapp", tmp_path)
+    package = project / "src" / "ctypesapp"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", package / "libanswer.so", package / "answer.c"], check=True)
+    out = run([*AMBER, "build", project], timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = run([project / "dist" / "ctypesapp"], env=clean_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["42", "libanswer.so"]

@@ -45,6 +45,7 @@ class NativeCode:
     def __init__(self, fs):
         self.fs = fs
         self._handles = {}  # archive name -> ctypes handle, kept so nothing is ever unloaded
+        self._paths = {}  # archive name -> /proc/self/fd/N of its memory file
         self._library_dirs = None
 
     def _vendored_dirs(self):
@@ -74,7 +75,18 @@ class NativeCode:
         import ctypes
 
         fd = _memory_file("amber:" + name, data)
-        self._handles[name] = ctypes.CDLL(f"/proc/self/fd/{fd}", mode=os.RTLD_LOCAL)
+        self._paths[name] = f"/proc/self/fd/{fd}"
+        self._handles[name] = ctypes.CDLL(self._paths[name], mode=os.RTLD_LOCAL)
+
+    def library_path(self, name):
+        """A path the dynamic linker can open for archive member `name`, with its dependencies loaded."""
+        if name not in self._paths:
+            if not os.path.isdir("/proc/self/fd"):
+                raise OSError(f"cannot load {self.fs.prefix}{name} from memory: /proc is not mounted")
+            data = self.fs.read(name)
+            self._load_dependencies(name, data, (name,))
+            self._paths[name] = f"/proc/self/fd/{_memory_file('amber:' + name, data)}"
+        return self._paths[name]
 
     def _load_dependencies(self, name, data, chain):
         try:
@@ -150,10 +162,68 @@ class ExtensionFinder:
         pass
 
 
+def _patch_ctypes(native):
+    """ctypes.CDLL (and so cffi's and most bindings' dlopen) of a path inside the archive loads from memory."""
+    import ctypes
+
+    real_init = ctypes.CDLL.__init__
+    if getattr(real_init, "_amber", False):
+        return
+
+    def __init__(self, name, *args, **kwargs):
+        rel = native.fs.relative(name) if name is not None and not kwargs.get("handle") else None
+        if rel is None or not native.fs.exists(rel):
+            return real_init(self, name, *args, **kwargs)
+        real_init(self, native.library_path(rel), *args, **kwargs)
+        self._name = os.fspath(name)
+
+    __init__._amber = True
+    __init__.__wrapped__ = real_init
+    ctypes.CDLL.__init__ = __init__
+
+
+class _AfterImport:
+    """Runs `action` once, right after module `name` is first imported (without importing it early)."""
+
+    def __init__(self, name, action):
+        self.name = name
+        self.action = action
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        from importlib.util import find_spec
+
+        spec = find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        real_loader, action = spec.loader, self.action
+
+        class Loader:
+            def __getattr__(self, attr):
+                return getattr(real_loader, attr)
+
+            def create_module(self, spec_):
+                return real_loader.create_module(spec_)
+
+            def exec_module(self, module):
+                real_loader.exec_module(module)
+                action()
+
+        spec.loader = Loader()
+        return spec
+
+
 def install(fs):
-    """Put the extension finder in front of the path finder."""
-    finder = ExtensionFinder(NativeCode(fs))
+    """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
+    native = NativeCode(fs)
+    finder = ExtensionFinder(native)
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
                     len(sys.meta_path))
     sys.meta_path.insert(position, finder)
+    if "ctypes" in sys.modules:
+        _patch_ctypes(native)
+    else:
+        sys.meta_path.insert(0, _AfterImport("ctypes", lambda: _patch_ctypes(native)))
     return finder
