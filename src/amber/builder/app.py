@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from amber.archive.compile import compile_members
 from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
@@ -113,8 +115,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         normalize_site(site)
         dists = resolve.installed_dists(site)
         resolve.check_portable(dists)
-        own = next((d for d in dists if d.dist_info.lower().startswith(project.normalized_name.replace("-", "_"))),
-                   None)
+        own = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(project.name)), None)
         scripts = console_scripts(site, own.dist_info) if own else {}
         entry = choose_entry(project, scripts, options.entry)
         if entry in scripts:
