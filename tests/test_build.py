@@ -308,3 +308,27 @@ def test_ctypes_library_inside_the_archive_loads_from_memory(runtime: Path, tmp_
     result = run([project / "dist" / "ctypesapp"], env=clean_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["42", "libanswer.so"]
+
+
+def test_inspect_lists_runtime_scripts_and_distributions(hello_binary: Path, tmp_path: Path):
+    out = run([*AMBER, "inspect", "--json", hello_binary, "--sbom", tmp_path / "sbom.json"])
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert (info["kind"], info["python_version"], info["glibc"], info["entry"]) == ("app", "3.13.15", "2.17", "hello")
+    assert sorted(info["scripts"]) == ["hello", "hello-fail", "hello-shout"]
+    assert [(d["name"], d["version"], d["native"]) for d in info["distributions"]] == [("hello", "1.0", False)]
+    assert info["distributions"][0]["files"] >= 4 and info["stdlib_size"] > 10_000_000
+    assert info["interpreter_size"] + info["archive_size"] == info["size"] == hello_binary.stat().st_size
+    sbom = json.loads((tmp_path / "sbom.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX" and sbom["specVersion"] == "1.5"
+    assert {"name": "hello", "version": "1.0", "type": "library", "purl": "pkg:pypi/hello@1.0"} in sbom["components"]
+    text = run([*AMBER, "inspect", hello_binary]).stdout
+    assert "entry:    hello" in text and "hello 1.0:" in text
+
+
+def test_inspect_refuses_other_files(tmp_path: Path):
+    out = run([*AMBER, "inspect", "/bin/ls"])
+    assert out.returncode == 1
+    assert out.stderr.strip() == "amber: /bin/ls is not an amber binary (no amber archive trailer)"
+    out = run([*AMBER, "inspect", tmp_path / "missing"])
+    assert out.returncode == 1 and out.stderr.strip().endswith("missing: no such file")

@@ -76,6 +76,18 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from amber.binary_info import cyclonedx, inspect_binary, render
+
+    info = inspect_binary(Path(args.binary))
+    if args.sbom:
+        Path(args.sbom).write_text(json.dumps(cyclonedx(info), indent=2) + "\n")
+    print(json.dumps(info.as_json(), indent=2) if args.json else render(info))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amber", description="Turn a Python project into one portable Linux executable."
@@ -92,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="oldest glibc the bundled wheels may need, e.g. manylinux_2_17 (default manylinux_2_28)")
     build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
     build.set_defaults(func=_build)
+
+    inspect = commands.add_parser("inspect", help="show what is inside an amber binary, without running it")
+    inspect.add_argument("binary", help="an amber app or runtime file")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.add_argument("--sbom", metavar="FILE", help="also write a CycloneDX 1.5 JSON SBOM to FILE")
+    inspect.set_defaults(func=_inspect)
 
     runtime = commands.add_parser("runtime", help="build, locate and list amber's CPython runtimes")
     runtime_cmds = runtime.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)

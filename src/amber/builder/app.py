@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import tempfile
 import time
@@ -16,10 +17,12 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from amber import __version__
 from amber.archive.compile import compile_members
 from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
+from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES
 from amber.builder import resolve
 from amber.builder.project import choose_entry, load_project, merge_options
@@ -143,9 +146,28 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         if clashes:
             raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
         glibc = max([runtime_glibc, *(d.glibc for d in dists if d.glibc)])
-        write_binary(output, image.interpreter(), [*stdlib, *members, *boot_members])
+        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists)
+        write_binary(output, image.interpreter(), [*stdlib, *members, *boot_members, manifest])
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=entry, scripts=scripts, dists=dists, glibc=glibc)
+
+
+def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts: dict[str, str], default: str,
+                   entry: str, dists: list[resolve.InstalledDist]) -> Member:
+    """`.amber/build.json`: what `amber inspect` reports without running the binary (no times, no paths)."""
+    manifest = {
+        "format": 1,
+        "amber": __version__,
+        "runtime": {key: runtime.get(key) for key in ("python_version", "recipe_hash", "target", "glibc_max")},
+        "platform": platform,
+        "glibc": f"{glibc[0]}.{glibc[1]}",
+        "entry": entry,
+        "default_script": default,
+        "scripts": dict(sorted(scripts.items())),
+        "distributions": [{"name": d.name, "version": d.version, "dist_info": d.dist_info, "tags": list(d.tags)}
+                          for d in sorted(dists, key=lambda d: canonicalize_name(d.name))],
+    }
+    return Member(MANIFEST_NAME, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
 def write_binary(output: Path, interpreter: bytes, members: list[Member]) -> None:

@@ -1,0 +1,170 @@
+"""`amber inspect`: what is inside an amber binary, read from its archive without running it.
+
+An app binary carries `.amber/build.json` (written by `amber build`: runtime,
+scripts, distributions); sizes and licenses come from the archive members and
+each distribution's METADATA and RECORD. A bare runtime file is described from
+its own archive. The SBOM export is CycloneDX 1.5 JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+
+from amber.archive.format import FLAG_APP, INDEX_NAME
+from amber.archive.reader import open_binary
+from amber.errors import AmberError
+
+MANIFEST_NAME = ".amber/build.json"
+SYSCONFIG_RE = re.compile(r"^_sysconfigdata_.*\.py$")
+
+
+@dataclass
+class Distribution:
+    name: str
+    version: str
+    license: str | None
+    size: int  # bytes of its files in the archive (uncompressed), .pyc included
+    files: int
+    native: bool  # carries shared objects, loaded from memory at run time
+
+
+@dataclass
+class BinaryInfo:
+    path: Path
+    kind: str  # "app" or "runtime"
+    size: int
+    interpreter_size: int
+    archive_size: int
+    python_version: str | None
+    recipe_hash: str | None
+    glibc: str | None
+    platform: str | None
+    entry: str | None
+    scripts: dict[str, str] = field(default_factory=dict)
+    distributions: list[Distribution] = field(default_factory=list)
+    stdlib_size: int = 0
+
+    def as_json(self) -> dict:
+        data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
+        data["path"] = str(self.path)
+        data["distributions"] = [d.__dict__ for d in self.distributions]
+        return data
+
+
+def _license(meta) -> str | None:
+    expression = meta.get("License-Expression")
+    if expression:
+        return expression.strip()
+    classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier", []) if c.startswith("License ::")]
+    if classifiers:
+        return ", ".join(classifiers)
+    text = (meta.get("License") or "").strip()
+    return text.splitlines()[0][:80] if text else None
+
+
+def describe(path: Path) -> BinaryInfo:
+    binary = open_binary(path)
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+        manifest = json.loads(zf.read(MANIFEST_NAME)) if MANIFEST_NAME in infos else None
+        app = bool(binary.trailer.flags & FLAG_APP)
+        dists = []
+        claimed: set[str] = set()
+        for entry in (manifest or {}).get("distributions", []):
+            info_dir = entry["dist_info"]
+            meta = HeaderParser().parsestr(zf.read(f"{info_dir}/METADATA").decode("utf-8", "replace")) \
+                if f"{info_dir}/METADATA" in infos else {}
+            record = zf.read(f"{info_dir}/RECORD").decode() if f"{info_dir}/RECORD" in infos else ""
+            names = {line.split(",", 1)[0] for line in record.splitlines() if line}
+            names |= {n + "c" for n in names if n.endswith(".py")}
+            names = {n for n in names if n in infos}
+            claimed |= names
+            dists.append(Distribution(
+                name=entry["name"], version=entry["version"], license=_license(meta) if meta else None,
+                size=sum(infos[n].file_size for n in names), files=len(names),
+                native=any(".so" in Path(n).suffixes for n in names),
+            ))
+        special = {INDEX_NAME, MANIFEST_NAME}
+        stdlib_size = sum(i.file_size for n, i in infos.items()
+                          if n not in claimed and n not in special and not n.startswith("__amber_"))
+        runtime = (manifest or {}).get("runtime") or _runtime_metadata(path, zf, infos)
+    return BinaryInfo(
+        path=path, kind="app" if app else "runtime", size=size,
+        interpreter_size=binary.trailer.archive_offset, archive_size=size - binary.trailer.archive_offset,
+        python_version=runtime.get("python_version"), recipe_hash=runtime.get("recipe_hash"),
+        glibc=(manifest or {}).get("glibc") or (runtime.get("glibc_max") or "").replace("GLIBC_", "") or None,
+        platform=(manifest or {}).get("platform"), entry=(manifest or {}).get("entry"),
+        scripts=(manifest or {}).get("scripts", {}), distributions=dists, stdlib_size=stdlib_size,
+    )
+
+
+def _runtime_metadata(path: Path, zf: zipfile.ZipFile, infos: dict) -> dict:
+    """A bare runtime: its runtime.json when it sits in a runtime directory, else its sysconfig VERSION."""
+    beside = path.resolve().parent.parent / "runtime.json"
+    if beside.is_file():
+        try:
+            return json.loads(beside.read_text())
+        except ValueError:
+            pass
+    for name in infos:
+        if SYSCONFIG_RE.match(name):
+            match = re.search(r"'VERSION': '([^']+)'", zf.read(name).decode("utf-8", "replace"))
+            if match:
+                return {"python_version": match.group(1)}
+    return {}
+
+
+def cyclonedx(info: BinaryInfo) -> dict:
+    """A CycloneDX 1.5 SBOM of the binary: the app, the CPython runtime, every bundled distribution."""
+    components = [{
+        "type": "application", "name": "cpython", "version": info.python_version or "unknown",
+        "purl": f"pkg:generic/cpython@{info.python_version}" if info.python_version else None,
+        "description": f"amber runtime (recipe {info.recipe_hash})" if info.recipe_hash else "amber runtime",
+    }]
+    for dist in info.distributions:
+        component = {"type": "library", "name": dist.name, "version": dist.version,
+                     "purl": f"pkg:pypi/{dist.name.lower().replace('_', '-')}@{dist.version}"}
+        if dist.license:
+            component["licenses"] = [{"license": {"name": dist.license}}]
+        components.append(component)
+    return {
+        "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+        "metadata": {"component": {"type": "application", "name": info.path.name}},
+        "components": [{k: v for k, v in c.items() if v is not None} for c in components],
+    }
+
+
+def render(info: BinaryInfo) -> str:
+    mb = 1e6
+    lines = [
+        f"{info.path}: amber {info.kind}, {info.size / mb:.1f} MB "
+        f"(interpreter {info.interpreter_size / mb:.1f} MB, archive {info.archive_size / mb:.1f} MB)",
+        f"  runtime:  CPython {info.python_version or '?'}"
+        + (f", recipe {info.recipe_hash}" if info.recipe_hash else ""),
+        f"  glibc:    {info.glibc or '?'} or newer" + (f" (wheels for {info.platform})" if info.platform else ""),
+    ]
+    if info.kind == "app":
+        lines.append(f"  entry:    {info.entry}")
+        for name, target in info.scripts.items():
+            lines.append(f"  script:   {name} = {target}")
+    lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
+    for d in info.distributions:
+        extra = ", native code" if d.native else ""
+        lines.append(f"  {d.name} {d.version}: {d.size / mb:.2f} MB in {d.files} files, "
+                     f"license {d.license or 'unknown'}{extra}")
+    return "\n".join(lines)
+
+
+def inspect_binary(path: Path) -> BinaryInfo:
+    if not path.is_file():
+        raise AmberError(f"{path}: no such file")
+    try:
+        return describe(path)
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise AmberError(f"{path}: damaged amber archive ({exc})") from exc
