@@ -8,7 +8,6 @@ script runs that script, busybox style), else the default, then calls it as
 the console_scripts wrapper pip would have written.
 """
 
-import os
 import sys
 
 
@@ -24,11 +23,14 @@ def _resolve(target):
 def _install_site_builtins():
     # The interpreter runs with site disabled (no site-packages of the target
     # machine may leak in), but apps still expect exit(), quit() and help().
-    import site
+    # site.setquit()/sethelper() would import os; _sitebuiltins alone does not.
+    import _sitebuiltins
+    import builtins
 
-    site.setquit()
-    site.setcopyright()
-    site.sethelper()
+    eof = "Ctrl-D (i.e. EOF)"
+    builtins.exit = _sitebuiltins.Quitter("exit", eof)
+    builtins.quit = _sitebuiltins.Quitter("quit", eof)
+    builtins.help = _sitebuiltins._Helper()
 
 
 def _archive_path():
@@ -45,7 +47,7 @@ def main():
     from __amber_app__ import DEFAULT, NATIVE, SCRIPTS
     from __amber_vfs__ import install
 
-    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
     target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
     filesystem = install(_archive_path())
     if NATIVE:  # the app carries C extensions: load them from memory

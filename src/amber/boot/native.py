@@ -21,7 +21,7 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
 from __amber_elf__ import ELFError, dynamic_info
-from __amber_vfs__ import _anonymous_fd
+from __amber_vfs__ import AfterImport, _anonymous_fd
 
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -182,39 +182,6 @@ def _patch_ctypes(native):
     ctypes.CDLL.__init__ = __init__
 
 
-class _AfterImport:
-    """Runs `action` once, right after module `name` is first imported (without importing it early)."""
-
-    def __init__(self, name, action):
-        self.name = name
-        self.action = action
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)
-        from importlib.util import find_spec
-
-        spec = find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        real_loader, action = spec.loader, self.action
-
-        class Loader:
-            def __getattr__(self, attr):
-                return getattr(real_loader, attr)
-
-            def create_module(self, spec_):
-                return real_loader.create_module(spec_)
-
-            def exec_module(self, module):
-                real_loader.exec_module(module)
-                action()
-
-        spec.loader = Loader()
-        return spec
-
-
 def install(fs):
     """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
     native = NativeCode(fs)
@@ -225,5 +192,5 @@ def install(fs):
     if "ctypes" in sys.modules:
         _patch_ctypes(native)
     else:
-        sys.meta_path.insert(0, _AfterImport("ctypes", lambda: _patch_ctypes(native)))
+        sys.meta_path.insert(0, AfterImport("ctypes", lambda: _patch_ctypes(native)))
     return finder

@@ -17,12 +17,20 @@ getsize/islink, os.walk, glob, pathlib.Path, shutil.copy*, linecache.
 import builtins
 import errno
 import io
-import os
+import posix
 import stat as _stat
+import sys
+
+# `os` is not imported here: a hello world never needs it, and importing it
+# costs a measurable part of start-up. builtins.open is wrapped at once; the os
+# functions are wrapped right after the app (or anything) first imports os.
+_normpath = posix._path_normpath
+_fspath = posix.fspath
 
 _WRITE_MODES = frozenset("wax+")
 _SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
 _MFD_CLOEXEC, _MFD_ALLOW_SEALING = 1, 2
+filesystem = None  # the installed ArchiveFS
 filesystem = None  # the installed ArchiveFS
 _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
 
@@ -42,7 +50,7 @@ def _anonymous_fd(label, sealable=False):
     import tempfile
 
     with tempfile.TemporaryFile() as tmp:
-        return os.dup(tmp.fileno())
+        return posix.dup(tmp.fileno())
 
 
 class _ArchiveBytes(io.BytesIO):
@@ -66,10 +74,10 @@ class _ArchiveBytes(io.BytesIO):
             try:
                 written = 0
                 while written < len(view):
-                    written += os.write(fd, view[written:])
+                    written += posix.write(fd, view[written:])
             finally:
                 view.release()
-            os.lseek(fd, self.tell(), os.SEEK_SET)
+            posix.lseek(fd, self.tell(), 0)
             self._fd = fd
             _fd_members[fd] = self._rel
         return self._fd
@@ -77,7 +85,7 @@ class _ArchiveBytes(io.BytesIO):
     def close(self):
         if self._fd is not None:
             _fd_members.pop(self._fd, None)
-            os.close(self._fd)
+            posix.close(self._fd)
             self._fd = None
         super().close()
 
@@ -151,8 +159,7 @@ class ArchiveFS:
         for name in directory:
             if name.endswith("/"):
                 self.dirs.add(name[:-1])
-        real = os.stat(archive)
-        self._real = real
+        self._real = posix.stat(archive)
 
     # -- paths ---------------------------------------------------------------
     def relative(self, path):
@@ -160,16 +167,16 @@ class ArchiveFS:
         if isinstance(path, int):
             return None
         try:
-            path = os.fspath(path)
+            path = _fspath(path)
         except TypeError:
             return None
         if isinstance(path, bytes):
             if not path.startswith(self.prefix.encode()):
                 return None
-            path = os.fsdecode(path)
+            path = path.decode(sys.getfilesystemencoding(), "surrogateescape")
         elif not path.startswith(self.prefix):
             return None
-        rel = os.path.normpath(path)[len(self.prefix):] if len(path) > len(self.prefix) else ""
+        rel = _normpath(path)[len(self.prefix):] if len(path) > len(self.prefix) else ""
         if rel.startswith("..") or rel.startswith("/"):
             return None  # normalised out of the archive: a real path again
         return "" if rel == "." else rel
@@ -181,7 +188,7 @@ class ArchiveFS:
         os.listdir/os.walk of a top-level module's directory should work.
         """
         try:
-            if os.fspath(path) in (self.archive, self.archive.encode()):
+            if _fspath(path) in (self.archive, self.archive.encode()):
                 return ""
         except TypeError:
             return None
@@ -201,15 +208,15 @@ class ArchiveFS:
         elif rel in self._directory:
             mode, size = _stat.S_IFREG | 0o444, self._directory[rel][3]
         else:
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.prefix + rel)
+            raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
         times = (real.st_atime, real.st_mtime, real.st_ctime)
-        return os.stat_result((mode, self.inode(rel), real.st_dev, 1, real.st_uid, real.st_gid, size, *times))
+        return posix.stat_result((mode, self.inode(rel), real.st_dev, 1, real.st_uid, real.st_gid, size, *times))
 
     def listdir(self, rel):
         if rel not in self.dirs:
             if rel in self._directory:
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), self.prefix + rel)
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.prefix + rel)
+                raise NotADirectoryError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), self.prefix + rel)
+            raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
         if self._children is None:
             children = {d: [] for d in self.dirs}
             for name in self._directory:
@@ -221,28 +228,41 @@ class ArchiveFS:
 
     def read(self, rel):
         if rel in self.dirs:
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.prefix + rel)
+            raise IsADirectoryError(errno.EISDIR, posix.strerror(errno.EISDIR), self.prefix + rel)
         if rel not in self._directory:
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), self.prefix + rel)
+            raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
         return self._read_member(self.archive, self._directory[rel])
 
 
 def _read_only(path):
-    return OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+    return OSError(errno.EROFS, posix.strerror(errno.EROFS), _fspath(path))
 
 
 def install(archive):
-    """Wrap the os/io functions so that paths under `archive` are served from it."""
+    """Serve paths under `archive` from it: open() now, the os functions once os is imported."""
     import zipimport
 
     directory = zipimport._zip_directory_cache.get(archive)
     if directory is None:
         directory = zipimport._read_directory(archive)
     fs = ArchiveFS(archive, directory, zipimport._get_data)
+    _wrap_open(fs)
+    if "os" in sys.modules:
+        _wrap_os(fs)
+    else:
+        sys.meta_path.insert(0, AfterImport("os", lambda: _wrap_os(fs)))
+    global filesystem
+    filesystem = fs
+    return fs
 
+
+def _same_identity(wrapper, real):
+    wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = real.__name__, real.__name__, real.__doc__
+    wrapper.__wrapped__ = real
+
+
+def _wrap_open(fs):
     real_open = io.open
-    real_stat, real_lstat = os.stat, os.lstat
-    real_listdir, real_scandir, real_access, real_fstat = os.listdir, os.scandir, os.access, os.fstat
 
     def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
         rel = fs.relative(file)
@@ -250,12 +270,22 @@ def install(archive):
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
         if _WRITE_MODES.intersection(mode):
             raise _read_only(file)
-        raw = _ArchiveBytes(fs.read(rel), os.fspath(file), rel, "rb")
+        raw = _ArchiveBytes(fs.read(rel), _fspath(file), rel, "rb")
         if "b" in mode:
             return raw
         text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=newline)
         text.mode = mode
         return text
+
+    _same_identity(open, real_open)
+    builtins.open = io.open = open
+
+
+def _wrap_os(fs):
+    import os
+
+    real_stat, real_lstat = os.stat, os.lstat
+    real_listdir, real_scandir, real_access, real_fstat = os.listdir, os.scandir, os.access, os.fstat
 
     def stat(path, *, dir_fd=None, follow_symlinks=True):
         rel = fs.relative(path) if dir_fd is None else None
@@ -300,12 +330,40 @@ def install(archive):
             return False
         return not (mode & os.X_OK) or rel in fs.dirs
 
-    for wrapper, real in ((open, real_open), (stat, real_stat), (lstat, real_lstat), (listdir, real_listdir),
+    for wrapper, real in ((stat, real_stat), (lstat, real_lstat), (listdir, real_listdir),
                           (scandir, real_scandir), (access, real_access), (fstat, real_fstat)):
-        wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = real.__name__, real.__name__, real.__doc__
-        wrapper.__wrapped__ = real
-    builtins.open = io.open = open
+        _same_identity(wrapper, real)
     os.stat, os.lstat, os.fstat, os.listdir, os.scandir, os.access = stat, lstat, fstat, listdir, scandir, access
-    global filesystem
-    filesystem = fs
-    return fs
+
+
+class AfterImport:
+    """Runs `action` once, right after module `name` is first imported, without importing it earlier."""
+
+    def __init__(self, name, action):
+        self.name = name
+        self.action = action
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        import _frozen_importlib
+
+        spec = _frozen_importlib._find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        real_loader, action = spec.loader, self.action
+
+        class Loader:
+            def __getattr__(self, attr):
+                return getattr(real_loader, attr)
+
+            def create_module(self, spec_):
+                return real_loader.create_module(spec_)
+
+            def exec_module(self, module):
+                real_loader.exec_module(module)
+                action()
+
+        spec.loader = Loader()
+        return spec
