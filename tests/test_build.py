@@ -332,3 +332,23 @@ def test_inspect_refuses_other_files(tmp_path: Path):
     assert out.stderr.strip() == "amber: /bin/ls is not an amber binary (no amber archive trailer)"
     out = run([*AMBER, "inspect", tmp_path / "missing"])
     assert out.returncode == 1 and out.stderr.strip().endswith("missing: no such file")
+
+
+def test_amber_venv_installs_wheels_and_compiles_c_extensions(runtime: Path, tmp_path: Path, clean_env):
+    """`amber venv`: pip works, and a C-extension sdist compiles against the runtime's headers and imports."""
+    venv = tmp_path / "venv"
+    out = run([*AMBER, "venv", venv], timeout=600)
+    assert out.returncode == 0, out.stderr
+    python = Path(out.stdout.strip())
+    assert python == venv / "bin" / "python"
+    code = "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_paths()['include'])"
+    facts = run([python, "-c", code], env=clean_env).stdout.split()
+    assert facts == [str(runtime.parent.parent), str(runtime.parent.parent / "include" / "python3.13")]
+    cext = copy_fixture("cext", tmp_path)
+    env = dict(clean_env, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    out = run([python, "-m", "pip", "install", "-q", cext], env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    code = "import cext; print(cext.__name__, cext.__file__.endswith('.cpython-313-x86_64-linux-gnu.so'))"
+    out = run([python, "-c", code], env=env)
+    assert out.stdout.split() == ["cext", "True"], out.stderr
+    assert "not empty" in run([*AMBER, "venv", venv]).stderr

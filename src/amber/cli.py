@@ -88,6 +88,16 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _venv(args: argparse.Namespace) -> int:
+    from amber.venv import create_venv
+
+    python = create_venv(Path(args.dir), args.python, clear=args.clear)
+    print(f"amber: virtual environment on the amber runtime at {args.dir}; activate with: . {args.dir}/bin/activate",
+          file=sys.stderr)
+    print(python)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amber", description="Turn a Python project into one portable Linux executable."
@@ -110,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
     inspect.add_argument("--sbom", metavar="FILE", help="also write a CycloneDX 1.5 JSON SBOM to FILE")
     inspect.set_defaults(func=_inspect)
+
+    venv = commands.add_parser("venv", help="create a virtual environment whose interpreter is the amber runtime")
+    venv.add_argument("dir", help="directory to create")
+    venv.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
+    venv.add_argument("--clear", action="store_true", help="delete the directory's contents first")
+    venv.set_defaults(func=_venv)
 
     runtime = commands.add_parser("runtime", help="build, locate and list amber's CPython runtimes")
     runtime_cmds = runtime.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
