@@ -352,3 +352,39 @@ def test_amber_venv_installs_wheels_and_compiles_c_extensions(runtime: Path, tmp
     out = run([python, "-c", code], env=env)
     assert out.stdout.split() == ["cext", "True"], out.stderr
     assert "not empty" in run([*AMBER, "venv", venv]).stderr
+
+
+def test_full_disk_leaves_no_partial_output(runtime: Path, tmp_path: Path):
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    project = copy_fixture("hello", tmp_path)
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(small)], check=True)
+    try:
+        message = _amber_build_error(project, "-o", small / "hello")
+        assert message == f"amber: cannot write {small / 'hello'}: No space left on device"
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_interrupted_build_leaves_nothing_behind(runtime: Path, tmp_path: Path):
+    import signal
+    import subprocess
+    import time
+
+    project = copy_fixture("hello", tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    proc = subprocess.Popen([*AMBER, "build", str(project)], env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # inside the wheel build or the install
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert not (project / "dist").exists() or list((project / "dist").iterdir()) == []
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("amber-build-")] == []
