@@ -384,7 +384,6 @@ def test_interrupted_build_leaves_nothing_behind(runtime: Path, tmp_path: Path):
     time.sleep(1.5)  # inside the wheel build or the install
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
-    assert "Traceback" not in err
-    assert not (project / "dist").exists() or list((project / "dist").iterdir()) == []
-    assert [p.name for p in scratch.iterdir() if p.name.startswith("amber-build-")] == []
+    ours = [p for p in scratch.iterdir() if not p.name.startswith("uv-")]  # uv keeps its own lock files there
+    leftovers = sorted(str(p.relative_to(tmp_path)) for p in [*ours, *project.glob("dist/*")])
+    assert (proc.returncode, "Traceback" in err, leftovers) == (130, False, []), err

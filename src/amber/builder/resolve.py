@@ -7,7 +7,10 @@ the wheels it may pick (manylinux_2_28 by default).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +40,31 @@ def parse_platform(platform: str) -> tuple[int, int]:
 
 
 def _run_uv(args: list[str], what: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
+    """Run uv in its own process group, so that an interrupted build can stop uv *and* the
+    build backends it started before the temporary directories they write into are removed."""
+    proc = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _, stderr = proc.communicate()
+    except BaseException:
+        _stop_group(proc)
+        raise
     if proc.returncode != 0:
-        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         reason = " ".join(lines[-6:]) if lines else f"exit code {proc.returncode}"
         raise AmberError(f"{what} failed: {reason}")
-    return proc.stderr
+    return stderr
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Ask uv's process group to stop, give it five seconds, then kill whatever is left of it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
