@@ -192,6 +192,7 @@ def test_zip_unsafe_code_works_unchanged(runtime: Path, tmp_path: Path, clean_en
         "fstat": 11,
         "distributions": ["zipunsafe"],
         "getsource": "def main():",
+        "linecache": "beta\n",
     }
 
 

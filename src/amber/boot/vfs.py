@@ -279,6 +279,11 @@ def _wrap_open(fs):
 
     _same_identity(open, real_open)
     builtins.open = io.open = open
+    # tokenize (and so linecache) keeps its own reference to open, taken when the
+    # interpreter imported it at start-up.
+    tokenize = sys.modules.get("tokenize")
+    if tokenize is not None and getattr(tokenize, "_builtin_open", None) is real_open:
+        tokenize._builtin_open = open
 
 
 def _wrap_os(fs):
