@@ -21,7 +21,7 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
 from __amber_elf__ import ELFError, dynamic_info
-from __amber_vfs__ import AfterImport, _anonymous_fd
+from __amber_vfs__ import AfterImport, anonymous_file
 
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -29,11 +29,7 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 
 def _memory_file(label, data):
     """A sealed, read-only descriptor holding `data` (a memfd when the kernel has them)."""
-    fd = _anonymous_fd(label, sealable=True)
-    view = memoryview(data)
-    written = 0
-    while written < len(view):
-        written += os.write(fd, view[written:])
+    fd = anonymous_file(label, data, sealable=True)
     with contextlib.suppress(OSError):  # a temporary file (no memfd) cannot be sealed
         fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
     return fd
@@ -66,25 +62,21 @@ class NativeCode:
                 return name
         return None
 
-    def _require(self, name, chain=()):
-        """Load the vendored libraries `name` needs, then `name` itself (RTLD_LOCAL)."""
+    def _require(self, name, chain):
+        """Load the vendored library `name` (after its own dependencies), RTLD_LOCAL."""
         if name in self._handles or name in chain:
             return
-        data = self.fs.read(name)
-        self._load_dependencies(name, data, (*chain, name))
         import ctypes
 
-        fd = _memory_file("amber:" + name, data)
-        self._paths[name] = f"/proc/self/fd/{fd}"
-        self._handles[name] = ctypes.CDLL(self._paths[name], mode=os.RTLD_LOCAL)
+        self._handles[name] = ctypes.CDLL(self.library_path(name, chain), mode=os.RTLD_LOCAL)
 
-    def library_path(self, name):
-        """A path the dynamic linker can open for archive member `name`, with its dependencies loaded."""
+    def library_path(self, name, chain=()):
+        """A path the dynamic linker can open for archive member `name`, its vendored dependencies loaded."""
         if name not in self._paths:
             if not os.path.isdir("/proc/self/fd"):
                 raise OSError(f"cannot load {self.fs.prefix}{name} from memory: /proc is not mounted")
             data = self.fs.read(name)
-            self._load_dependencies(name, data, (name,))
+            self._load_dependencies(name, data, (*chain, name))
             self._paths[name] = f"/proc/self/fd/{_memory_file('amber:' + name, data)}"
         return self._paths[name]
 
@@ -100,13 +92,11 @@ class NativeCode:
                 self._require(located, chain)
 
     def create_extension(self, spec, name):
-        if not os.path.isdir("/proc/self/fd"):
-            raise ImportError(f"cannot load the C extension {spec.name} from memory: /proc is not mounted",
-                              name=spec.name)
-        data = self.fs.read(name)
-        self._load_dependencies(name, data, (name,))
-        fd = _memory_file("amber:" + name, data)
-        module = _imp.create_dynamic(ModuleSpec(spec.name, spec.loader, origin=f"/proc/self/fd/{fd}"))
+        try:
+            path = self.library_path(name)
+        except OSError as exc:  # packages catch ImportError to fall back to pure Python
+            raise ImportError(str(exc), name=spec.name) from None
+        module = _imp.create_dynamic(ModuleSpec(spec.name, spec.loader, origin=path))
         module.__file__ = spec.origin
         return module
 

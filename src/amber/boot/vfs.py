@@ -31,26 +31,32 @@ _WRITE_MODES = frozenset("wax+")
 _SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
 _MFD_CLOEXEC, _MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
-filesystem = None  # the installed ArchiveFS
 _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
 
 
-def _anonymous_fd(label, sealable=False):
-    """A descriptor of an anonymous in-memory file (memfd), else of an unlinked temporary file."""
+def anonymous_file(label, data, sealable=False):
+    """A descriptor holding `data`, positioned at its start: an anonymous in-memory file
+    (memfd) when the kernel has them, else an unlinked temporary file."""
+    fd = -1
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         flags = _MFD_CLOEXEC | (_MFD_ALLOW_SEALING if sealable else 0)
         fd = libc.syscall(_SYS_MEMFD_CREATE, label.encode()[:240], flags)
-        if fd >= 0:
-            return fd
     except (OSError, AttributeError, ImportError):
         pass
-    import tempfile
+    if fd < 0:
+        import tempfile
 
-    with tempfile.TemporaryFile() as tmp:
-        return posix.dup(tmp.fileno())
+        with tempfile.TemporaryFile() as tmp:
+            fd = posix.dup(tmp.fileno())
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        written += posix.write(fd, view[written:])
+    posix.lseek(fd, 0, 0)
+    return fd
 
 
 class _ArchiveBytes(io.BytesIO):
@@ -69,12 +75,9 @@ class _ArchiveBytes(io.BytesIO):
 
     def fileno(self):
         if self._fd is None:
-            fd = _anonymous_fd("amber:" + self._rel)
             view = self.getbuffer()
             try:
-                written = 0
-                while written < len(view):
-                    written += posix.write(fd, view[written:])
+                fd = anonymous_file("amber:" + self._rel, view)
             finally:
                 view.release()
             posix.lseek(fd, self.tell(), 0)
@@ -154,12 +157,16 @@ class ArchiveFS:
         self.prefix = archive + "/"
         self._directory = directory  # member name -> toc entry (zipimport's view)
         self._read_member = read_member
-        self.dirs = {""}
+        self._dirs = None
         self._children = None
-        for name in directory:
-            if name.endswith("/"):
-                self.dirs.add(name[:-1])
-        self._real = posix.stat(archive)
+        self._real = None
+
+    # Derived lazily: an app that never touches a path inside the binary pays nothing at start-up.
+    @property
+    def dirs(self):
+        if self._dirs is None:
+            self._dirs = {""} | {name[:-1] for name in self._directory if name.endswith("/")}
+        return self._dirs
 
     # -- paths ---------------------------------------------------------------
     def relative(self, path):
@@ -202,6 +209,8 @@ class ArchiveFS:
         return hash(rel) & 0x7FFFFFFFFFFF or 1
 
     def stat(self, rel):
+        if self._real is None:
+            self._real = posix.stat(self.archive)
         real = self._real
         if rel in self.dirs:
             mode, size = _stat.S_IFDIR | 0o555, 0
