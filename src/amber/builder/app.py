@@ -109,7 +109,8 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
     if runtime is None:
         raise RuntimeMissing(rec.minor, rec.version)
     image = open_binary(runtime.executable)
-    runtime_glibc = (2, 17)
+    # The runtime's own need, as its validator measured it (e.g. "GLIBC_2.17").
+    runtime_glibc = tuple(int(x) for x in runtime.metadata["glibc_max"].removeprefix("GLIBC_").split(".")[:2])
     with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name:
         tmp = Path(tmp_name)
         wheel = resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
