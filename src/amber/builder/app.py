@@ -130,17 +130,18 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         output = (options.output or project.root / "dist" / default)
         output = output if output.is_absolute() else (Path.cwd() / output)
         app_files = site_files(site)
-        members, failures = compile_members(runtime.executable, app_files, tmp, keep_sources=options.sources)
-        for name, error in failures:
-            log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
-        boot_sources = [(path, f"{name}.py") for name, path in BOOT_MODULES.items()]
         app_src = tmp / "__amber_app__.py"
         native = any(".so" in Path(name).suffixes for _, name in app_files)
         app_src.write_bytes(app_module(scripts, default, native))
-        boot_members, boot_failures = compile_members(runtime.executable, [*boot_sources,
-                                                                            (app_src, "__amber_app__.py")], tmp)
-        if boot_failures:
-            raise AmberError(f"amber's boot code does not compile: {boot_failures}")
+        boot_files = [(path, f"{name}.py") for name, path in BOOT_MODULES.items()] + [(app_src, "__amber_app__.py")]
+        # One run of the runtime compiles the app and amber's boot code together.
+        members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
+                                            keep_sources=options.sources)
+        boot_names = {name for _, name in boot_files}
+        if any(name in boot_names for name, _ in failures):
+            raise AmberError(f"amber's boot code does not compile: {failures}")
+        for name, error in failures:
+            log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
         stdlib = image.members()
         taken = {m.name for m in stdlib}
         clashes = sorted(m.name for m in members if m.name in taken)
@@ -148,7 +149,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
         glibc = max([runtime_glibc, *(d.glibc for d in dists if d.glibc)])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists)
-        write_binary(output, image.interpreter(), [*stdlib, *members, *boot_members, manifest])
+        write_binary(output, image.interpreter(), [*stdlib, *members, manifest])
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=entry, scripts=scripts, dists=dists, glibc=glibc)
 
