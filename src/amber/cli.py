@@ -49,7 +49,7 @@ def _build(args: argparse.Namespace) -> int:
     from amber.builder.app import build
 
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
-           "sources": False if args.no_sources else None}
+           "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract}
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--platform", metavar="TAG",
                        help="oldest glibc the bundled wheels may need, e.g. manylinux_2_17 (default manylinux_2_28)")
     build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
+    build.add_argument("--extract", action="append", default=[], metavar="DIST",
+                       help="materialize this distribution in the extraction cache at run time (repeatable)")
+    build.add_argument("--no-extract", action="append", default=[], metavar="DIST",
+                       help="never materialize this distribution, even if the rule picks it (repeatable)")
     build.set_defaults(func=_build)
 
     inspect = commands.add_parser("inspect", help="show what is inside an amber binary, without running it")

@@ -17,6 +17,7 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # [tool.amber] keys and the type each must have.
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
+    "extract": list, "no-extract": list,
 }
 
 
@@ -29,6 +30,8 @@ class BuildOptions:
     python: str | None = None
     platform: str = "manylinux_2_28"
     sources: bool = True
+    extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
+    no_extract: list[str] = field(default_factory=list)  # distributions never materialized
 
 
 @dataclass
@@ -78,6 +81,8 @@ def load_project(root: Path) -> Project:
             raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
         if not isinstance(value, expected):
             raise AmberError(f"{pyproject}: [tool.amber] {key} must be a {expected.__name__}")
+        if expected is list and not all(isinstance(item, str) for item in value):
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of strings")
     return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
                    scripts={k: v.strip() for k, v in scripts.items()}, tool=tool)
 
@@ -87,10 +92,10 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
     merged = BuildOptions()
     for key in TOOL_OPTIONS:
         value = cli.get(key)
-        if value is None:
+        if value is None or value == []:
             value = project.tool.get(key)
         if value is not None:
-            setattr(merged, key, Path(value) if key == "output" else value)
+            setattr(merged, key.replace("-", "_"), Path(value) if key == "output" else value)
     return merged
 
 
