@@ -1,7 +1,7 @@
 """Which distributions are materialized on disk at run time instead of read from the archive.
 
-The rule, in one sentence: a distribution is extracted when it ships a file
-of a kind that C code opens by path — a certificate bundle (`.pem`, `.crt`,
+The rule, in one sentence: a distribution is extracted when it ships (outside
+its test suite) a file of a kind that C code opens by path — a certificate bundle (`.pem`, `.crt`,
 `.cer`) that Python hands to OpenSSL, a font (`.ttf`, `.otf`, `.ttc`, `.afm`,
 `.pfb`, `.pfa`) that FreeType opens — because no wrapper in Python can reach a
 C library's own `fopen()`. Everything else, native code included, is served
@@ -31,6 +31,7 @@ PATH_CONSUMED_SUFFIXES = {
     ".pem": "a certificate bundle", ".crt": "a certificate bundle", ".cer": "a certificate bundle",
     ".ttf": "fonts", ".otf": "fonts", ".ttc": "fonts", ".afm": "fonts", ".pfb": "fonts", ".pfa": "fonts",
 }
+TEST_DIRS = frozenset({"test", "tests", "testing"})
 LIST_DIR = ".amber/extract"  # must match boot/extract.py
 
 
@@ -51,8 +52,11 @@ class Extraction:
 
 
 def reason_for(files: Iterable[str]) -> str | None:
-    kinds = sorted({PATH_CONSUMED_SUFFIXES[s] for f in files if (s := PurePosixPath(f).suffix.lower())
-                    in PATH_CONSUMED_SUFFIXES})
+    """Why the rule extracts a distribution with these files, or None. Files of a package's own test
+    suite (a `tests/` directory: gevent ships test certificates) do not count."""
+    kinds = sorted({PATH_CONSUMED_SUFFIXES[suffix] for f in files
+                    if (suffix := PurePosixPath(f).suffix.lower()) in PATH_CONSUMED_SUFFIXES
+                    and not TEST_DIRS.intersection(PurePosixPath(f).parts[:-1])})
     return f"ships {' and '.join(kinds)} that C code opens by path" if kinds else None
 
 
