@@ -81,7 +81,9 @@ def scan_native(files: dict[str, Path], extractions: list[extract_rule.Extractio
         head = _head(path)
         if native_scan.is_elf(head):
             elves[name] = path.read_bytes()
-        if path.stat().st_mode & 0o111 and (head[:2] == b"#!" or native_scan.is_program(elves.get(name, b""))):
+        # Python modules with a #! line are modules here (compiled; the source may not even be kept).
+        if (path.stat().st_mode & 0o111 and not name.endswith(".py")
+                and (head[:2] == b"#!" or native_scan.is_program(elves.get(name, b"")))):
             programs.append(name)
     needed, glibc = {}, None
     for name, data in elves.items():
