@@ -29,7 +29,7 @@ AMBER = [sys.executable, "-m", "amber"]
 EXPECTED = {
     "certifi": {"bundle_is_real_file": True, "ca_certs": True, "requests": True},
     "cryptography": {"fernet": "secret"},
-    "ctypes": {"answer": 42, "name": "nativezoo/libanswer.so"},
+    "ctypes": {"answer": 42, "cffi": 63, "find_library": True, "name": "nativezoo/libanswer.so"},
     "gevent": {"greenlet": True, "results": [0, 1, 4, 9]},
     "lxml": {"xpath": ["1", "2"], "xslt": "<n>2</n>"},
     "matplotlib": {"font_is_real_file": True, "png": True},
@@ -37,7 +37,7 @@ EXPECTED = {
               "inverse": 0.5, "matmul": 1134.0},
     "orjson": {"roundtrip": {"a": [1, 2.5, None]}},
     "pillow": {"JPEG": [16, 8, True], "PNG": [16, 8, True], "WEBP": [16, 8, True]},
-    "programs": {"program": "42", "script": "hello from amber", "which": True},
+    "programs": {"program": "42", "script": "hello from amber", "wheel_script": "shout: x", "which": True},
     "psycopg2": {"libpq": True, "module": "2.9.13"},
     "pydantic": {"coerced": 3, "rejected": True},
 }
@@ -86,7 +86,7 @@ def test_build_reports_extraction_system_libraries_and_programs(zoo: Path):
     manifest = json.loads(subprocess.run(["unzip", "-p", zoo, ".amber/build.json"], capture_output=True).stdout)
     assert {e["distribution"] for e in manifest["extract"]} == EXTRACTED
     assert {lib["soname"] for lib in manifest["system_libraries"]} >= {"libstdc++.so.6", "libgcc_s.so.1"}
-    assert manifest["programs"] == ["nativezoo/bin/answer-tool", "nativezoo/bin/greet.sh"]
+    assert manifest["programs"] == ["bin/zoo-shout", "nativezoo/bin/answer-tool", "nativezoo/bin/greet.sh"]
     assert info["python_version"].startswith("3.13")
 
 

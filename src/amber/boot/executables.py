@@ -27,9 +27,12 @@ class Executables:
         self.executables = executables  # archive names carrying an executable mode
 
     def member(self, path):
-        """The archive name when `path` names a program inside the binary, else None."""
+        """The archive name when `path` names a program inside the binary, else None. A bare name
+        (no slash) finds a wheel's script program (`bin/<name>`) first, as in an activated venv."""
         if isinstance(path, int):
             return None
+        if isinstance(path, str) and "/" not in path and f"bin/{path}" in self.executables:
+            return f"bin/{path}"
         rel = self.fs.relative(path)
         return rel if rel is not None and rel in self.executables else None
 

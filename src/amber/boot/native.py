@@ -105,6 +105,21 @@ class NativeCode:
 
         self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=os.RTLD_LOCAL), chain)
 
+    def find_bundled(self, name):
+        """The archive path of library `name` (as ctypes.util.find_library takes it: "z" for libz.so.1)
+        among the vendored and bundled system libraries, or None. auditwheel renames libfoo.so.1 to
+        libfoo-<hash>.so.1, which counts too."""
+        import re
+
+        pattern = re.compile(rf"lib{re.escape(name)}(-[0-9a-f]{{8}})?\.so(\.[0-9.]+)?$")
+        for directory in (*self._vendored_dirs(), SYSTEM_LIBRARY_DIR):
+            if directory not in self.fs.dirs:
+                continue
+            for leaf in sorted(self.fs.listdir(directory)):
+                if pattern.match(leaf):
+                    return f"{self.fs.prefix}{directory}/{leaf}"
+        return None
+
     def require_system(self, soname):
         """Make `soname` loaded: the system's copy if it has one, else the one bundled in the archive."""
         if soname in self._handles:
@@ -224,7 +239,7 @@ class ExtensionFinder:
 
 
 def _patch_ctypes(native):
-    """ctypes.CDLL (and so cffi's and most bindings' dlopen) of a path inside the archive loads from memory."""
+    """ctypes.CDLL (so most bindings' dlopen) of a path inside the archive loads from memory."""
     import ctypes
 
     real_init = ctypes.CDLL.__init__
@@ -243,6 +258,35 @@ def _patch_ctypes(native):
     ctypes.CDLL.__init__ = __init__
 
 
+def _patch_find_library(native):
+    """ctypes.util.find_library: the system's answer first, else a library the archive carries (a vendored
+    `.libs/` directory or `.amber/lib/`), as an archive path that ctypes.CDLL then loads from memory."""
+    util = sys.modules["ctypes.util"]  # runs right after its import, before ctypes.util is set on ctypes
+    real = util.find_library
+
+    def find_library(name):
+        return real(name) or native.find_bundled(name)
+
+    find_library.__wrapped__, find_library.__doc__ = real, real.__doc__
+    util.find_library = find_library
+
+
+def _patch_cffi(native):
+    """cffi's ffi.dlopen (ABI mode) of a path inside the archive loads from memory."""
+    import _cffi_backend
+
+    real = _cffi_backend.load_library
+
+    def load_library(name, flags=0):
+        rel = native.fs.relative(name) if isinstance(name, (str, bytes, os.PathLike)) else None
+        if rel is None or not native.fs.exists(rel):
+            return real(name, flags)
+        return native.open(rel, lambda path: real(path, flags))
+
+    load_library.__wrapped__, load_library.__doc__ = real, real.__doc__
+    _cffi_backend.load_library = load_library
+
+
 def install(fs):
     """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
     native = NativeCode(fs)
@@ -250,8 +294,10 @@ def install(fs):
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
                     len(sys.meta_path))
     sys.meta_path.insert(position, finder)
-    if "ctypes" in sys.modules:
-        _patch_ctypes(native)
-    else:
-        sys.meta_path.insert(0, AfterImport("ctypes", lambda: _patch_ctypes(native)))
+    for module, patch in (("ctypes", _patch_ctypes), ("ctypes.util", _patch_find_library),
+                          ("_cffi_backend", _patch_cffi)):
+        if module in sys.modules:
+            patch(native)
+        else:
+            sys.meta_path.insert(0, AfterImport(module, lambda patch=patch: patch(native)))
     return native

@@ -108,17 +108,17 @@ def dist_files(site: Path, dists: list[resolve.InstalledDist]) -> dict[str, list
     return files
 
 
-def console_scripts(site: Path, dist_info: str) -> dict[str, str]:
-    """[console_scripts] of one installed distribution (what pip would make wrappers for)."""
+def console_scripts(site: Path, dist_info: str, group: str = "console_scripts") -> dict[str, str]:
+    """[console_scripts] (or another group) of one installed distribution (what pip makes wrappers for)."""
     path = site / dist_info / "entry_points.txt"
     if not path.is_file():
         return {}
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = str  # script names are case-sensitive
     parser.read_string(path.read_text())
-    if not parser.has_section("console_scripts"):
+    if not parser.has_section(group):
         return {}
-    return {name: value.split("[")[0].strip() for name, value in parser.items("console_scripts")}
+    return {name: value.split("[")[0].strip() for name, value in parser.items(group)}
 
 
 def normalize_site(site: Path) -> None:
@@ -136,6 +136,21 @@ def normalize_site(site: Path) -> None:
             if rel.parts and rel.parts[0] not in SKIP_TOP and ".." not in rel.parts and (site / rel).is_file():
                 kept.append(line)
         record.write_text("".join(f"{line}\n" for line in sorted(kept)))
+
+
+def script_programs(site: Path, wrappers: set[str]) -> list[tuple[Path, str]]:
+    """Programs wheels install as scripts (`<dist>.data/scripts/`), stored as `bin/<name>`: ELF
+    executables and `#!` scripts for another interpreter. The installer's console-script wrappers
+    (`wrappers`) and Python scripts are left out: the binary runs its entry points itself."""
+    found = []
+    for path in sorted((site / "bin").glob("*")):
+        if path.name in wrappers or not path.is_file() or path.is_symlink() or not path.stat().st_mode & 0o111:
+            continue
+        head = _head(path, 128)
+        first_line = head.split(b"\n", 1)[0]
+        if native_scan.is_elf(head) or (first_line.startswith(b"#!") and b"python" not in first_line):
+            found.append((path, f"bin/{path.name}"))
+    return found
 
 
 def site_files(site: Path) -> list[tuple[Path, str]]:
@@ -194,7 +209,9 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             scripts = {**scripts, default: entry}
         output = (options.output or project.root / "dist" / default)
         output = output if output.is_absolute() else (Path.cwd() / output)
-        app_files = site_files(site)
+        wrappers = {name for d in dists for name in console_scripts(site, d.dist_info, "gui_scripts")} | {
+            name for d in dists for name in console_scripts(site, d.dist_info)}
+        app_files = site_files(site) + script_programs(site, wrappers)
         by_name = dict((name, path) for path, name in app_files)
         extractions = extract_rule.choose(
             dist_files(site, dists), by_name, keep_sources=options.sources,
