@@ -40,9 +40,9 @@ class Executables:
         """(path the kernel can execute, descriptor the child must keep or None)."""
         fd = _fds.get(rel)
         if fd is None:
-            from __amber_native__ import sealed_memory_fd
+            from __amber_native__ import sealed_copy
 
-            fd = sealed_memory_fd("amber:" + rel, self.fs.read(rel))
+            fd = sealed_copy(self.fs, rel)
             if fd >= 0:
                 _fds[rel] = fd
         if fd is not None and fd >= 0:

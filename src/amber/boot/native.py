@@ -22,7 +22,9 @@ executing memfds), the file is materialized once in the extraction cache
 import _imp
 import contextlib
 import fcntl
+import mmap
 import os
+import struct
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
@@ -52,22 +54,35 @@ def memfd_exec_flags():
     return _exec_flags
 
 
-def sealed_memory_fd(label, data, cloexec=True):
-    """A sealed memfd holding `data` that can be executed as /proc/self/fd/N, or -1 where it cannot."""
+def sealed_copy(fs, name, cloexec=True):
+    """A sealed memfd holding archive member `name`, executable as /proc/self/fd/N; -1 where memory
+    files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so
+    its bytes never pass through Python: no inflating, no second copy, no peak in RSS."""
     flags = memfd_exec_flags()
     if flags is None or not os.path.isdir("/proc/self/fd"):
         return -1
-    fd = memory_file(label, data, flags if cloexec else flags & ~MFD_CLOEXEC)
+    flags = flags if cloexec else flags & ~MFD_CLOEXEC
+    span = fs.stored_span(name)
+    if span is None:
+        fd = memory_file("amber:" + name, fs.read(name), flags)
+    else:
+        fd = memory_file("amber:" + name, b"", flags)
+        if fd >= 0:
+            _send(fs.descriptor(), fd, *span)
     if fd >= 0:
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
     return fd
 
 
-def sealed_memory_path(label, data):
-    """/proc/self/fd/N of a sealed memfd holding `data`, or None where memory files cannot be used."""
-    fd = sealed_memory_fd(label, data)
-    return f"/proc/self/fd/{fd}" if fd >= 0 else None
+def _send(source, target, offset, size):
+    end = offset + size
+    while offset < end:
+        sent = os.sendfile(target, source, offset, end - offset)
+        if sent == 0:
+            raise OSError(f"the archive ends inside a member (at byte {offset})")
+        offset += sent
+    os.lseek(target, 0, os.SEEK_SET)
 
 
 class NativeCode:
@@ -138,11 +153,16 @@ class NativeCode:
     def open(self, name, opener, chain=()):
         """opener(path) for archive member `name`, its dependencies loaded first: from a memory file,
         else (or when the kernel refuses to map it) from the extraction cache."""
-        data = None
         if name not in self._paths:
-            data = self.fs.read(name)
-            self._load_dependencies(name, data, (*chain, name))
-            self._paths[name] = sealed_memory_path("amber:" + name, data)
+            fd = sealed_copy(self.fs, name)
+            if fd >= 0:
+                size = os.fstat(fd).st_size
+                with mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else contextlib.nullcontext(b"") as view:
+                    self._load_dependencies(name, view, (*chain, name))
+                self._paths[name] = f"/proc/self/fd/{fd}"
+            else:
+                self._load_dependencies(name, self.fs.read(name), (*chain, name))
+                self._paths[name] = None
         path = self._paths[name]
         if path is not None and not path.startswith("/proc/"):
             return opener(path)  # already extracted
@@ -156,7 +176,7 @@ class NativeCode:
             from __amber_cache__ import CacheError, materialize_file
 
             try:
-                disk = materialize_file(name, data if data is not None else self.fs.read(name))
+                disk = materialize_file(name, self.fs.read(name))
             except CacheError as cache_exc:
                 raise OSError(f"{exc}; {cache_exc}") from None
             self._paths[name] = disk
@@ -165,7 +185,7 @@ class NativeCode:
     def _load_dependencies(self, name, data, chain):
         try:
             needed, _soname, runpath = dynamic_info(data)
-        except ELFError as exc:
+        except (ELFError, struct.error) as exc:
             raise ImportError(f"{self.fs.prefix}{name} is not a loadable shared object: {exc}") from None
         origin_dir = name.rpartition("/")[0]
         for library in needed:

@@ -167,6 +167,7 @@ class ArchiveFS:
         self._directory = directory  # member name -> toc entry (zipimport's view)
         self._read_member = read_member
         self.executables = frozenset()  # members whose mode has the x bits (set by the boot code)
+        self._fd = None
         self._dirs = None
         self._children = None
         self._real = None
@@ -244,6 +245,23 @@ class ArchiveFS:
                     children[parent].append(leaf)
             self._children = children
         return list(self._children[rel])
+
+    def descriptor(self):
+        """A read-only descriptor of the archive file, opened once (close-on-exec)."""
+        if self._fd is None:
+            self._fd = posix.open(self.archive, posix.O_RDONLY | posix.O_CLOEXEC)
+        return self._fd
+
+    def stored_span(self, rel):
+        """(offset, size) of member `rel`'s bytes in the archive file when stored uncompressed, else None."""
+        entry = self._directory.get(rel)
+        if entry is None or entry[1] != 0:
+            return None
+        header = posix.pread(self.descriptor(), 30, entry[4])
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise OSError(errno.EIO, f"bad local header of {self.prefix}{rel}")
+        name_size, extra_size = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
+        return entry[4] + 30 + name_size + extra_size, entry[3]
 
     def read(self, rel):
         if rel in self.dirs:

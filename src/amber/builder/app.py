@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -238,6 +238,9 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         clashes = sorted(m.name for m in members if m.name in taken)
         if clashes:
             raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
+        # Shared objects and programs are stored, not deflated: at start-up the loader copies them into
+        # memory files with sendfile(), which a deflated member would turn into inflating megabytes.
+        members = [replace(m, compress=False) if m.compress and native_scan.is_elf(m.data) else m for m in members]
         present = {m.name for m in members}
         members += [e.listing(present) for e in extractions]
         members += [Member(f"{native_scan.SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
