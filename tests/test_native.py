@@ -83,11 +83,17 @@ def noexec_dir(tmp_path: Path):
 
 def test_build_reports_extraction_system_libraries_and_programs(zoo: Path):
     info = json.loads(run([*AMBER, "inspect", "--json", zoo]).stdout)
-    manifest = json.loads(subprocess.run(["unzip", "-p", zoo, ".amber/build.json"], capture_output=True).stdout)
-    assert {e["distribution"] for e in manifest["extract"]} == EXTRACTED
-    assert {lib["soname"] for lib in manifest["system_libraries"]} >= {"libstdc++.so.6", "libgcc_s.so.1"}
-    assert manifest["programs"] == ["bin/zoo-shout", "nativezoo/bin/answer-tool", "nativezoo/bin/greet.sh"]
-    assert info["python_version"].startswith("3.13")
+    assert {e["distribution"] for e in info["extract"]} == EXTRACTED
+    assert {lib["soname"] for lib in info["system_libraries"]} >= {"libstdc++.so.6", "libgcc_s.so.1"}
+    assert info["programs"] == ["bin/zoo-shout", "nativezoo/bin/answer-tool", "nativezoo/bin/greet.sh"]
+    text = run([*AMBER, "inspect", zoo]).stdout
+    assert "extracted at run time: certifi (ships a certificate bundle that C code opens by path)" in text
+    # The reported baseline is what the ELF files inside really need (the test's cc-built program
+    # links this machine's glibc), never below the runtime's own 2.17.
+    from amber.builder.native_scan import glibc_needed
+
+    tool = glibc_needed((zoo.parent.parent / "src" / "nativezoo" / "bin" / "answer-tool").read_bytes())
+    assert tuple(int(x) for x in info["glibc"].split(".")) >= max(tool, (2, 28))
 
 
 def test_runs_with_noexec_tmp_and_read_only_home_writing_only_the_cache(zoo: Path, noexec_dir: Path, tmp_path: Path):

@@ -48,6 +48,9 @@ class BinaryInfo:
     scripts: dict[str, str] = field(default_factory=dict)
     distributions: list[Distribution] = field(default_factory=list)
     stdlib_size: int = 0
+    extract: list[dict] = field(default_factory=list)  # distributions materialized at run time, and why
+    system_libraries: list[dict] = field(default_factory=list)  # fallbacks copied from the build machine
+    programs: list[str] = field(default_factory=list)  # programs inside the archive
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -101,6 +104,8 @@ def describe(path: Path) -> BinaryInfo:
         glibc=(manifest or {}).get("glibc") or (runtime.get("glibc_max") or "").replace("GLIBC_", "") or None,
         platform=(manifest or {}).get("platform"), entry=(manifest or {}).get("entry"),
         scripts=(manifest or {}).get("scripts", {}), distributions=dists, stdlib_size=stdlib_size,
+        extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
+        programs=(manifest or {}).get("programs", []),
     )
 
 
@@ -158,6 +163,13 @@ def render(info: BinaryInfo) -> str:
         extra = ", native code" if d.native else ""
         lines.append(f"  {d.name} {d.version}: {d.size / mb:.2f} MB in {d.files} files, "
                      f"license {d.license or 'unknown'}{extra}")
+    for e in info.extract:
+        lines.append(f"  extracted at run time: {e['distribution']} ({e['reason']})")
+    for lib in info.system_libraries:
+        lines.append(f"  system library fallback: {lib['soname']} (used where the system has none; "
+                     f"needs glibc {lib['glibc']})")
+    for program in info.programs:
+        lines.append(f"  program:  {program}")
     return "\n".join(lines)
 
 
