@@ -167,3 +167,35 @@ def test_elf_scan_measures_glibc_and_finds_programs():
     assert not native_scan.is_program(data) and native_scan.is_program(Path("/bin/ls").read_bytes())
     libraries, missing = native_scan.bundle_missing({"pkg/ext.so": data})
     assert [lib.soname for lib in libraries] == ["libgcc_s.so.1"] and missing == []
+
+
+def test_cache_clean_removes_unused_entries_and_dead_leftovers(cache_env: Path):
+    from amber.cache_admin import clean, info, parse_age
+
+    old = Path(cache.materialize("old", FILES, CONTENT.__getitem__))
+    fresh = Path(cache.materialize("fresh", FILES, CONTENT.__getitem__))
+    month_ago = os.path.getmtime(old / cache.MARKER) - 31 * 86400
+    os.utime(old / cache.MARKER, (month_ago, month_ago))
+    leftover = cache_env / "extract" / ".tmp-dead-1-abcd"
+    leftover.mkdir()
+    os.utime(leftover, (month_ago, month_ago))
+    assert {a.name: a.entries for a in info()}["extract"] == 2
+    assert clean(parse_age("30d"))[0] == 2  # the old entry and the dead process's leftover
+    assert sorted(p.name for p in (cache_env / "extract").iterdir()) == ["fresh"]
+    # Using an entry whose last-use stamp is older than a day refreshes it.
+    os.utime(fresh / cache.MARKER, (month_ago, month_ago))
+    cache.materialize("fresh", FILES, CONTENT.__getitem__)
+    assert clean(parse_age("30d"))[0] == 0
+    assert clean()[0] == 1 and not any((cache_env / "extract").iterdir())
+
+
+def test_cache_commands(cache_env: Path):
+    cache.materialize("k9", FILES, CONTENT.__getitem__)
+    env = dict(os.environ, AMBER_CACHE=str(cache_env))
+    out = subprocess.run([sys.executable, "-m", "amber", "cache", "info"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("extract       1 entries")
+    out = subprocess.run([sys.executable, "-m", "amber", "cache", "clean", "--older-than", "soon"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.startswith("amber: --older-than 'soon'")
+    out = subprocess.run([sys.executable, "-m", "amber", "cache", "clean"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "removed 1 cache entries" in out.stderr

@@ -98,6 +98,26 @@ def _venv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_info(args: argparse.Namespace) -> int:
+    import time
+
+    from amber.cache_admin import AREAS, info
+
+    for area in info():
+        age = f", oldest use {(time.time() - area.oldest_use) / 86400:.0f} days ago" if area.oldest_use else ""
+        print(f"{area.name:<9} {area.entries:>5} entries  {area.size / 1e6:9.1f} MB  {area.path}  "
+              f"({AREAS[area.name]}{age})")
+    return 0
+
+
+def _cache_clean(args: argparse.Namespace) -> int:
+    from amber.cache_admin import clean, parse_age
+
+    removed, freed = clean(parse_age(args.older_than) if args.older_than else None, everything=args.all)
+    print(f"amber: removed {removed} cache entries, {freed / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amber", description="Turn a Python project into one portable Linux executable."
@@ -130,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     venv.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
     venv.add_argument("--clear", action="store_true", help="delete the directory's contents first")
     venv.set_defaults(func=_venv)
+
+    cache = commands.add_parser("cache", help="show or clean what amber and amber binaries keep on disk")
+    cache_cmds = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    cache_info = cache_cmds.add_parser("info", help="entries and sizes of each cache area")
+    cache_info.set_defaults(func=_cache_info)
+    cache_clean = cache_cmds.add_parser(
+        "clean", help="remove what binaries extracted at run time (and, with --all, amber's build caches)")
+    cache_clean.add_argument("--older-than", metavar="AGE",
+                             help="only entries not used for AGE, e.g. 30d, 12h (default: all)")
+    cache_clean.add_argument("--all", action="store_true",
+                             help="also runtimes, built libraries, fetched sources and logs")
+    cache_clean.set_defaults(func=_cache_clean)
 
     runtime = commands.add_parser("runtime", help="build, locate and list amber's CPython runtimes")
     runtime_cmds = runtime.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)

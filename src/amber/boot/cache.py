@@ -24,8 +24,10 @@ import contextlib
 import errno
 import os
 import stat
+import time
 
 MARKER = ".amber-entry"  # "<size> <mtime_ns> <relative path>" per file; written last
+USE_STAMP_INTERVAL = 86400  # the marker's mtime is the entry's last use, refreshed at most daily
 HINT = "set AMBER_CACHE to a directory you own"
 
 
@@ -113,6 +115,7 @@ def _entry_is_complete(entry, expected):
         return False  # an entry without its marker was never completed
     with open(fd, "rb") as f:
         lines = f.read().decode("utf-8", "surrogateescape").splitlines()
+        marker_mtime = os.fstat(fd).st_mtime
     recorded = set()
     for line in lines:
         size, mtime, rel = line.split(" ", 2)
@@ -123,7 +126,12 @@ def _entry_is_complete(entry, expected):
         if not stat.S_ISREG(st.st_mode) or st.st_size != int(size) or st.st_mtime_ns != int(mtime):
             return False
         recorded.add(rel)
-    return recorded == set(expected)
+    if recorded != set(expected):
+        return False
+    if time.time() - marker_mtime > USE_STAMP_INTERVAL:  # `amber cache clean --older-than` reads this
+        with contextlib.suppress(OSError):
+            os.utime(os.path.join(entry, MARKER))
+    return True
 
 
 def _remove_tree(path):
