@@ -178,3 +178,18 @@ def test_forced_extraction_without_a_usable_cache_names_amber_cache(runtime: Pat
     result = run([tmp_path / "forced", "world"], env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cache" / "extract").is_dir()
+
+
+def test_too_little_address_space_is_an_error_not_a_crash(zoo: Path, tmp_path: Path):
+    """Under an RLIMIT_AS a hello world fits in but numpy/OpenBLAS do not: the app fails with
+    Python's error (exit 1), never a signal."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (300 << 20, 300 << 20))
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_CACHE": str(tmp_path / "cache"),
+           "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    result = subprocess.run([zoo, "all"], env=env, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert "OK" not in result.stdout
