@@ -100,3 +100,57 @@ def test_damaged_index_is_an_import_error(patched_zipimport: Path, tmp_path: Pat
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused: damaged amber archive index")
+
+
+DAMAGE = r"""
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("zi", sys.argv[1])
+zi = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(zi)
+z = zi.zipimporter(sys.argv[2])
+for name in sys.argv[3:]:
+    try:
+        z.get_data(sys.argv[2] + "/" + name)
+        print(name, "read")
+    except zi.ZipImportError as e:
+        print(name, "refused:", e)
+"""
+
+
+def test_damaged_members_are_refused_by_name(patched_zipimport: Path, tmp_path: Path):
+    """Every member read is checked against its CRC; offsets outside the archive (found by fuzzing)
+    and data that does not inflate are ZipImportErrors naming the member, never a crash."""
+    import zipfile
+
+    archive = make_archive(tmp_path / "app", [
+        Member("stored.txt", b"s" * 200), Member("deflated.txt", b"d" * 2000, compress=True),
+        Member("intact.txt", b"i" * 100)])
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        for name in ("stored.txt", "deflated.txt"):
+            info = zf.getinfo(name)
+            data[info.header_offset + 30 + len(name) + 5] ^= 0xFF
+    trailer = read_trailer(bytes(data[-TAIL_SIZE:]))
+    archive.write_bytes(bytes(data))
+    out = subprocess.run([str(HOST_313), "-I", "-c", DAMAGE, str(patched_zipimport), str(archive),
+                          "stored.txt", "deflated.txt", "intact.txt"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("stored.txt refused: amber: damaged archive member") and "CRC mismatch" in lines[0]
+    assert lines[1].startswith("deflated.txt refused: amber: damaged archive member")
+    assert lines[2] == "intact.txt read"
+    # A record whose offset points past the index (the fuzzer's first finding: ValueError from seek).
+    import marshal
+
+    names, records = marshal.loads(bytes(data[trailer.index_offset:trailer.index_offset + trailer.index_size]))
+    records = bytearray(records)
+    number = names.index("intact.txt")
+    records[number * 32:number * 32 + 8] = (2 ** 63).to_bytes(8, "little")
+    index = marshal.dumps((names, bytes(records)))
+    assert len(index) == trailer.index_size
+    data[trailer.index_offset:trailer.index_offset + trailer.index_size] = index
+    archive.write_bytes(bytes(data))
+    out = subprocess.run([str(HOST_313), "-I", "-c", DAMAGE, str(patched_zipimport), str(archive), "intact.txt"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("intact.txt refused: amber: damaged archive: member 'intact.txt' lies outside it")

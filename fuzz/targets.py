@@ -1,0 +1,64 @@
+"""Fuzz targets for the readers that parse untrusted bytes inside an amber binary (run by the runtime).
+
+    scripts/fuzz [RUNS_PER_TARGET]        (default 100000; see fuzz/README.md)
+
+Each target feeds atheris-mutated bytes to one reader and accepts only the errors that reader
+documents; any other exception, a hang or a crash of the interpreter is a finding.
+  index   the patched zipimport's amber trailer + index reader and its lazy directory
+          (`_read_amber_index`, `_AmberDirectory`), then `_get_data` of each member it lists
+  elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
+What it found is kept as a regression test (tests/test_zipimport_patch.py: a record offset past the
+index made seek() raise ValueError).
+"""
+
+import io
+import os
+import sys
+import tempfile
+import zipimport
+
+import atheris
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "amber", "boot"))
+import contextlib
+
+import elf  # noqa: E402
+
+# zipimport is a frozen module: instrument every function already loaded, not just new imports.
+atheris.instrument_all()
+
+SCRATCH = tempfile.NamedTemporaryFile(prefix="amber-fuzz-", delete=False)  # noqa: SIM115 (lives for the run)
+
+
+def fuzz_index(data):
+    try:
+        files = zipimport._read_amber_index(io.BytesIO(data), SCRATCH.name)
+    except zipimport.ZipImportError:
+        return
+    if files is None:
+        return
+    SCRATCH.seek(0)
+    SCRATCH.truncate()
+    SCRATCH.write(data)
+    SCRATCH.flush()
+    for _name, entry in list(files.items())[:8]:
+        with contextlib.suppress(zipimport.ZipImportError, OSError, EOFError):
+            zipimport._get_data(SCRATCH.name, entry)
+
+
+def fuzz_elf(data):
+    with contextlib.suppress(elf.ELFError):
+        elf.dynamic_info(data)
+
+
+TARGETS = {"index": fuzz_index, "elf": fuzz_elf}
+
+
+def main():
+    target = TARGETS[sys.argv[1]]
+    atheris.Setup([sys.argv[0], *sys.argv[2:]], target)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
