@@ -17,7 +17,10 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # [tool.amber] keys and the type each must have.
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
+    "locked": bool, "requirements": str, "exclude": list,
 }
+# List options whose items must all be strings; they add to the flags' values instead of being replaced.
+LIST_OPTIONS = ("exclude",)
 
 
 @dataclass
@@ -29,6 +32,9 @@ class BuildOptions:
     python: str | None = None
     platform: str = "manylinux_2_28"
     sources: bool = True
+    locked: bool = False  # refuse to build when the project's lock is stale
+    requirements: Path | None = None  # extra pins, installed with the project
+    exclude: list[str] = field(default_factory=list)  # names left out of the archive
 
 
 @dataclass
@@ -78,19 +84,36 @@ def load_project(root: Path) -> Project:
             raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
         if not isinstance(value, expected):
             raise AmberError(f"{pyproject}: [tool.amber] {key} must be a {expected.__name__}")
+        if key in LIST_OPTIONS and not all(isinstance(item, str) and item for item in value):
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of names")
     return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
                    scripts={k: v.strip() for k, v in scripts.items()}, tool=tool)
 
 
 def merge_options(project: Project, cli: dict) -> BuildOptions:
-    """[tool.amber] values, each overridden by the command line flag when given."""
+    """[tool.amber] values, each overridden by the command line flag when given.
+
+    List options add up (`exclude = [...]` plus each `--exclude`). A requirements
+    file named in [tool.amber] is relative to the project, one given as a flag to
+    the current directory, as a user would expect of each.
+    """
     merged = BuildOptions()
     for key in TOOL_OPTIONS:
+        if key in LIST_OPTIONS:
+            values = [*project.tool.get(key, []), *(cli.get(key) or [])]
+            setattr(merged, key, list(dict.fromkeys(values)))
+            continue
         value = cli.get(key)
-        if value is None:
+        from_tool = value is None
+        if from_tool:
             value = project.tool.get(key)
-        if value is not None:
-            setattr(merged, key, Path(value) if key == "output" else value)
+        if value is None:
+            continue
+        if key == "output":
+            value = Path(value)
+        elif key == "requirements":
+            value = (project.root / value) if from_tool else Path(value).absolute()
+        setattr(merged, key, value)
     return merged
 
 
