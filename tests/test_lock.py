@@ -26,10 +26,12 @@ AMBER = [sys.executable, "-m", "amber"]
 LOCKED_SIX = "1.16.0"
 
 
-def locked_project(root: Path, runtime: Path, dependencies: str = '"six"') -> Path:
+def locked_project(root: Path, runtime: Path, dependencies: str = '"six"', extra: str = "") -> Path:
     """The hello fixture depending on six, with a fresh uv.lock that pins six to LOCKED_SIX."""
     shutil.copytree(FIXTURES / "hello", root)
     set_dependencies(root, dependencies)
+    with (root / "pyproject.toml").open("a") as f:
+        f.write(extra)
     out = run([uv_binary(), "lock", "--quiet", "--python", runtime, "--upgrade-package", f"six=={LOCKED_SIX}"],
               cwd=root, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -69,7 +71,9 @@ def build_error(project: Path, output: Path, *extra) -> str:
 
 
 def test_uv_lock_pins_win_and_are_recorded(runtime: Path, tmp_path: Path, clean_env):
-    project = locked_project(tmp_path / "app", runtime)
+    # A development group is in the lock, never in the binary.
+    project = locked_project(tmp_path / "app", runtime, extra='\n[dependency-groups]\ndev = ["idna"]\n')
+    assert 'name = "idna"' in (project / "uv.lock").read_text()
     binary = tmp_path / "locked"
     build(project, binary, "--locked")
     info = inspect(binary)

@@ -87,7 +87,7 @@ def _export_uv_lock(project: Project, runtime: Path, out: Path, locked: bool, lo
     against pyproject.toml (a resolution, a fraction of a second); a stale lock
     is an error under --locked and a warning otherwise, then exported as it is.
     """
-    common = ["export", "--quiet", "--format", "requirements.txt", "--no-dev", "--no-emit-project",
+    common = ["export", "--quiet", "--format", "requirements.txt", "--no-default-groups", "--no-emit-project",
               "--no-editable", "--no-header", "--no-annotate", "--python", str(runtime), "--no-python-downloads",
               "--project", str(project.root), "--output-file", str(out)]
     try:
