@@ -269,48 +269,6 @@ def test_dependency_that_needs_a_c_compiler_is_named(runtime: Path, tmp_path: Pa
     assert message.startswith("amber: cext 0.1: no manylinux wheel exists for this runtime")
 
 
-def test_c_extensions_and_vendored_libraries_load_from_memory(runtime: Path, tmp_path: Path, clean_env):
-    """numpy's extension modules and its vendored OpenBLAS come from the archive, nothing is written."""
-    import subprocess
-
-    project = copy_fixture("native", tmp_path)
-    out = run([*AMBER, "build", project], timeout=900)
-    assert out.returncode == 0, out.stderr
-    assert "glibc 2.27 or newer" in out.stderr  # numpy 2.3.5 is tagged manylinux_2_27.manylinux_2_28
-    scratch = tmp_path / "noexec"
-    scratch.mkdir()
-    if os.geteuid() == 0:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,size=16m", "tmpfs", str(scratch)], check=True)
-    try:
-        home = scratch / "home"
-        home.mkdir()
-        home.chmod(0o555)
-        env = dict(clean_env, TMPDIR=str(scratch), HOME=str(home))
-        result = run([project / "dist" / "nativeapp"], env=env)
-        assert result.returncode == 0, result.stderr
-        report = json.loads(result.stdout)
-        assert report == {"numpy": "2.3.5", "matmul": 1134.0, "inverse": 0.5, "escape": "&lt;b&gt;",
-                          "speedups": True,
-                          "core_file": "numpy/_core/_multiarray_umath.cpython-313-x86_64-linux-gnu.so"}
-        assert sorted(p.name for p in scratch.rglob("*")) == ["home"]
-    finally:
-        if os.geteuid() == 0:
-            subprocess.run(["umount", str(scratch)], check=False)
-
-
-def test_ctypes_library_inside_the_archive_loads_from_memory(runtime: Path, tmp_path: Path, clean_env):
-    import subprocess
-
-    project = copy_fixture("ctypesapp", tmp_path)
-    package = project / "src" / "ctypesapp"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", package / "libanswer.so", package / "answer.c"], check=True)
-    out = run([*AMBER, "build", project], timeout=600)
-    assert out.returncode == 0, out.stderr
-    result = run([project / "dist" / "ctypesapp"], env=clean_env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["42", "libanswer.so"]
-
-
 def test_inspect_lists_runtime_scripts_and_distributions(hello_binary: Path, tmp_path: Path):
     out = run([*AMBER, "inspect", "--json", hello_binary, "--sbom", tmp_path / "sbom.json"])
     assert out.returncode == 0, out.stderr

@@ -36,7 +36,7 @@ def test_lock_options_from_tool_amber_and_flags(tmp_path: Path):
 
 @pytest.mark.parametrize("text, message", [
     ('[tool.amber]\nexclude = "unittest"\n', "exclude must be a list"),
-    ('[tool.amber]\nexclude = ["unittest", 3]\n', "exclude must be a list of names"),
+    ('[tool.amber]\nexclude = ["unittest", 3]\n', "exclude must be a list of strings"),
     ('[tool.amber]\nlocked = "yes"\n', "locked must be a bool"),
     ('[tool.amber]\nrequirements = ["a.txt"]\n', "requirements must be a str"),
 ])

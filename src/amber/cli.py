@@ -49,8 +49,8 @@ def _build(args: argparse.Namespace) -> int:
     from amber.builder.app import build
 
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
-           "sources": False if args.no_sources else None, "locked": True if args.locked else None,
-           "requirements": args.requirements, "exclude": args.exclude}
+           "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract,
+           "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude}
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--platform", metavar="TAG",
                        help="oldest glibc the bundled wheels may need, e.g. manylinux_2_17 (default manylinux_2_28)")
     build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
+    build.add_argument("--extract", action="append", default=[], metavar="DIST",
+                       help="materialize this distribution in the extraction cache at run time (repeatable)")
+    build.add_argument("--no-extract", action="append", default=[], metavar="DIST",
+                       help="never materialize this distribution, even if the rule picks it (repeatable)")
     build.add_argument("--locked", action="store_true",
                        help="fail unless the project's uv.lock or pylock.toml matches pyproject.toml")
     build.add_argument("--requirements", metavar="FILE", help="extra pinned requirements to install with the project")

@@ -14,9 +14,21 @@ from pathlib import Path
 
 GLIBC_FILES = (
     "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
-    "librt.so.1", "libutil.so.1",
+    "librt.so.1", "libutil.so.1", "libresolv.so.2", "libanl.so.1", "libnsl.so.1", "libmvec.so.1",
+    "libnss_files.so.2", "libnss_dns.so.2", "libBrokenLocale.so.1", "libthread_db.so.1",
 )
 LIBDIR = Path("/lib/x86_64-linux-gnu")
+
+
+def glibc_files() -> list[str]:
+    """The shared objects of the host's glibc package (Debian's libc6), else a fixed list."""
+    try:
+        listing = subprocess.run(["dpkg", "-L", "libc6"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return list(GLIBC_FILES)
+    names = [Path(line).name for line in listing.splitlines()
+             if Path(line).parent in (LIBDIR, Path("/usr") / LIBDIR.relative_to("/")) and ".so" in Path(line).name]
+    return sorted(set(names)) or list(GLIBC_FILES)
 
 
 class Chroot:
@@ -28,7 +40,7 @@ class Chroot:
         (root / "tmp").chmod(0o1777)
         libdir = root / LIBDIR.relative_to("/")
         libdir.mkdir(parents=True)
-        for name in GLIBC_FILES:
+        for name in glibc_files():
             src = (LIBDIR / name).resolve()
             shutil.copy2(src, libdir / name)
         os.symlink(f"/{LIBDIR.relative_to('/')}/ld-linux-x86-64.so.2", root / "lib64" / "ld-linux-x86-64.so.2")

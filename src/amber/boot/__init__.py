@@ -13,4 +13,7 @@ BOOT_MODULES = {
     "__amber_vfs__": BOOT_DIR / "vfs.py",
     "__amber_native__": BOOT_DIR / "native.py",
     "__amber_elf__": BOOT_DIR / "elf.py",
+    "__amber_cache__": BOOT_DIR / "cache.py",
+    "__amber_extract__": BOOT_DIR / "extract.py",
+    "__amber_exec__": BOOT_DIR / "executables.py",
 }

@@ -19,6 +19,15 @@ class ELFError(ValueError):
 
 def dynamic_info(data):
     """(needed, soname, runpath) of an ELF64 LE object; soname/runpath may be None."""
+    entries, string, _offset = dynamic_section(data)
+    needed = [string(v) for t, v in entries if t == DT_NEEDED]
+    soname = next((string(v) for t, v in entries if t == DT_SONAME), None)
+    runpath = next((string(v) for t, v in entries if t in (DT_RUNPATH, DT_RPATH)), None)
+    return needed, soname, runpath
+
+
+def dynamic_section(data):
+    """(entries [(tag, value)], string(index) -> str, file_offset(vaddr) -> int) of an ELF64 LE object."""
     if len(data) < 64 or data[:4] != ELF_MAGIC:
         raise ELFError("not an ELF file")
     if data[4] != 2 or data[5] != 1:
@@ -34,8 +43,15 @@ def dynamic_info(data):
             loads.append((p_vaddr, p_offset, p_filesz))
         elif p_type == PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
+
+    def file_offset(vaddr):
+        for seg_vaddr, seg_offset, seg_size in loads:
+            if seg_vaddr <= vaddr < seg_vaddr + seg_size:
+                return seg_offset + (vaddr - seg_vaddr)
+        raise ELFError("address outside every loaded segment")
+
     if dynamic is None:
-        return [], None, None
+        return [], None, file_offset
     offset, size = dynamic
     if offset + size > len(data):
         raise ELFError("dynamic section out of range")
@@ -50,7 +66,7 @@ def dynamic_info(data):
         entries.append((tag, value))
     if strtab_vaddr is None:
         raise ELFError("dynamic section without a string table")
-    strtab = _file_offset(loads, strtab_vaddr)
+    strtab = file_offset(strtab_vaddr)
 
     def string(index):
         start = strtab + index
@@ -59,14 +75,4 @@ def dynamic_info(data):
             raise ELFError("string out of range")
         return data[start:end].decode("utf-8", "surrogateescape")
 
-    needed = [string(v) for t, v in entries if t == DT_NEEDED]
-    soname = next((string(v) for t, v in entries if t == DT_SONAME), None)
-    runpath = next((string(v) for t, v in entries if t in (DT_RUNPATH, DT_RPATH)), None)
-    return needed, soname, runpath
-
-
-def _file_offset(loads, vaddr):
-    for seg_vaddr, seg_offset, seg_size in loads:
-        if seg_vaddr <= vaddr < seg_vaddr + seg_size:
-            return seg_offset + (vaddr - seg_vaddr)
-    raise ELFError("address outside every loaded segment")
+    return entries, string, file_offset

@@ -43,17 +43,40 @@ def _archive_path():
     raise SystemExit("amber: this binary's archive is not on sys.path")
 
 
-def main():
-    from __amber_app__ import DEFAULT, NATIVE, SCRIPTS
-    from __amber_vfs__ import install
+def _install_archive_loaders():
+    """The archive file system, then what the app's table asks for: native code, extracted
+    distributions, programs inside the archive. Each piece is imported only when the app has it."""
+    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE
+    from __amber_vfs__ import AfterImport, install
 
-    invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
-    target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
     filesystem = install(_archive_path())
+    native = None
     if NATIVE:  # the app carries C extensions: load them from memory
         from __amber_native__ import install as install_native
 
-        install_native(filesystem)
+        native = install_native(filesystem)
+    if EXTRACT:  # distributions whose files C code opens by path: from the extraction cache
+        from __amber_extract__ import install as install_extract
+
+        install_extract(filesystem, EXTRACT, native)
+    if EXECUTABLES:  # programs started by path: from memory
+        filesystem.executables = EXECUTABLES
+
+        def wrap(module_name):
+            import __amber_exec__
+
+            __amber_exec__.wrap(module_name, filesystem, EXECUTABLES)
+
+        sys.meta_path.insert(0, AfterImport("os", lambda: wrap("os")))
+        sys.meta_path.insert(0, AfterImport("subprocess", lambda: wrap("subprocess")))
+
+
+def main():
+    from __amber_app__ import DEFAULT, SCRIPTS
+
+    invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
+    target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
+    _install_archive_loaders()
     _install_site_builtins()
     func = _resolve(target)
     sys.exit(func())

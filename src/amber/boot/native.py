@@ -5,12 +5,18 @@ memory file and are dlopen()ed as /proc/self/fd/N. Before that, the libraries
 it needs (DT_NEEDED) that the archive carries — auditwheel's `<dist>.libs/`,
 siblings, RUNPATH `$ORIGIN/...` directories — are loaded the same way, in
 dependency order, so the dynamic linker finds them already loaded under their
-DT_SONAME. The module keeps its archive path as `__file__`.
+DT_SONAME. A library the wheel expects from the system (libstdc++, libgcc_s)
+is taken from the system when it has one, else from the copy the builder put
+under `.amber/lib/`. The module keeps its archive path as `__file__`.
 
 Each memory file stays open for the life of the process (close-on-exec): the
 dynamic linker knows a loaded object by the path it was opened with, and a
 closed descriptor's number, reused, would make /proc/self/fd/N name an object
 that is already loaded.
+
+Where memory cannot serve (no /proc, no memfd, or a kernel that forbids
+executing memfds), the file is materialized once in the extraction cache
+(`__amber_cache__`) and loaded from there.
 """
 
 import _imp
@@ -21,18 +27,47 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
 from __amber_elf__ import ELFError, dynamic_info
-from __amber_vfs__ import AfterImport, anonymous_file
+from __amber_vfs__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, AfterImport, memory_file
 
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
+SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, bundled from the build machine
+MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexec=1 makes them noexec
+# dlopen's words when the kernel or a security module refuses to map a file executable.
+REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
+_UNKNOWN = object()
+_exec_flags = _UNKNOWN
 
 
-def _memory_file(label, data):
-    """A sealed, read-only descriptor holding `data` (a memfd when the kernel has them)."""
-    fd = anonymous_file(label, data, sealable=True)
-    with contextlib.suppress(OSError):  # a temporary file (no memfd) cannot be sealed
-        fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+def memfd_exec_flags():
+    """memfd_create flags for code we will execute, or None when the kernel forbids it (vm.memfd_noexec=2)."""
+    global _exec_flags
+    if _exec_flags is _UNKNOWN:
+        try:
+            with open("/proc/sys/vm/memfd_noexec", "rb") as f:
+                policy = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            policy = 0  # a kernel older than 6.3: every memfd is executable and MFD_EXEC is unknown
+        _exec_flags = None if policy >= 2 else MFD_CLOEXEC | MFD_ALLOW_SEALING | (MFD_EXEC if policy == 1 else 0)
+    return _exec_flags
+
+
+def sealed_memory_fd(label, data, cloexec=True):
+    """A sealed memfd holding `data` that can be executed as /proc/self/fd/N, or -1 where it cannot."""
+    flags = memfd_exec_flags()
+    if flags is None or not os.path.isdir("/proc/self/fd"):
+        return -1
+    fd = memory_file(label, data, flags if cloexec else flags & ~MFD_CLOEXEC)
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
     return fd
+
+
+def sealed_memory_path(label, data):
+    """/proc/self/fd/N of a sealed memfd holding `data`, or None where memory files cannot be used."""
+    fd = sealed_memory_fd(label, data)
+    return f"/proc/self/fd/{fd}" if fd >= 0 else None
 
 
 class NativeCode:
@@ -40,8 +75,8 @@ class NativeCode:
 
     def __init__(self, fs):
         self.fs = fs
-        self._handles = {}  # archive name -> ctypes handle, kept so nothing is ever unloaded
-        self._paths = {}  # archive name -> /proc/self/fd/N of its memory file
+        self._handles = {}  # archive name or soname -> ctypes handle, kept so nothing is ever unloaded
+        self._paths = {}  # archive name -> the path it was (or will be) loaded from
         self._library_dirs = None
 
     def _vendored_dirs(self):
@@ -68,17 +103,64 @@ class NativeCode:
             return
         import ctypes
 
-        self._handles[name] = ctypes.CDLL(self.library_path(name, chain), mode=os.RTLD_LOCAL)
+        self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=os.RTLD_LOCAL), chain)
 
-    def library_path(self, name, chain=()):
-        """A path the dynamic linker can open for archive member `name`, its vendored dependencies loaded."""
+    def find_bundled(self, name):
+        """The archive path of library `name` (as ctypes.util.find_library takes it: "z" for libz.so.1)
+        among the vendored and bundled system libraries, or None. auditwheel renames libfoo.so.1 to
+        libfoo-<hash>.so.1, which counts too."""
+        import re
+
+        pattern = re.compile(rf"lib{re.escape(name)}(-[0-9a-f]{{8}})?\.so(\.[0-9.]+)?$")
+        for directory in (*self._vendored_dirs(), SYSTEM_LIBRARY_DIR):
+            if directory not in self.fs.dirs:
+                continue
+            for leaf in sorted(self.fs.listdir(directory)):
+                if pattern.match(leaf):
+                    return f"{self.fs.prefix}{directory}/{leaf}"
+        return None
+
+    def require_system(self, soname):
+        """Make `soname` loaded: the system's copy if it has one, else the one bundled in the archive."""
+        if soname in self._handles:
+            return
+        import ctypes
+
+        try:
+            self._handles[soname] = ctypes.CDLL(soname)
+        except OSError:
+            bundled = f"{SYSTEM_LIBRARY_DIR}/{soname}"
+            if not self.fs.exists(bundled):
+                raise
+            self._require(bundled, ())
+            self._handles[soname] = self._handles[bundled]
+
+    def open(self, name, opener, chain=()):
+        """opener(path) for archive member `name`, its dependencies loaded first: from a memory file,
+        else (or when the kernel refuses to map it) from the extraction cache."""
+        data = None
         if name not in self._paths:
-            if not os.path.isdir("/proc/self/fd"):
-                raise OSError(f"cannot load {self.fs.prefix}{name} from memory: /proc is not mounted")
             data = self.fs.read(name)
             self._load_dependencies(name, data, (*chain, name))
-            self._paths[name] = f"/proc/self/fd/{_memory_file('amber:' + name, data)}"
-        return self._paths[name]
+            self._paths[name] = sealed_memory_path("amber:" + name, data)
+        path = self._paths[name]
+        if path is not None and not path.startswith("/proc/"):
+            return opener(path)  # already extracted
+        try:
+            if path is None:
+                raise OSError(f"cannot load {self.fs.prefix}{name} from memory")
+            return opener(path)
+        except (OSError, ImportError) as exc:
+            if path is not None and not any(words in str(exc) for words in REFUSED_MAPPING):
+                raise  # a real error (a missing library or symbol): the same from disk
+            from __amber_cache__ import CacheError, materialize_file
+
+            try:
+                disk = materialize_file(name, data if data is not None else self.fs.read(name))
+            except CacheError as cache_exc:
+                raise OSError(f"{exc}; {cache_exc}") from None
+            self._paths[name] = disk
+            return opener(disk)
 
     def _load_dependencies(self, name, data, chain):
         try:
@@ -90,15 +172,19 @@ class NativeCode:
             located = self._locate(library, origin_dir, runpath)
             if located is not None:
                 self._require(located, chain)
+            elif self.fs.exists(f"{SYSTEM_LIBRARY_DIR}/{library}"):
+                self.require_system(library)
 
     def create_extension(self, spec, name):
+        def create(path):
+            module = _imp.create_dynamic(ModuleSpec(spec.name, spec.loader, origin=path))
+            module.__file__ = spec.origin
+            return module
+
         try:
-            path = self.library_path(name)
+            return self.open(name, create)
         except OSError as exc:  # packages catch ImportError to fall back to pure Python
             raise ImportError(str(exc), name=spec.name) from None
-        module = _imp.create_dynamic(ModuleSpec(spec.name, spec.loader, origin=path))
-        module.__file__ = spec.origin
-        return module
 
 
 class ExtensionLoader:
@@ -153,7 +239,7 @@ class ExtensionFinder:
 
 
 def _patch_ctypes(native):
-    """ctypes.CDLL (and so cffi's and most bindings' dlopen) of a path inside the archive loads from memory."""
+    """ctypes.CDLL (so most bindings' dlopen) of a path inside the archive loads from memory."""
     import ctypes
 
     real_init = ctypes.CDLL.__init__
@@ -164,12 +250,41 @@ def _patch_ctypes(native):
         rel = native.fs.relative(name) if name is not None and not kwargs.get("handle") else None
         if rel is None or not native.fs.exists(rel):
             return real_init(self, name, *args, **kwargs)
-        real_init(self, native.library_path(rel), *args, **kwargs)
+        native.open(rel, lambda path: real_init(self, path, *args, **kwargs))
         self._name = os.fspath(name)
 
     __init__._amber = True
     __init__.__wrapped__ = real_init
     ctypes.CDLL.__init__ = __init__
+
+
+def _patch_find_library(native):
+    """ctypes.util.find_library: the system's answer first, else a library the archive carries (a vendored
+    `.libs/` directory or `.amber/lib/`), as an archive path that ctypes.CDLL then loads from memory."""
+    util = sys.modules["ctypes.util"]  # runs right after its import, before ctypes.util is set on ctypes
+    real = util.find_library
+
+    def find_library(name):
+        return real(name) or native.find_bundled(name)
+
+    find_library.__wrapped__, find_library.__doc__ = real, real.__doc__
+    util.find_library = find_library
+
+
+def _patch_cffi(native):
+    """cffi's ffi.dlopen (ABI mode) of a path inside the archive loads from memory."""
+    import _cffi_backend
+
+    real = _cffi_backend.load_library
+
+    def load_library(name, flags=0):
+        rel = native.fs.relative(name) if isinstance(name, (str, bytes, os.PathLike)) else None
+        if rel is None or not native.fs.exists(rel):
+            return real(name, flags)
+        return native.open(rel, lambda path: real(path, flags))
+
+    load_library.__wrapped__, load_library.__doc__ = real, real.__doc__
+    _cffi_backend.load_library = load_library
 
 
 def install(fs):
@@ -179,8 +294,10 @@ def install(fs):
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
                     len(sys.meta_path))
     sys.meta_path.insert(position, finder)
-    if "ctypes" in sys.modules:
-        _patch_ctypes(native)
-    else:
-        sys.meta_path.insert(0, AfterImport("ctypes", lambda: _patch_ctypes(native)))
-    return finder
+    for module, patch in (("ctypes", _patch_ctypes), ("ctypes.util", _patch_find_library),
+                          ("_cffi_backend", _patch_cffi)):
+        if module in sys.modules:
+            patch(native)
+        else:
+            sys.meta_path.insert(0, AfterImport(module, lambda patch=patch: patch(native)))
+    return native

@@ -29,34 +29,43 @@ _fspath = posix.fspath
 
 _WRITE_MODES = frozenset("wax+")
 _SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
-_MFD_CLOEXEC, _MFD_ALLOW_SEALING = 1, 2
+MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
 _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
 
 
-def anonymous_file(label, data, sealable=False):
-    """A descriptor holding `data`, positioned at its start: an anonymous in-memory file
-    (memfd) when the kernel has them, else an unlinked temporary file."""
-    fd = -1
+def memory_file(label, data, flags=MFD_CLOEXEC):
+    """A memfd holding `data`, positioned at its start; -1 when the kernel gives none
+    (older than 3.17, or a seccomp filter refuses memfd_create)."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        flags = _MFD_CLOEXEC | (_MFD_ALLOW_SEALING if sealable else 0)
-        fd = libc.syscall(_SYS_MEMFD_CREATE, label.encode()[:240], flags)
+        fd = ctypes.CDLL(None, use_errno=True).syscall(_SYS_MEMFD_CREATE, label.encode()[:240], flags)
     except (OSError, AttributeError, ImportError):
-        pass
+        return -1
+    if fd >= 0:
+        _write_all(fd, data)
+    return fd
+
+
+def anonymous_file(label, data):
+    """A descriptor holding `data`: a memfd, else an unlinked temporary file."""
+    fd = memory_file(label, data)
     if fd < 0:
         import tempfile
 
         with tempfile.TemporaryFile() as tmp:
             fd = posix.dup(tmp.fileno())
+        _write_all(fd, data)
+    return fd
+
+
+def _write_all(fd, data):
     view = memoryview(data)
     written = 0
     while written < len(view):
         written += posix.write(fd, view[written:])
     posix.lseek(fd, 0, 0)
-    return fd
 
 
 class _ArchiveBytes(io.BytesIO):
@@ -157,6 +166,7 @@ class ArchiveFS:
         self.prefix = archive + "/"
         self._directory = directory  # member name -> toc entry (zipimport's view)
         self._read_member = read_member
+        self.executables = frozenset()  # members whose mode has the x bits (set by the boot code)
         self._dirs = None
         self._children = None
         self._real = None
@@ -215,7 +225,7 @@ class ArchiveFS:
         if rel in self.dirs:
             mode, size = _stat.S_IFDIR | 0o555, 0
         elif rel in self._directory:
-            mode, size = _stat.S_IFREG | 0o444, self._directory[rel][3]
+            mode, size = _stat.S_IFREG | (0o555 if rel in self.executables else 0o444), self._directory[rel][3]
         else:
             raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
         times = (real.st_atime, real.st_mtime, real.st_ctime)
@@ -342,7 +352,7 @@ def _wrap_os(fs):
             return False
         if mode & os.W_OK:
             return False
-        return not (mode & os.X_OK) or rel in fs.dirs
+        return not (mode & os.X_OK) or rel in fs.dirs or rel in fs.executables
 
     for wrapper, real in ((stat, real_stat), (lstat, real_lstat), (listdir, real_listdir),
                           (scandir, real_scandir), (access, real_access), (fstat, real_fstat)):

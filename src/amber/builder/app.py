@@ -25,7 +25,8 @@ from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES
-from amber.builder import exclude, lock, resolve
+from amber.boot.elf import ELFError, dynamic_info
+from amber.builder import exclude, extract_rule, lock, native_scan, resolve
 from amber.builder.project import choose_entry, load_project, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import store
@@ -48,19 +49,77 @@ class BuildResult:
     scripts: dict[str, str]
     dists: list[resolve.InstalledDist]
     glibc: tuple[int, int]
+    native: NativeParts
 
 
-def console_scripts(site: Path, dist_info: str) -> dict[str, str]:
-    """[console_scripts] of one installed distribution (what pip would make wrappers for)."""
+@dataclass
+class NativeParts:
+    """What the app's native code needs at run time, decided at build time."""
+
+    system_libraries: list[native_scan.SystemLibrary]
+    missing: list[str]  # sonames neither bundled nor on this machine: the target must have them
+    extractions: list[extract_rule.Extraction]
+    programs: list[str]  # archive members the kernel can execute
+    glibc: tuple[int, int] | None  # the newest GLIBC_x.y any bundled wheel's ELF file requires
+    needed: dict[str, list[str]]  # archive member -> its DT_NEEDED sonames
+
+    def system_sonames_for(self, extraction: extract_rule.Extraction) -> tuple[str, ...]:
+        """Bundled system libraries an extracted distribution's native code links directly."""
+        bundled = {lib.soname for lib in self.system_libraries}
+        return tuple(sorted({soname for _, name, _ in extraction.files for soname in self.needed.get(name, ())
+                             if soname in bundled}))
+
+
+def _head(path: Path, size: int = 64) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+def scan_native(files: dict[str, Path], extractions: list[extract_rule.Extraction]) -> NativeParts:
+    """ELF files among the app's files: what they need from the system, the glibc they need, programs."""
+    elves, programs = {}, []
+    for name, path in files.items():
+        head = _head(path)
+        if native_scan.is_elf(head):
+            elves[name] = path.read_bytes()
+        # Python modules with a #! line are modules here (compiled; the source may not even be kept).
+        if (path.stat().st_mode & 0o111 and not name.endswith(".py")
+                and (head[:2] == b"#!" or native_scan.is_program(elves.get(name, b"")))):
+            programs.append(name)
+    needed, glibc = {}, None
+    for name, data in elves.items():
+        try:
+            needed[name] = dynamic_info(data)[0]
+            need = native_scan.glibc_needed(data)
+        except ELFError:
+            continue  # not a loadable object for this machine (another architecture, a test file)
+        if need and (glibc is None or need > glibc):
+            glibc = need
+    libraries, missing = native_scan.bundle_missing(elves)
+    return NativeParts(libraries, missing, extractions, sorted(programs), glibc, needed)
+
+
+def dist_files(site: Path, dists: list[resolve.InstalledDist]) -> dict[str, list[str]]:
+    """Each distribution's installed files, from its RECORD (as normalize_site left it)."""
+    files = {}
+    for dist in dists:
+        record = site / dist.dist_info / "RECORD"
+        lines = record.read_text().splitlines() if record.is_file() else []
+        files[dist.name] = [line.split(",", 1)[0] for line in lines if line]
+    return files
+
+
+def console_scripts(site: Path, dist_info: str, group: str = "console_scripts") -> dict[str, str]:
+    """[console_scripts] (or another group) of one installed distribution (what pip makes wrappers for)."""
     path = site / dist_info / "entry_points.txt"
     if not path.is_file():
         return {}
     parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
     parser.optionxform = str  # script names are case-sensitive
     parser.read_string(path.read_text())
-    if not parser.has_section("console_scripts"):
+    if not parser.has_section(group):
         return {}
-    return {name: value.split("[")[0].strip() for name, value in parser.items("console_scripts")}
+    return {name: value.split("[")[0].strip() for name, value in parser.items(group)}
 
 
 def normalize_site(site: Path) -> None:
@@ -80,6 +139,21 @@ def normalize_site(site: Path) -> None:
         record.write_text("".join(f"{line}\n" for line in sorted(kept)))
 
 
+def script_programs(site: Path, wrappers: set[str]) -> list[tuple[Path, str]]:
+    """Programs wheels install as scripts (`<dist>.data/scripts/`), stored as `bin/<name>`: ELF
+    executables and `#!` scripts for another interpreter. The installer's console-script wrappers
+    (`wrappers`) and Python scripts are left out: the binary runs its entry points itself."""
+    found = []
+    for path in sorted((site / "bin").glob("*")):
+        if path.name in wrappers or not path.is_file() or path.is_symlink() or not path.stat().st_mode & 0o111:
+            continue
+        head = _head(path, 128)
+        first_line = head.split(b"\n", 1)[0]
+        if native_scan.is_elf(head) or (first_line.startswith(b"#!") and b"python" not in first_line):
+            found.append((path, f"bin/{path.name}"))
+    return found
+
+
 def site_files(site: Path) -> list[tuple[Path, str]]:
     files = []
     for path in sorted(site.rglob("*")):
@@ -93,11 +167,17 @@ def site_files(site: Path) -> list[tuple[Path, str]]:
     return files
 
 
-def app_module(scripts: dict[str, str], default: str, native: bool) -> bytes:
-    """Source of the generated __amber_app__ module: the table the boot code reads."""
-    lines = ['"""Generated by amber build: the scripts of this binary."""', "",
+def app_module(scripts: dict[str, str], default: str, native: bool, parts: NativeParts) -> bytes:
+    """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
+    extract = {}
+    for extraction in parts.extractions:
+        for top in extraction.top_level:
+            extract[top] = (extraction.key, extraction.forced, parts.system_sonames_for(extraction))
+    lines = ['"""Generated by amber build: the scripts of this binary and how to load its native code."""', "",
              f"SCRIPTS = {dict(sorted(scripts.items()))!r}", f"DEFAULT = {default!r}",
-             f"NATIVE = {native!r}  # carries shared objects to load from memory", ""]
+             f"NATIVE = {native!r}  # carries shared objects to load from memory",
+             f"EXTRACT = {dict(sorted(extract.items()))!r}  # top-level name -> (cache key, forced, system sonames)",
+             f"EXECUTABLES = frozenset({sorted(parts.programs)!r})  # programs started by path", ""]
     return "\n".join(lines).encode()
 
 
@@ -134,10 +214,21 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             scripts = {**scripts, default: entry}
         output = (options.output or project.root / "dist" / default)
         output = output if output.is_absolute() else (Path.cwd() / output)
-        app_files = site_files(site)
+        wrappers = {name for d in dists for name in console_scripts(site, d.dist_info, "gui_scripts")} | {
+            name for d in dists for name in console_scripts(site, d.dist_info)}
+        app_files = site_files(site) + script_programs(site, wrappers)
+        by_name = dict((name, path) for path, name in app_files)
+        extractions = extract_rule.choose(
+            dist_files(site, dists), by_name, keep_sources=options.sources,
+            cache_tag=f"cpython-{rec.minor.replace('.', '')}", salt=runtime.metadata["recipe_hash"],
+            extract=options.extract, no_extract=options.no_extract)
+        parts = scan_native(by_name, extractions)
+        for soname in parts.missing:
+            log(f"amber: warning: bundled native code needs {soname}, which this machine does not have either; "
+                "the target system must provide it")
         app_src = tmp / "__amber_app__.py"
         native = any(".so" in Path(name).suffixes for _, name in app_files)
-        app_src.write_bytes(app_module(scripts, default, native))
+        app_src.write_bytes(app_module(scripts, default, native, parts))
         boot_files = [(path, f"{name}.py") for name, path in BOOT_MODULES.items()] + [(app_src, "__amber_app__.py")]
         # One run of the runtime compiles the app and amber's boot code together.
         members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
@@ -153,16 +244,21 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         clashes = sorted(m.name for m in members if m.name in taken)
         if clashes:
             raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
-        glibc = max([runtime_glibc, *(d.glibc for d in dists if d.glibc)])
-        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists,
+        present = {m.name for m in members}
+        members += [e.listing(present) for e in extractions]
+        members += [Member(f"{native_scan.SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
+                    for lib in parts.system_libraries]
+        glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
+        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
                                   {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names)})
         write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins])
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
-                       entry=entry, scripts=scripts, dists=dists, glibc=glibc)
+                       entry=entry, scripts=scripts, dists=dists, glibc=glibc, native=parts)
 
 
 def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts: dict[str, str], default: str,
-                   entry: str, dists: list[resolve.InstalledDist], extra: dict | None = None) -> Member:
+                   entry: str, dists: list[resolve.InstalledDist], parts: NativeParts,
+                   extra: dict | None = None) -> Member:
     """`.amber/build.json`: what `amber inspect` reports without running the binary (no times, no paths)."""
     manifest = {
         "format": 1,
@@ -175,6 +271,11 @@ def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts
         "scripts": dict(sorted(scripts.items())),
         "distributions": [{"name": d.name, "version": d.version, "dist_info": d.dist_info, "tags": list(d.tags)}
                           for d in sorted(dists, key=lambda d: canonicalize_name(d.name))],
+        "extract": [{"distribution": e.dist, "reason": e.reason, "key": e.key, "files": len(e.files)}
+                    for e in parts.extractions],
+        "system_libraries": [{"soname": lib.soname, "glibc": f"{lib.glibc[0]}.{lib.glibc[1]}",
+                              "size": len(lib.data)} for lib in parts.system_libraries],
+        "programs": parts.programs,
         **(extra or {}),
     }
     return Member(MANIFEST_NAME, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())

@@ -18,8 +18,9 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
+    "extract": list, "no-extract": list,
 }
-# List options whose items must all be strings; they add to the flags' values instead of being replaced.
+# List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
 LIST_OPTIONS = ("exclude",)
 
 
@@ -35,6 +36,8 @@ class BuildOptions:
     locked: bool = False  # refuse to build when the project's lock is stale
     requirements: Path | None = None  # extra pins, installed with the project
     exclude: list[str] = field(default_factory=list)  # names left out of the archive
+    extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
+    no_extract: list[str] = field(default_factory=list)  # distributions never materialized
 
 
 @dataclass
@@ -84,8 +87,8 @@ def load_project(root: Path) -> Project:
             raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
         if not isinstance(value, expected):
             raise AmberError(f"{pyproject}: [tool.amber] {key} must be a {expected.__name__}")
-        if key in LIST_OPTIONS and not all(isinstance(item, str) and item for item in value):
-            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of names")
+        if expected is list and not all(isinstance(item, str) for item in value):
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of strings")
     return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
                    scripts={k: v.strip() for k, v in scripts.items()}, tool=tool)
 
@@ -104,7 +107,7 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
             setattr(merged, key, list(dict.fromkeys(values)))
             continue
         value = cli.get(key)
-        from_tool = value is None
+        from_tool = value is None or value == []
         if from_tool:
             value = project.tool.get(key)
         if value is None:
@@ -113,7 +116,7 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
             value = Path(value)
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
-        setattr(merged, key, value)
+        setattr(merged, key.replace("-", "_"), value)
     return merged
 
 

@@ -1,0 +1,200 @@
+"""The extraction cache: archive files materialized once on disk for code that needs real paths.
+
+Runs inside the binary. Most of an app is read straight from the archive, but
+some files must exist as real files: a certificate bundle handed to OpenSSL by
+path, fonts that FreeType opens, and native code when the kernel cannot load it
+from memory (no /proc, no memfd, or memfd execution forbidden). Such files are
+written once into a content-addressed entry, `<cache>/extract/<key>/`, keeping
+their archive-relative layout, and every later run reuses the entry.
+
+Because an entry feeds code into the process, it is handled with suspicion:
+- the extract directory and each entry must be real directories (not
+  symlinks) owned by the user and not writable by group or others, and no
+  directory above them may be writable by others without the sticky bit;
+  anything else is refused with a message, never "repaired";
+- an entry is built in a private temporary directory and renamed into place
+  only when complete, so concurrent first runs see nothing or everything; the
+  loser of the rename race uses the winner's entry;
+- an entry lists the size and modification time of every file it holds; each
+  run that uses it compares them (one lstat per file, no read) and rebuilds an
+  entry that differs, so a damaged or tampered file is never used.
+"""
+
+import contextlib
+import errno
+import os
+import stat
+
+MARKER = ".amber-entry"  # "<size> <mtime_ns> <relative path>" per file; written last
+HINT = "set AMBER_CACHE to a directory you own"
+
+
+class CacheError(Exception):
+    """The extraction cache cannot be used; the message says why and what to do."""
+
+
+def extract_root():
+    """`$AMBER_CACHE/extract`, else `$XDG_CACHE_HOME/amber/extract`, else `~/.cache/amber/extract`."""
+    env = os.environ
+    if env.get("AMBER_CACHE"):
+        return os.path.join(os.path.abspath(env["AMBER_CACHE"]), "extract")
+    if env.get("XDG_CACHE_HOME"):
+        return os.path.join(os.path.abspath(env["XDG_CACHE_HOME"]), "amber", "extract")
+    home = env.get("HOME")
+    if not home:
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError):
+            home = None
+    if not home:
+        raise CacheError(f"no cache directory: HOME is not set; {HINT}")
+    return os.path.join(home, ".cache", "amber", "extract")
+
+
+def _refuse(path, why):
+    raise CacheError(f"refusing to use the cache directory {path}: {why}; {HINT}")
+
+
+def _check_private(path, st=None):
+    """`path` must be a real directory, ours, not writable by group or others."""
+    st = st or os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        _refuse(path, "it is a symbolic link")
+    if not stat.S_ISDIR(st.st_mode):
+        _refuse(path, "it is not a directory")
+    if st.st_uid != os.geteuid():
+        _refuse(path, f"it is owned by uid {st.st_uid}, not by uid {os.geteuid()}")
+    if st.st_mode & 0o022:
+        _refuse(path, f"it is writable by others (mode {stat.S_IMODE(st.st_mode):o})")
+
+
+def _check_ancestors(path):
+    """No directory above `path` may let others swap it out (writable by others without sticky bit)."""
+    parent = os.path.dirname(path)
+    while True:
+        st = os.stat(parent)
+        if st.st_mode & 0o002 and not st.st_mode & stat.S_ISVTX:
+            _refuse(path, f"{parent} is writable by everyone")
+        if st.st_mode & 0o020 and st.st_uid != os.geteuid() and not st.st_mode & stat.S_ISVTX:
+            _refuse(path, f"{parent} is writable by another group")
+        up = os.path.dirname(parent)
+        if up == parent:
+            return
+        parent = up
+
+
+def prepare_root():
+    """The extract directory, created private (0700) if missing, checked every time."""
+    root = extract_root()
+    try:
+        os.makedirs(os.path.dirname(root), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(root, 0o700)
+        _check_private(root)
+        _check_ancestors(root)
+    except OSError as exc:
+        raise CacheError(f"cannot use the cache directory {root}: {exc.strerror}; {HINT}") from None
+    return root
+
+
+def _entry_is_complete(entry, expected):
+    """True when `entry` holds exactly the files `expected` (relative paths) as recorded; False when
+    missing or different. Raises CacheError for an entry that is not safely ours."""
+    try:
+        st = os.lstat(entry)
+    except FileNotFoundError:
+        return False
+    _check_private(entry, st)
+    try:
+        fd = os.open(os.path.join(entry, MARKER), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False  # an entry without its marker was never completed
+    with open(fd, "rb") as f:
+        lines = f.read().decode("utf-8", "surrogateescape").splitlines()
+    recorded = set()
+    for line in lines:
+        size, mtime, rel = line.split(" ", 2)
+        try:
+            st = os.lstat(os.path.join(entry, rel))
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != int(size) or st.st_mtime_ns != int(mtime):
+            return False
+        recorded.add(rel)
+    return recorded == set(expected)
+
+
+def _remove_tree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)  # entries are 0700 directories of ours: nothing to chmod
+
+
+def _write_entry(directory, files, read):
+    """Write `files` ({relative path: (archive name, executable)}) into the new private `directory`."""
+    lines = []
+    made = set()
+    for rel in sorted(files):
+        name, executable = files[rel]
+        parent = os.path.dirname(rel)
+        if parent and parent not in made:
+            os.makedirs(os.path.join(directory, parent), mode=0o700, exist_ok=True)
+            made.add(parent)
+        path = os.path.join(directory, rel)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o500 if executable else 0o400)
+        with open(fd, "wb") as f:
+            f.write(read(name))
+        st = os.lstat(path)
+        lines.append(f"{st.st_size} {st.st_mtime_ns} {rel}\n")
+    fd = os.open(os.path.join(directory, MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
+    with open(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write("".join(lines))
+
+
+def materialize(key, files, read):
+    """The directory `<extract root>/<key>` holding `files`, written now if no complete copy exists.
+
+    files: {relative path on disk: (archive member name, executable?)}; read(name) -> bytes.
+    Raises CacheError (with a one-line reason) when the cache cannot be used.
+    """
+    root = prepare_root()
+    entry = os.path.join(root, key)
+    if _entry_is_complete(entry, files):
+        return entry
+    tmp = os.path.join(root, f".tmp-{key[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        os.mkdir(tmp, 0o700)
+        _write_entry(tmp, files, read)
+        for _attempt in range(3):
+            try:
+                os.rename(tmp, entry)
+                return entry
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+            if _entry_is_complete(entry, files):  # a concurrent run finished first
+                return entry
+            # A stale or damaged entry: move it aside (atomically) and retry.
+            aside = os.path.join(root, f".stale-{key[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+            try:
+                os.rename(entry, aside)
+            except FileNotFoundError:
+                continue
+            _remove_tree(aside)
+        raise CacheError(f"cannot install {entry}: it keeps changing under us; {HINT}")
+    except OSError as exc:
+        raise CacheError(f"cannot extract into {root}: {exc.strerror or exc}; {HINT}") from None
+    finally:
+        if os.path.lexists(tmp):
+            _remove_tree(tmp)
+
+
+def materialize_file(name, data, executable=True):
+    """Archive member `name` alone in its own entry (keyed by its bytes): the path of the file."""
+    import hashlib
+
+    key = hashlib.sha256(data).hexdigest()
+    return os.path.join(materialize(key, {name: (name, executable)}, lambda _name: data), name)

@@ -1,0 +1,149 @@
+"""The app's native code: libraries it expects from the system, the glibc it really needs, its programs.
+
+manylinux wheels may link a few libraries outside glibc without vendoring them
+(libstdc++, libgcc_s: the manylinux policy assumes every distribution has
+them). An empty container or a minimal server may not, so the builder copies
+each such library from the build machine into the archive (`.amber/lib/`); at
+run time the system's copy is preferred and ours is loaded only when the
+system has none (boot/native.py). The newest `GLIBC_x.y` version each ELF
+file requires is read from its version-needs table, so the glibc baseline the
+builder reports is measured, not guessed from wheel tags.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from amber.boot.elf import ELF_MAGIC, ELFError, dynamic_info, dynamic_section
+
+DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+ET_EXEC, ET_DYN, PT_INTERP = 2, 3, 3
+GLIBC_VERSION_RE = re.compile(r"^GLIBC_(\d+)\.(\d+)")
+# Sonames glibc itself provides (every target has them: they are the baseline).
+GLIBC_SONAMES = frozenset({
+    "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
+    "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libcrypt.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
+    "libthread_db.so.1", "ld-linux-x86-64.so.2",
+})
+SYSTEM_LIBRARY_DIR = ".amber/lib"  # where bundled copies go; must match boot/native.py
+HOST_LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+
+
+@dataclass(frozen=True)
+class SystemLibrary:
+    soname: str
+    source: Path  # the file on the build machine it was copied from
+    data: bytes
+    glibc: tuple[int, int]  # what it needs
+
+
+def glibc_needed(data: bytes) -> tuple[int, int] | None:
+    """The newest GLIBC_x.y version an ELF object requires (its DT_VERNEED entries), or None."""
+    entries, string, file_offset = dynamic_section(data)
+    tags = dict(entries)
+    if DT_VERNEED not in tags:
+        return None
+    best = None
+    offset = file_offset(tags[DT_VERNEED])
+    for _ in range(tags.get(DT_VERNEEDNUM, 0)):
+        _version, count, _file, aux, following = struct.unpack_from("<HHIII", data, offset)
+        aux_offset = offset + aux
+        for _ in range(count):
+            _hash, _flags, _other, name, next_aux = struct.unpack_from("<IHHII", data, aux_offset)
+            match = GLIBC_VERSION_RE.match(string(name))
+            if match:
+                found = (int(match.group(1)), int(match.group(2)))
+                best = found if best is None or found > best else best
+            if not next_aux:
+                break
+            aux_offset += next_aux
+        if not following:
+            break
+        offset += following
+    return best
+
+
+def is_elf(data: bytes) -> bool:
+    return data[:4] == ELF_MAGIC
+
+
+def is_program(data: bytes) -> bool:
+    """A file the kernel can execute: a `#!` script, or an ELF executable (ET_EXEC, or ET_DYN with an
+    interpreter: a PIE), as opposed to a shared library."""
+    if data[:2] == b"#!":
+        return True
+    if not is_elf(data) or len(data) < 64:
+        return False
+    e_type, = struct.unpack_from("<H", data, 16)
+    if e_type == ET_EXEC:
+        return True
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    headers = [phoff + i * phentsize for i in range(phnum) if phoff + (i + 1) * phentsize <= len(data)]
+    return e_type == ET_DYN and any(struct.unpack_from("<I", data, at)[0] == PT_INTERP for at in headers)
+
+
+def _host_library_index() -> dict[str, Path]:
+    """soname -> path, from the dynamic linker's cache of this machine."""
+    found: dict[str, Path] = {}
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        out = ""
+    for line in out.splitlines():
+        match = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
+        if match and "x86-64" in match.group(2):
+            found.setdefault(match.group(1), Path(match.group(3)))
+    return found
+
+
+def find_host_library(soname: str, index: dict[str, Path]) -> Path | None:
+    if soname in index:
+        return index[soname]
+    for directory in HOST_LIBRARY_DIRS:
+        candidate = Path(directory) / soname
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def bundle_missing(elves: dict[str, bytes]) -> tuple[list[SystemLibrary], list[str]]:
+    """Libraries that the ELF objects `elves` (archive name -> bytes) need from outside glibc and
+    outside the archive, taken from this machine (with what they need in turn); and the sonames
+    that this machine does not have either."""
+    provided = set(GLIBC_SONAMES)
+    for name, data in elves.items():
+        provided.add(name.rsplit("/", 1)[-1])
+        try:
+            soname = dynamic_info(data)[1]
+        except ELFError:
+            continue
+        if soname:
+            provided.add(soname)
+    wanted = []
+    for data in elves.values():
+        try:
+            wanted += dynamic_info(data)[0]
+        except ELFError:
+            continue
+    index: dict[str, Path] | None = None
+    bundled: dict[str, SystemLibrary] = {}
+    missing: set[str] = set()
+    while wanted:
+        soname = wanted.pop()
+        if soname in provided or soname in bundled or soname in missing:
+            continue
+        if index is None:
+            index = _host_library_index()
+        path = find_host_library(soname, index)
+        if path is None:
+            missing.add(soname)
+            continue
+        data = path.resolve().read_bytes()
+        bundled[soname] = SystemLibrary(soname, path, data, glibc_needed(data) or (2, 17))
+        wanted += dynamic_info(data)[0]
+    return [bundled[k] for k in sorted(bundled)], sorted(missing)

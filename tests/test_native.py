@@ -1,0 +1,174 @@
+"""Native code from the archive (issue #4), end to end: one app carrying every kind of native code.
+
+The `nativezoo` fixture bundles numpy (vendored OpenBLAS), lxml, cryptography, pydantic-core,
+orjson, psycopg2-binary and pillow (vendored .libs), gevent + greenlet (C++: libstdc++),
+matplotlib (fonts for FreeType), requests + certifi (a CA bundle for OpenSSL), a ctypes
+library and two programs (an ELF and a `#!` script) inside its own package. It runs on the
+host with a noexec TMPDIR and a read-only HOME, in an empty chroot holding only glibc (with
+and without /proc), and 16 times at once on an empty cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AMBER = [sys.executable, "-m", "amber"]
+EXPECTED = {
+    "certifi": {"bundle_is_real_file": True, "ca_certs": True, "requests": True},
+    "cryptography": {"fernet": "secret"},
+    "ctypes": {"answer": 42, "cffi": 63, "find_library": True, "name": "nativezoo/libanswer.so"},
+    "gevent": {"greenlet": True, "results": [0, 1, 4, 9]},
+    "lxml": {"xpath": ["1", "2"], "xslt": "<n>2</n>"},
+    "matplotlib": {"font_is_real_file": True, "png": True},
+    "numpy": {"core_file": "numpy/_core/_multiarray_umath.cpython-313-x86_64-linux-gnu.so",
+              "inverse": 0.5, "matmul": 1134.0},
+    "orjson": {"roundtrip": {"a": [1, 2.5, None]}},
+    "pillow": {"JPEG": [16, 8, True], "PNG": [16, 8, True], "WEBP": [16, 8, True]},
+    "programs": {"program": "42", "script": "hello from amber", "wheel_script": "shout: x", "which": True},
+    "psycopg2": {"libpq": True, "module": "2.9.13"},
+    "pydantic": {"coerced": 3, "rejected": True},
+}
+EXTRACTED = {"certifi", "matplotlib"}  # what the rule picks: a CA bundle, fonts
+
+
+@pytest.fixture(scope="module")
+def zoo(runtime: Path, tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("zoo") / "nativezoo"
+    shutil.copytree(FIXTURES / "nativezoo", project)
+    package = project / "src" / "nativezoo"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", package / "libanswer.so", package / "answer.c"], check=True)
+    subprocess.run(["cc", "-o", package / "bin" / "answer-tool", package / "bin" / "answer-tool.c"], check=True)
+    out = run([*AMBER, "build", project], timeout=1200)
+    assert out.returncode == 0, out.stderr
+    return project / "dist" / "nativezoo"
+
+
+def report(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "OK", result.stdout
+    return json.loads(lines[-2])
+
+
+def files_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.fixture
+def noexec_dir(tmp_path: Path):
+    """A small tmpfs mounted noexec (root only), removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a noexec tmpfs needs root")
+    scratch = tmp_path / "noexec"
+    scratch.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", str(scratch)], check=True)
+    try:
+        yield scratch
+    finally:
+        subprocess.run(["umount", "-l", str(scratch)], check=False)
+
+
+def test_build_reports_extraction_system_libraries_and_programs(zoo: Path):
+    info = json.loads(run([*AMBER, "inspect", "--json", zoo]).stdout)
+    manifest = json.loads(subprocess.run(["unzip", "-p", zoo, ".amber/build.json"], capture_output=True).stdout)
+    assert {e["distribution"] for e in manifest["extract"]} == EXTRACTED
+    assert {lib["soname"] for lib in manifest["system_libraries"]} >= {"libstdc++.so.6", "libgcc_s.so.1"}
+    assert manifest["programs"] == ["bin/zoo-shout", "nativezoo/bin/answer-tool", "nativezoo/bin/greet.sh"]
+    assert info["python_version"].startswith("3.13")
+
+
+def test_runs_with_noexec_tmp_and_read_only_home_writing_only_the_cache(zoo: Path, noexec_dir: Path, tmp_path: Path):
+    home = noexec_dir / "home"
+    home.mkdir()
+    home.chmod(0o555)
+    cache, mpl = tmp_path / "cache", tmp_path / "mpl"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(noexec_dir), "LC_ALL": "C.UTF-8",
+           "AMBER_CACHE": str(cache), "MPLCONFIGDIR": str(mpl)}
+    assert report(run([zoo, "all"], env=env, cwd=noexec_dir)) == EXPECTED
+    assert files_under(noexec_dir) == ["home"]  # nothing in TMPDIR, HOME or the working directory
+    entries = list((cache / "extract").iterdir())
+    assert len(entries) == len(EXTRACTED)
+    tops = {p.name for entry in entries for p in entry.iterdir()}
+    assert {"certifi", "matplotlib"} <= tops and not any(n.startswith(("numpy", "PIL", "lxml")) for n in tops)
+    # A second run reuses the entries (nothing rewritten) and still passes.
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
+    assert report(run([zoo, "extract"], env=env, cwd=noexec_dir)).keys() == EXTRACTED
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*")} == before
+
+
+def _chroot_env() -> dict[str, str]:
+    return {"PATH": "/bin", "HOME": "/home", "MPLCONFIGDIR": "/home/mpl", "TMPDIR": "/tmp"}
+
+
+def _prepare_chroot(chroot, zoo: Path) -> None:
+    chroot.add(zoo, "/app/nativezoo", 0o755)
+    chroot.add(Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh"), "/bin/sh", 0o755)
+    (chroot.root / "home").mkdir()
+    tmp = chroot.root / "tmp"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,mode=1777,size=16m", "tmpfs", str(tmp)], check=True)
+    chroot.mounts.append(tmp)
+
+
+def test_runs_in_an_empty_chroot_with_noexec_tmp(zoo: Path, chroot):
+    """Only glibc's files: libstdc++/libgcc_s come from the binary, native code from memory."""
+    _prepare_chroot(chroot, zoo)
+    chroot.mount_proc()
+    assert report(chroot.run(["/app/nativezoo", "all"], env=_chroot_env(), timeout=300)) == EXPECTED
+    assert files_under(chroot.root / "tmp") == []
+    cached = files_under(chroot.root / "home" / ".cache" / "amber" / "extract")
+    assert not any(".so" in name and "matplotlib" not in name for name in cached)  # native code stayed in memory
+
+
+def test_without_proc_native_code_comes_from_the_cache(zoo: Path, chroot):
+    """No /proc, so no /proc/self/fd/N to dlopen: the extraction cache serves native code too."""
+    _prepare_chroot(chroot, zoo)
+    assert report(chroot.run(["/app/nativezoo", "all"], env=_chroot_env(), timeout=300)) == EXPECTED
+    cached = files_under(chroot.root / "home" / ".cache" / "amber" / "extract")
+    assert any(name.endswith("_multiarray_umath.cpython-313-x86_64-linux-gnu.so") for name in cached)
+    assert any(name.endswith(".amber/lib/libstdc++.so.6") for name in cached)
+    assert files_under(chroot.root / "tmp") == []
+
+
+def test_sixteen_concurrent_first_runs_share_one_cache(zoo: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_CACHE": str(cache),
+           "MPLCONFIGDIR": str(tmp_path / "mpl"), "LC_ALL": "C.UTF-8"}
+    # matplotlib builds its font list once; build it first so 16 runs do not race on *its* cache.
+    (tmp_path / "mpl").mkdir()
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: run([zoo, "extract"], env=env, timeout=600), range(16)))
+    for result in results:
+        assert report(result) == {name: EXPECTED[name] for name in EXTRACTED}
+    names = sorted(p.name for p in (cache / "extract").iterdir())
+    assert len(names) == len(EXTRACTED) and not any(n.startswith(".") for n in names)  # no temp dir left
+
+
+def test_forced_extraction_without_a_usable_cache_names_amber_cache(runtime: Path, tmp_path: Path):
+    project = tmp_path / "hello"
+    shutil.copytree(FIXTURES / "hello", project)
+    out = run([*AMBER, "build", project, "--extract", "hello", "-o", tmp_path / "forced"])
+    assert out.returncode == 0, out.stderr
+    # An unwritable XDG_CACHE_HOME (a file where a directory should be: unusable even for root).
+    (tmp_path / "not-a-dir").write_text("")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "not-a-dir")}
+    result = run([tmp_path / "forced", "world"], env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("amber: cannot extract hello:") and "AMBER_CACHE" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    env["AMBER_CACHE"] = str(tmp_path / "cache")
+    result = run([tmp_path / "forced", "world"], env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cache" / "extract").is_dir()
