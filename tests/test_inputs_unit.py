@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from amber.builder.exclude import Exclusion, check_all_matched, check_names, imports_of, member_matches, prune_site
-from amber.builder.lock import Inputs, check_installed, find_lock, pylock_pins, requirements_member
+from amber.builder.lock import Inputs, check_installed, find_lock, lock_pins, requirements_member
 from amber.builder.project import load_project, merge_options
 from amber.builder.resolve import InstalledDist
 from amber.errors import AmberError
@@ -53,6 +53,20 @@ version = "1.16.0"
 [[packages]]
 name = "from-git"
 vcs = { type = "git", url = "x", commit-id = "0" }
+[[packages]]
+name = "six"
+version = "1.17.0"
+marker = "python_version >= '3.14'"
+'''
+UV_LOCK = '''version = 1
+revision = 3
+[[package]]
+name = "dep"
+version = "0.3"
+source = { directory = "../dep" }
+[[package]]
+name = "Six"
+version = "1.16.0"
 '''
 
 
@@ -60,15 +74,19 @@ def test_pylock_pins_and_lock_choice(tmp_path: Path):
     assert find_lock(tmp_path) is None
     (tmp_path / "pylock.toml").write_text(PYLOCK)
     assert find_lock(tmp_path) == tmp_path / "pylock.toml"
-    assert pylock_pins(tmp_path / "pylock.toml") == {"six": "1.16.0", "from-git": ""}
-    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert lock_pins(tmp_path / "pylock.toml") == {"six": {"1.16.0", "1.17.0"}, "from-git": {""}}
+    (tmp_path / "uv.lock").write_text(UV_LOCK)
     assert find_lock(tmp_path) == tmp_path / "uv.lock"  # uv can check its own lock against pyproject.toml
+    assert lock_pins(tmp_path / "uv.lock") == {"six": {"1.16.0"}, "dep": {"0.3"}}
     (tmp_path / "pylock.toml").write_text("[[packages]]\nname = 'x'\n")
     with pytest.raises(AmberError, match="not a PEP 751 lock file"):
-        pylock_pins(tmp_path / "pylock.toml")
+        lock_pins(tmp_path / "pylock.toml")
     (tmp_path / "pylock.toml").write_text("[[packages]\n")
     with pytest.raises(AmberError, match="not a valid pylock.toml"):
-        pylock_pins(tmp_path / "pylock.toml")
+        lock_pins(tmp_path / "pylock.toml")
+    (tmp_path / "uv.lock").write_text("[[package]]\nname = 'x'\n")
+    with pytest.raises(AmberError, match="not a uv lock file"):
+        lock_pins(tmp_path / "uv.lock")
 
 
 def dist(name: str, version: str) -> InstalledDist:
@@ -78,7 +96,7 @@ def dist(name: str, version: str) -> InstalledDist:
 def test_installed_versions_must_be_the_locks(tmp_path: Path):
     p = project(tmp_path, BASE)
     messages: list[str] = []
-    inputs = Inputs(lock="pylock.toml", pins={"six": "1.16.0", "from-git": ""})
+    inputs = Inputs(lock="pylock.toml", pins={"six": {"1.16.0"}, "from-git": {""}})
     check_installed(inputs, p, [dist("My_App", "1"), dist("six", "1.16.0"), dist("from_git", "0.1")], messages.append)
     assert messages == [] and not inputs.stale
     drifted = [dist("my-app", "1"), dist("Six", "1.17.0"), dist("click", "8.1.8")]
@@ -87,7 +105,7 @@ def test_installed_versions_must_be_the_locks(tmp_path: Path):
     assert messages == ["amber: warning: pylock.toml does not satisfy the project's requirements; the resolver "
                         "added Six 1.17.0 (pylock.toml has 1.16.0), click 8.1.8"]
     with pytest.raises(AmberError, match=r"added Six 1.17.0 .*: regenerate the lock, or build without --locked"):
-        check_installed(Inputs(lock="uv.lock", locked=True, pins={"six": "1.16.0"}), p, drifted)
+        check_installed(Inputs(lock="uv.lock", locked=True, pins={"six": {"1.16.0"}}), p, drifted)
     check_installed(Inputs(), p, drifted)  # no lock: whatever the resolver picked
 
 

@@ -142,3 +142,19 @@ def test_locked_without_a_lock_and_missing_requirements(runtime: Path, tmp_path:
         f"amber: --locked needs a uv.lock or pylock.toml in {project}")
     assert build_error(project, tmp_path / "o" / "a", "--requirements", tmp_path / "nope.txt") == (
         f"amber: --requirements {tmp_path / 'nope.txt'}: no such file")
+
+
+def test_uv_lock_with_a_path_dependency_from_another_directory(runtime: Path, tmp_path: Path):
+    """uv.lock names a path dependency relative to the project; amber runs from elsewhere."""
+    dep = tmp_path / "dep"
+    (dep / "src" / "dep").mkdir(parents=True)
+    (dep / "src" / "dep" / "__init__.py").write_text("VALUE = 3\n")
+    (dep / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=68"]\n'
+                                        'build-backend = "setuptools.build_meta"\n'
+                                        '[project]\nname = "dep"\nversion = "0.3"\n')
+    project = locked_project(tmp_path / "app", runtime, '"dep"', '\n[tool.uv.sources]\ndep = { path = "../dep" }\n')
+    elsewhere = tmp_path / "a" / "b"  # where ../dep is not the dependency
+    elsewhere.mkdir(parents=True)
+    out = run([*AMBER, "build", project, "-o", tmp_path / "app.bin", "--locked"], cwd=elsewhere, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert versions(inspect(tmp_path / "app.bin")) == {"hello": "1.0", "dep": "0.3"}

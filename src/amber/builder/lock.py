@@ -18,7 +18,6 @@ paths, so the record is the same wherever the build ran.
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,6 @@ from amber.errors import AmberError
 
 UV_LOCK = "uv.lock"
 PYLOCK = "pylock.toml"
-PIN_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 STALE_MARK = "needs to be updated"  # uv's words for a lock that no longer matches pyproject.toml
 
 
@@ -47,7 +45,8 @@ class Inputs:
     stale: bool = False  # the lock did not match pyproject.toml (and --locked was not given)
     requirements: str | None = None  # the --requirements file's name (not its path)
     requirements_sha256: str | None = None
-    pins: dict[str, str] = field(default_factory=dict)  # canonical name -> version, as the lock says
+    # canonical name -> the versions the lock lists for it ("" for a path or URL entry without one)
+    pins: dict[str, set[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         data = {key: value for key, value in self.__dict__.items() if key != "pins"}
@@ -67,17 +66,30 @@ def find_lock(root: Path) -> Path | None:
     return None
 
 
-def pylock_pins(path: Path) -> dict[str, str]:
-    """name -> version of every package a PEP 751 lock lists (markers are uv's business at install time)."""
+def lock_pins(path: Path) -> dict[str, set[str]]:
+    """name -> versions of every package a lock lists: uv.lock's [[package]] or PEP 751's [[packages]].
+
+    Read from the lock itself rather than from an export, which names path and
+    URL dependencies by location only. Markers are uv's business at install time:
+    a name may be listed at several versions, one per environment.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise AmberError(f"{path} is not a valid pylock.toml: {exc}") from exc
-    packages = data.get("packages")
-    if not isinstance(data.get("lock-version"), str) or not isinstance(packages, list):
-        raise AmberError(f"{path} is not a PEP 751 lock file (no lock-version or [[packages]])")
-    return {canonicalize_name(p["name"]): str(p.get("version", "")) for p in packages
-            if isinstance(p, dict) and isinstance(p.get("name"), str)}
+        raise AmberError(f"{path} is not a valid {path.name}: {exc}") from exc
+    if path.name == UV_LOCK:
+        packages = data.get("package")
+        if not isinstance(data.get("version"), int) or not isinstance(packages, list):
+            raise AmberError(f"{path} is not a uv lock file (no version or [[package]])")
+    else:
+        packages = data.get("packages")
+        if not isinstance(data.get("lock-version"), str) or not isinstance(packages, list):
+            raise AmberError(f"{path} is not a PEP 751 lock file (no lock-version or [[packages]])")
+    pins: dict[str, set[str]] = {}
+    for package in packages:
+        if isinstance(package, dict) and isinstance(package.get("name"), str):
+            pins.setdefault(canonicalize_name(package["name"]), set()).add(str(package.get("version", "")))
+    return pins
 
 
 def _export_uv_lock(project: Project, runtime: Path, out: Path, locked: bool, log) -> bool:
@@ -121,15 +133,15 @@ def install(project: Project, options: BuildOptions, wheel: Path, runtime: Path,
         raise AmberError(f"--locked needs a {UV_LOCK} or {PYLOCK} in {project.root}")
     if lock is not None:
         inputs.lock, inputs.lock_sha256 = lock.name, _sha256(lock)
+        inputs.pins = lock_pins(lock)
     if lock is None:
         resolve.install([*extra, str(wheel)], runtime, site, options.platform)
     elif lock.name == UV_LOCK:
         exported = tmp / "uv-lock-requirements.txt"
         inputs.stale = _export_uv_lock(project, runtime, exported, options.locked, log)
-        inputs.pins = {canonicalize_name(n): v for n, v in PIN_RE.findall(exported.read_text())}
-        resolve.install(["-r", str(exported), *extra, str(wheel)], runtime, site, options.platform)
+        # The export names path dependencies relative to the project.
+        resolve.install(["-r", str(exported), *extra, str(wheel)], runtime, site, options.platform, cwd=project.root)
     else:
-        inputs.pins = pylock_pins(lock)
         resolve.install(["-r", str(lock)], runtime, site, options.platform)
         resolve.install([*extra, str(wheel)], runtime, site, options.platform)
     return inputs
@@ -147,10 +159,11 @@ def check_installed(inputs: Inputs, project: Project, dists: list[resolve.Instal
     drift = []
     for dist in dists:
         name = canonicalize_name(dist.name)
-        if name == own or inputs.pins.get(name) in (dist.version, ""):  # "": a pylock URL entry, no version
+        locked = inputs.pins.get(name, set())
+        if name == own or dist.version in locked or "" in locked:
             continue
-        locked = inputs.pins.get(name)
-        drift.append(f"{dist.name} {dist.version}" + (f" ({inputs.lock} has {locked})" if locked else ""))
+        has = ", ".join(sorted(locked))
+        drift.append(f"{dist.name} {dist.version}" + (f" ({inputs.lock} has {has})" if has else ""))
     if not drift:
         return
     what = f"{inputs.lock} does not satisfy the project's requirements; the resolver added {', '.join(drift)}"

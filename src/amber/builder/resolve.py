@@ -85,13 +85,13 @@ def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
     return wheels[0]
 
 
-def install(requirements: list[str], runtime: Path, target: Path, platform: str) -> str:
+def install(requirements: list[str], runtime: Path, target: Path, platform: str, cwd: Path | None = None) -> str:
     """Install `requirements` (uv pip install arguments: wheel paths, specifiers, `-r FILE`) and their
-    dependencies into `target`."""
+    dependencies into `target`; relative paths inside requirements files are taken from `cwd`."""
     major, minor = parse_platform(platform)
     return _run_uv(["pip", "install", "--quiet", "--target", str(target), "--python", str(runtime),
                     "--python-platform", f"x86_64-manylinux_{major}_{minor}",
-                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies")
+                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies", cwd=cwd)
 
 
 @dataclass(frozen=True)
