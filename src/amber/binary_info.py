@@ -20,6 +20,8 @@ from amber.archive.reader import open_binary
 from amber.errors import AmberError
 
 MANIFEST_NAME = ".amber/build.json"
+# The installed versions as a requirements file (written by amber build, see builder/lock.py).
+REQUIREMENTS_NAME = ".amber/requirements.lock"
 SYSCONFIG_RE = re.compile(r"^_sysconfigdata_.*\.py$")
 
 
@@ -51,6 +53,9 @@ class BinaryInfo:
     extract: list[dict] = field(default_factory=list)  # distributions materialized at run time, and why
     system_libraries: list[dict] = field(default_factory=list)  # fallbacks copied from the build machine
     programs: list[str] = field(default_factory=list)  # programs inside the archive
+    inputs: dict = field(default_factory=dict)  # lock file, its sha256, --locked, --requirements
+    excluded: list[str] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -93,7 +98,9 @@ def describe(path: Path) -> BinaryInfo:
                 size=sum(infos[n].file_size for n in names), files=len(names),
                 native=any(".so" in Path(n).suffixes for n in names),
             ))
-        special = {INDEX_NAME, MANIFEST_NAME}
+        special = {INDEX_NAME, MANIFEST_NAME, REQUIREMENTS_NAME}
+        pins = [line for line in zf.read(REQUIREMENTS_NAME).decode().splitlines() if line and line[0] != "#"] \
+            if REQUIREMENTS_NAME in infos else []
         stdlib_size = sum(i.file_size for n, i in infos.items()
                           if n not in claimed and n not in special and not n.startswith("__amber_"))
         runtime = (manifest or {}).get("runtime") or _runtime_metadata(path, zf, infos)
@@ -106,6 +113,7 @@ def describe(path: Path) -> BinaryInfo:
         scripts=(manifest or {}).get("scripts", {}), distributions=dists, stdlib_size=stdlib_size,
         extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
         programs=(manifest or {}).get("programs", []),
+        inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
     )
 
 
@@ -158,6 +166,10 @@ def render(info: BinaryInfo) -> str:
         lines.append(f"  entry:    {info.entry}")
         for name, target in info.scripts.items():
             lines.append(f"  script:   {name} = {target}")
+    if info.inputs:
+        lines.append(f"  inputs:   {_describe_inputs(info.inputs)}")
+    if info.excluded:
+        lines.append(f"  excluded: {', '.join(info.excluded)}")
     lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
     for d in info.distributions:
         extra = ", native code" if d.native else ""
@@ -171,6 +183,19 @@ def render(info: BinaryInfo) -> str:
     for program in info.programs:
         lines.append(f"  program:  {program}")
     return "\n".join(lines)
+
+
+def _describe_inputs(inputs: dict) -> str:
+    """One line: where the bundled versions came from."""
+    if inputs.get("lock"):
+        text = f"{inputs['lock']} (sha256 {inputs.get('lock_sha256', '?')[:12]})"
+        text += ", checked with --locked" if inputs.get("locked") else ""
+        text += ", out of date with pyproject.toml" if inputs.get("stale") else ""
+    else:
+        text = "resolved at build time (no lock)"
+    if inputs.get("requirements"):
+        text += f", plus {inputs['requirements']} (sha256 {inputs.get('requirements_sha256', '?')[:12]})"
+    return text + f"; pins in {REQUIREMENTS_NAME}"
 
 
 def inspect_binary(path: Path) -> BinaryInfo:

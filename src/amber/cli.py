@@ -49,7 +49,8 @@ def _build(args: argparse.Namespace) -> int:
     from amber.builder.app import build
 
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
-           "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract}
+           "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract,
+           "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude}
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="materialize this distribution in the extraction cache at run time (repeatable)")
     build.add_argument("--no-extract", action="append", default=[], metavar="DIST",
                        help="never materialize this distribution, even if the rule picks it (repeatable)")
+    build.add_argument("--locked", action="store_true",
+                       help="fail unless the project's uv.lock or pylock.toml matches pyproject.toml")
+    build.add_argument("--requirements", metavar="FILE", help="extra pinned requirements to install with the project")
+    build.add_argument("--exclude", metavar="NAME", action="append",
+                       help="leave a distribution, package or stdlib module out of the binary (repeatable)")
     build.set_defaults(func=_build)
 
     inspect = commands.add_parser("inspect", help="show what is inside an amber binary, without running it")

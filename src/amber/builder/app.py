@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import tempfile
@@ -25,7 +26,7 @@ from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES
 from amber.boot.elf import ELFError, dynamic_info
-from amber.builder import extract_rule, native_scan, resolve
+from amber.builder import exclude, extract_rule, lock, native_scan, resolve
 from amber.builder.project import choose_entry, load_project, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import store
@@ -195,7 +196,11 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         tmp = Path(tmp_name)
         wheel = resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
         site = tmp / "site"
-        resolve.install([str(wheel)], runtime.executable, site, options.platform)
+        inputs = lock.install(project, options, wheel, runtime.executable, site, tmp, log)
+        resolved = resolve.installed_dists(site)
+        lock.check_installed(inputs, project, resolved, log)
+        pins = lock.requirements_member(inputs, project, resolved, rec.version, options.platform)
+        exclusion = exclude.prune_site(site, options.exclude, project.name, runtime.executable)
         normalize_site(site)
         dists = resolve.installed_dists(site)
         resolve.check_portable(dists)
@@ -233,7 +238,8 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             raise AmberError(f"amber's boot code does not compile: {failures}")
         for name, error in failures:
             log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
-        stdlib = image.members()
+        stdlib = exclude.prune_members(image.members(), exclusion)
+        exclude.warn_own_imports(site, own.dist_info if own else None, exclusion, log)
         taken = {m.name for m in stdlib}
         clashes = sorted(m.name for m in members if m.name in taken)
         if clashes:
@@ -246,14 +252,16 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         members += [Member(f"{native_scan.SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
                     for lib in parts.system_libraries]
         glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
-        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts)
-        write_binary(output, image.interpreter(), [*stdlib, *members, manifest])
+        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
+                                  {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names)})
+        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins])
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=entry, scripts=scripts, dists=dists, glibc=glibc, native=parts)
 
 
 def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts: dict[str, str], default: str,
-                   entry: str, dists: list[resolve.InstalledDist], parts: NativeParts) -> Member:
+                   entry: str, dists: list[resolve.InstalledDist], parts: NativeParts,
+                   extra: dict | None = None) -> Member:
     """`.amber/build.json`: what `amber inspect` reports without running the binary (no times, no paths)."""
     manifest = {
         "format": 1,
@@ -271,8 +279,26 @@ def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts
         "system_libraries": [{"soname": lib.soname, "glibc": f"{lib.glibc[0]}.{lib.glibc[1]}",
                               "size": len(lib.data)} for lib in parts.system_libraries],
         "programs": parts.programs,
+        **(extra or {}),
     }
     return Member(MANIFEST_NAME, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+
+
+@contextlib.contextmanager
+def _no_build_time():
+    """Stamp every member with the zip epoch, whatever SOURCE_DATE_EPOCH says.
+
+    The archive writer honours SOURCE_DATE_EPOCH (the runtime build sets it);
+    an app binary must not: one CI exports it and another does not, and the same
+    project would give two different files. No member time is ever read (the
+    .pyc files are hash-based), so nothing is lost.
+    """
+    saved = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
 def write_binary(output: Path, interpreter: bytes, members: list[Member]) -> None:
@@ -284,7 +310,7 @@ def write_binary(output: Path, interpreter: bytes, members: list[Member]) -> Non
         raise AmberError(f"cannot write {output}: {exc.strerror}") from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, _no_build_time():
             out.write(interpreter)
             write_archive(out, members, flags=FLAG_APP)
         tmp.chmod(0o755)

@@ -17,8 +17,11 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # [tool.amber] keys and the type each must have.
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
+    "locked": bool, "requirements": str, "exclude": list,
     "extract": list, "no-extract": list,
 }
+# List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
+LIST_OPTIONS = ("exclude",)
 
 
 @dataclass
@@ -30,6 +33,9 @@ class BuildOptions:
     python: str | None = None
     platform: str = "manylinux_2_28"
     sources: bool = True
+    locked: bool = False  # refuse to build when the project's lock is stale
+    requirements: Path | None = None  # extra pins, installed with the project
+    exclude: list[str] = field(default_factory=list)  # names left out of the archive
     extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
     no_extract: list[str] = field(default_factory=list)  # distributions never materialized
 
@@ -88,14 +94,29 @@ def load_project(root: Path) -> Project:
 
 
 def merge_options(project: Project, cli: dict) -> BuildOptions:
-    """[tool.amber] values, each overridden by the command line flag when given."""
+    """[tool.amber] values, each overridden by the command line flag when given.
+
+    List options add up (`exclude = [...]` plus each `--exclude`). A requirements
+    file named in [tool.amber] is relative to the project, one given as a flag to
+    the current directory, as a user would expect of each.
+    """
     merged = BuildOptions()
     for key in TOOL_OPTIONS:
+        if key in LIST_OPTIONS:
+            values = [*project.tool.get(key, []), *(cli.get(key) or [])]
+            setattr(merged, key, list(dict.fromkeys(values)))
+            continue
         value = cli.get(key)
-        if value is None or value == []:
+        from_tool = value is None or value == []
+        if from_tool:
             value = project.tool.get(key)
-        if value is not None:
-            setattr(merged, key.replace("-", "_"), Path(value) if key == "output" else value)
+        if value is None:
+            continue
+        if key == "output":
+            value = Path(value)
+        elif key == "requirements":
+            value = (project.root / value) if from_tool else Path(value).absolute()
+        setattr(merged, key.replace("-", "_"), value)
     return merged
 
 

@@ -68,22 +68,30 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 
 def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
-    """Build the project's own wheel (any PEP 517 backend) with the runtime as interpreter."""
+    """Build the project's own wheel (any PEP 517 backend) with the runtime as interpreter.
+
+    The wheel is built from an sdist unpacked in a temporary directory, not from
+    the source tree: a backend building in place reuses what an earlier build left
+    there (setuptools ships a module deleted since from its stale `build/lib`), so
+    the binary would depend on the tree's history instead of its contents.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    _run_uv(["build", "--wheel", "--quiet", "--out-dir", str(out_dir), "--python", str(runtime),
-             str(project_root)], f"building the wheel of {project_root}")
+    # Without --sdist/--wheel, uv builds the sdist, then the wheel from the unpacked sdist.
+    _run_uv(["build", "--quiet", "--out-dir", str(out_dir), "--python", str(runtime), str(project_root)],
+            f"building the wheel of {project_root} (from its sdist)")
     wheels = sorted(out_dir.glob("*.whl"))
     if len(wheels) != 1:
         raise AmberError(f"building {project_root} produced {len(wheels)} wheels, expected one")
     return wheels[0]
 
 
-def install(requirements: list[str], runtime: Path, target: Path, platform: str) -> str:
-    """Install `requirements` (wheel paths or specifiers) and their dependencies into `target`."""
+def install(requirements: list[str], runtime: Path, target: Path, platform: str, cwd: Path | None = None) -> str:
+    """Install `requirements` (uv pip install arguments: wheel paths, specifiers, `-r FILE`) and their
+    dependencies into `target`; relative paths inside requirements files are taken from `cwd`."""
     major, minor = parse_platform(platform)
     return _run_uv(["pip", "install", "--quiet", "--target", str(target), "--python", str(runtime),
                     "--python-platform", f"x86_64-manylinux_{major}_{minor}",
-                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies")
+                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies", cwd=cwd)
 
 
 @dataclass(frozen=True)
