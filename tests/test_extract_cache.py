@@ -16,6 +16,7 @@ import pytest
 from amber.boot import cache
 from amber.builder import extract_rule, native_scan
 from amber.errors import AmberError
+from helpers.mounts import tmpfs
 
 FILES = {"pkg/__init__.py": ("pkg/__init__.py", False), "pkg/data/cert.pem": ("pkg/data/cert.pem", False),
          "pkg/bin/tool": ("pkg/bin/tool", True)}
@@ -95,19 +96,12 @@ def test_refuses_a_world_writable_parent(tmp_path: Path, monkeypatch):
 
 
 def test_full_disk_leaves_nothing_partial(tmp_path: Path, monkeypatch):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
-    try:
+    with tmpfs(tmp_path / "small", "size=256k") as small:
         monkeypatch.setenv("AMBER_CACHE", str(small))
         big = {"big.bin": ("big.bin", False)}
         with pytest.raises(cache.CacheError, match="No space left on device.*AMBER_CACHE"):
             cache.materialize("k7", big, lambda name: b"x" * (1 << 20))
         assert os.listdir(small / "extract") == []
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_no_home_and_no_override_is_a_clear_error(monkeypatch):

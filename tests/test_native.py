@@ -11,7 +11,6 @@ and without /proc), and 16 times at once on an empty cache.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.mounts import tmpfs
 from helpers.proc import run
 
 pytestmark = pytest.mark.runtime
@@ -70,15 +70,8 @@ def files_under(path: Path) -> list[str]:
 @pytest.fixture
 def noexec_dir(tmp_path: Path):
     """A small tmpfs mounted noexec (root only), removed afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a noexec tmpfs needs root")
-    scratch = tmp_path / "noexec"
-    scratch.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,size=64m", "tmpfs", str(scratch)], check=True)
-    try:
+    with tmpfs(tmp_path / "noexec", "noexec,size=64m") as scratch:
         yield scratch
-    finally:
-        subprocess.run(["umount", "-l", str(scratch)], check=False)
 
 
 def test_build_reports_extraction_system_libraries_and_programs(zoo: Path):
