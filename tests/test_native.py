@@ -186,3 +186,19 @@ def test_too_little_address_space_is_an_error_not_a_crash(zoo: Path, tmp_path: P
     result = subprocess.run([zoo, "all"], env=env, capture_output=True, text=True, timeout=300, preexec_fn=limit)
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     assert "OK" not in result.stdout
+
+
+@pytest.mark.parametrize("policy", [1, 2])
+def test_kernel_memfd_exec_policies(zoo: Path, tmp_path: Path, policy: int):
+    """vm.memfd_noexec (Linux 6.3+, per PID namespace): 1 makes memfds noexec unless asked with
+    MFD_EXEC, which the loader does; 2 forbids executable memfds, so the cache serves native code."""
+    if os.geteuid() != 0 or not Path("/proc/sys/vm/memfd_noexec").exists() or not shutil.which("unshare"):
+        pytest.skip("needs root, Linux 6.3+ and unshare")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_CACHE": str(tmp_path / "cache"),
+           "MPLCONFIGDIR": str(tmp_path / "mpl"), "LC_ALL": "C.UTF-8"}
+    script = f'echo {policy} > /proc/sys/vm/memfd_noexec && exec "$0" all'
+    result = run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script, zoo], env=env, timeout=300)
+    assert report(result) == EXPECTED
+    native_in_cache = [n for n in files_under(tmp_path / "cache") if n.endswith("_multiarray_umath"
+                                                                                ".cpython-313-x86_64-linux-gnu.so")]
+    assert bool(native_in_cache) == (policy == 2)
