@@ -11,6 +11,7 @@ and without /proc), and 16 times at once on an empty cache.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
