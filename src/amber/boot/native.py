@@ -54,14 +54,13 @@ def memfd_exec_flags():
     return _exec_flags
 
 
-def sealed_copy(fs, name, cloexec=True):
+def sealed_copy(fs, name):
     """A sealed memfd holding archive member `name`, executable as /proc/self/fd/N; -1 where memory
     files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so
     its bytes never pass through Python: no inflating, no second copy, no peak in RSS."""
     flags = memfd_exec_flags()
     if flags is None or not os.path.isdir("/proc/self/fd"):
         return -1
-    flags = flags if cloexec else flags & ~MFD_CLOEXEC
     span = fs.stored_span(name)
     if span is None:
         fd = memory_file("amber:" + name, fs.read(name), flags)
