@@ -154,3 +154,19 @@ def test_damaged_members_are_refused_by_name(patched_zipimport: Path, tmp_path: 
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("intact.txt refused: amber: damaged archive: member 'intact.txt' lies outside it")
+
+
+def test_trailer_pointing_past_the_file_is_refused(patched_zipimport: Path, tmp_path: Path):
+    """The fuzzer's second finding: an index offset near 2**64 made seek() raise OverflowError."""
+    archive = make_archive(tmp_path / "app", [Member("m.py", b"x = 1\n")])
+    data = bytearray(archive.read_bytes())
+    data[-40 + 16:-40 + 24] = (2 ** 64 - 16).to_bytes(8, "little")  # trailer: index data offset
+    archive.write_bytes(bytes(data))
+    code = ("import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location('zi', sys.argv[1])\n"
+            "zi = importlib.util.module_from_spec(spec); spec.loader.exec_module(zi)\n"
+            "try:\n    zi.zipimporter(sys.argv[2])\nexcept zi.ZipImportError as e:\n    print('refused:', e)\n")
+    out = subprocess.run([str(HOST_313), "-I", "-c", code, str(patched_zipimport), str(archive)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: damaged amber archive index")
