@@ -13,4 +13,5 @@ BOOT_MODULES = {
     "__amber_vfs__": BOOT_DIR / "vfs.py",
     "__amber_native__": BOOT_DIR / "native.py",
     "__amber_elf__": BOOT_DIR / "elf.py",
+    "__amber_children__": BOOT_DIR / "children.py",
 }

@@ -1,5 +1,7 @@
 """First code of an amber app binary: choose the entry point and call it.
 
+The launcher runs `main()` (app mode) or only `setup()` (interpreter mode).
+
 The launcher has already set up an isolated interpreter whose sys.path is the
 binary itself (standard library and the app's packages side by side in its
 archive), with the user's argv untouched. This module picks the script: the one
@@ -43,20 +45,31 @@ def _archive_path():
     raise SystemExit("amber: this binary's archive is not on sys.path")
 
 
-def main():
-    from __amber_app__ import DEFAULT, NATIVE, SCRIPTS
+def setup():
+    """Everything an app binary does before its entry point.
+
+    The launcher calls this alone in interpreter mode (AMBER_INTERPRETER), so
+    that -c, -m, scripts and the REPL see the same importable packages.
+    """
+    from __amber_app__ import NATIVE
+    from __amber_children__ import install as install_children
     from __amber_vfs__ import install
 
-    invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
-    target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
     filesystem = install(_archive_path())
     if NATIVE:  # the app carries C extensions: load them from memory
         from __amber_native__ import install as install_native
 
         install_native(filesystem)
     _install_site_builtins()
+    install_children()
+
+
+def main():
+    """App mode (the launcher's run_command): set up, then run the script named by argv[0]."""
+    from __amber_app__ import DEFAULT, SCRIPTS
+
+    invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
+    target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
+    setup()
     func = _resolve(target)
     sys.exit(func())
-
-
-main()
