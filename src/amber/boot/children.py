@@ -16,14 +16,12 @@ under every `os.exec*`/`os.spawn*`). Any other program (a shell, /usr/bin/env,
 the host's python3) and the app started by another name (`sys.argv[0]`, a PATH
 name) get the environment unchanged, so the variable never reaches a grandchild.
 
-The wrappers are installed when the module providing the primitive is first
-imported (`AfterImport`), so a hello world imports nothing more than this file.
+__amber_boot__ imports this module only when a module providing one of the
+primitives is first imported (`AfterImport`), so a hello world does not import it.
 """
 
 import posix
 import sys
-
-from __amber_vfs__ import AfterImport
 
 VARIABLE = "AMBER_INTERPRETER"
 _ENTRY = (VARIABLE + "=1").encode()
@@ -133,12 +131,9 @@ def _wrap_os():
         os.posix_spawnp = wrap_spawn(os.posix_spawnp)
 
 
-def install():
-    """Wrap the process-starting primitives now or when their module is first imported."""
-    for name, action in (("_posixsubprocess", _wrap_fork_exec), ("os", _wrap_os)):
-        if name in sys.modules:
-            action()
-        else:
-            # Two AfterImport finders for one name chain: the first one's
-            # _find_spec call reaches the second, and both actions run.
-            sys.meta_path.insert(0, AfterImport(name, action))
+WRAPPERS = {"_posixsubprocess": _wrap_fork_exec, "os": _wrap_os}
+
+
+def wrap(name):
+    """Wrap the primitives of module `name` (one of WRAPPERS), which has just been imported."""
+    WRAPPERS[name]()

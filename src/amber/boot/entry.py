@@ -35,6 +35,29 @@ def _install_site_builtins():
     builtins.help = _sitebuiltins._Helper()
 
 
+# Modules whose process-starting primitives __amber_children__ wraps.
+_CHILD_PRIMITIVES = ("_posixsubprocess", "os")
+
+
+def _install_child_relaunch():
+    """Children started as sys.executable get a python: wrap the primitives once their module is imported.
+
+    __amber_children__ itself is imported only then, off a hello world's path.
+    Two AfterImport hooks on one module (vfs has one on os) chain: the first
+    one's _find_spec call reaches the second, and both actions run.
+    """
+    from __amber_vfs__ import AfterImport
+
+    def action(name):
+        return lambda: __import__("__amber_children__").wrap(name)
+
+    for name in _CHILD_PRIMITIVES:
+        if name in sys.modules:
+            action(name)()
+        else:
+            sys.meta_path.insert(0, AfterImport(name, action(name)))
+
+
 def _archive_path():
     """The binary's own sys.path entry (the archive zipimport already read)."""
     import zipimport
@@ -52,7 +75,6 @@ def setup():
     that -c, -m, scripts and the REPL see the same importable packages.
     """
     from __amber_app__ import NATIVE
-    from __amber_children__ import install as install_children
     from __amber_vfs__ import install
 
     filesystem = install(_archive_path())
@@ -61,7 +83,7 @@ def setup():
 
         install_native(filesystem)
     _install_site_builtins()
-    install_children()
+    _install_child_relaunch()
 
 
 def main():
