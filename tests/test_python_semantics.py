@@ -273,3 +273,16 @@ def test_stdio_locale_argv_and_environment_as_in_cpython(procs: Path, runtime: P
     python_tty = on_tty([runtime, INFO_SCRIPT])
     assert app_tty["stdout"] == python_tty["stdout"]
     assert app_tty["stdout"][2] is True
+
+
+def test_relaunch_alone_in_an_empty_chroot(procs: Path, chroot):
+    """No /proc, no python, no shell: the binary still finds itself and relaunches as python."""
+    chroot.add(procs, "/app/procs", mode=0o755)
+    code = ("import subprocess, sys; "
+            "r = subprocess.run([sys.executable, '-c', 'import procs.work as w, sys; print(w.leaked(), sys.argv)'], "
+            "capture_output=True, text=True); print(sys.executable, r.returncode, r.stdout.strip(), r.stderr)")
+    out = chroot.run(["/app/procs", "-c", code], env={VARIABLE: "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "/app/procs 0 [] ['-c']"
+    out = chroot.run(["/app/procs", "exit", "9"], env={})
+    assert out.returncode == 9, out.stderr
