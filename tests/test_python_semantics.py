@@ -286,3 +286,37 @@ def test_relaunch_alone_in_an_empty_chroot(procs: Path, chroot):
     assert out.stdout.strip() == "/app/procs 0 [] ['-c']"
     out = chroot.run(["/app/procs", "exit", "9"], env={})
     assert out.returncode == 9, out.stderr
+
+
+def test_debug_variable_gives_the_interactive_repl_on_a_terminal(procs: Path, clean_env):
+    """The 3.13 REPL (_pyrepl, from the archive) on a pseudo-terminal, with the app's packages."""
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = dict(clean_env, TERM="xterm", **{VARIABLE: "1"})
+    proc = subprocess.Popen([procs], stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def pump(until: bytes, seconds: float = 30) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while until not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    return
+
+    try:
+        pump(b">>> ")
+        os.write(master, b"import procs.work; print(procs.work.__name__, 6 * 7)\r")
+        pump(b"procs.work 42")
+        os.write(master, b"exit(6)\r")
+        assert proc.wait(timeout=30) == 6
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    assert b"procs.work 42" in seen
