@@ -1,13 +1,14 @@
 """First code of an amber app binary: choose the entry point and call it.
 
-The launcher runs `main()` (app mode) or only `setup()` (interpreter mode).
-
 The launcher has already set up an isolated interpreter whose sys.path is the
 binary itself (standard library and the app's packages side by side in its
 archive), with the user's argv untouched. This module picks the script: the one
 named like the program as invoked (a symlink or hard link named after another
 script runs that script, busybox style), else the default, then calls it as
 the console_scripts wrapper pip would have written.
+
+The launcher calls `main()` in app mode; in interpreter mode (AMBER_INTERPRETER)
+it calls only `setup()`, then CPython runs -c, -m, the script or the REPL.
 """
 
 import sys
