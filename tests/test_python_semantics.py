@@ -119,6 +119,11 @@ def test_sys_executable_relaunch_with_m_and_c(procs: Path, clean_env):
     again = json.loads(report["argv0"]["out"])
     assert again["argv0"] == "./procs"
     assert again["args_ascii"] == ["'-c'", "'pass'"]
+    script = json.loads(report["script"]["out"])
+    assert (script["argv0"], script["args_ascii"], script["leaked"]) == (str(procs), ["'-c'", "'pass'"], [])
+    reloaded = json.loads(report["reloader"]["out"])
+    assert (reloaded["argv0"], reloaded["args_ascii"], reloaded["leaked"]) == ("./procs", ["'x'"], [])
+    assert reloaded["utf8_mode"] == 1  # options before the script stay in force
 
 
 # -- item 2: the documented way into the interpreter ------------------------------------------------
@@ -146,6 +151,7 @@ def test_debug_interpreter_variable(procs: Path, clean_env):
     out = run([procs, "-X", "importtime", "-c", "import procs.work"], env=env)
     assert out.returncode == 0 and "import time:" in out.stderr and "procs.work" in out.stderr
     assert run([procs, "-c", "raise SystemExit(5)"], env=env).returncode == 5
+    assert run([procs, procs, "exit", "3"], env=env).returncode == 3  # the binary as script: the app
     out = run([procs, "-c", "import procs.nope"], env=env)
     assert out.returncode == 1 and "ModuleNotFoundError: No module named 'procs.nope'" in out.stderr
     out = run([procs, "-E", "-c", "import sys; print(sys.flags.ignore_environment)"], env=env)

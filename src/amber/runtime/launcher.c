@@ -233,6 +233,8 @@ set_prefix(PyConfig *config, const char *self)
  * boot/children.py, which sets it for the app's children started as
  * sys.executable, and the README, which documents it for debugging). */
 #define AMBER_INTERPRETER_VAR "AMBER_INTERPRETER"
+/* App mode's command: pick the script by argv[0], set up, call it. */
+#define APP_MAIN_COMMAND L"import __amber_boot__\n__amber_boot__.main()\n"
 
 /* 1 when this run is an interpreter-style invocation. The variable is removed
  * from the environment either way, before Python copies it into os.environ,
@@ -272,8 +274,7 @@ configure_app(PyConfig *config)
     config->isolated = 1;
     config->safe_path = 1;
     config->parse_argv = 0;
-    return PyConfig_SetString(config, &config->run_command,
-                              L"import __amber_boot__\n__amber_boot__.main()\n");
+    return PyConfig_SetString(config, &config->run_command, APP_MAIN_COMMAND);
 }
 
 /* Interpreter mode: argv parsed as CPython does (-c, -m, -X, -I, a script,
@@ -300,6 +301,48 @@ run_boot_setup(void)
     }
     Py_DECREF(result);
     return 0;
+}
+
+/* Interpreter mode whose script is this very binary: `python /path/to/app
+ * args`, which is how reloaders (Django's, Werkzeug's) restart a program,
+ * [sys.executable, *options, *sys.argv]. Like a zipapp with a __main__, the
+ * binary then runs its app, with argv = [script, args...] as CPython parsed it. */
+static int
+script_is_self(const PyConfig *config, int argc, char **argv, const char *self)
+{
+    if (config->run_filename == NULL || config->run_command != NULL || config->run_module != NULL
+        || config->argv.length < 1) {
+        return 0;
+    }
+    /* The script as given is sys.argv[0]; find its bytes in the real argv
+     * (Py_EncodeLocale would need PyMem_Malloc, unusable before initialization). */
+    const wchar_t *script = config->argv.items[0];
+    for (int i = 1; i < argc; i++) {
+        wchar_t *decoded = Py_DecodeLocale(argv[i], NULL);
+        int match = decoded != NULL && wcscmp(decoded, script) == 0;
+        PyMem_RawFree(decoded);
+        if (match) {
+            struct stat a, b;
+            return stat(argv[i], &a) == 0 && stat(self, &b) == 0
+                   && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        }
+    }
+    return 0;
+}
+
+/* Turn a read interpreter-mode config into app mode for script_is_self():
+ * the app's entry point instead of the script, and the app's safe sys.path
+ * (no directory of the script or current directory in front of the archive);
+ * options given before the script (-W, -X, -O...) stay in force. */
+static PyStatus
+run_app_instead_of_script(PyConfig *config)
+{
+    PyStatus status = PyConfig_SetString(config, &config->run_filename, NULL);
+    if (!PyStatus_Exception(status)) {
+        status = PyConfig_SetString(config, &config->run_command, APP_MAIN_COMMAND);
+    }
+    config->safe_path = 1;
+    return status;
 }
 
 static int
@@ -344,6 +387,13 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
     status = PyConfig_Read(&config);
     if (PyStatus_Exception(status)) {
         goto fail;
+    }
+    if (interpreter && script_is_self(&config, argc, argv, self)) {
+        status = run_app_instead_of_script(&config);
+        if (PyStatus_Exception(status)) {
+            goto fail;
+        }
+        interpreter = 0; /* main() does the set-up */
     }
     status = set_search_path(&config, self);
     if (PyStatus_Exception(status)) {
