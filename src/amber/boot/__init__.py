@@ -16,4 +16,5 @@ BOOT_MODULES = {
     "__amber_cache__": BOOT_DIR / "cache.py",
     "__amber_extract__": BOOT_DIR / "extract.py",
     "__amber_exec__": BOOT_DIR / "executables.py",
+    "__amber_children__": BOOT_DIR / "children.py",
 }

@@ -6,6 +6,9 @@ archive), with the user's argv untouched. This module picks the script: the one
 named like the program as invoked (a symlink or hard link named after another
 script runs that script, busybox style), else the default, then calls it as
 the console_scripts wrapper pip would have written.
+
+The launcher calls `main()` in app mode; in interpreter mode (AMBER_INTERPRETER)
+it calls only `setup()`, then CPython runs -c, -m, the script or the REPL.
 """
 
 import sys
@@ -31,6 +34,29 @@ def _install_site_builtins():
     builtins.exit = _sitebuiltins.Quitter("exit", eof)
     builtins.quit = _sitebuiltins.Quitter("quit", eof)
     builtins.help = _sitebuiltins._Helper()
+
+
+# Modules whose process-starting primitives __amber_children__ wraps.
+_CHILD_PRIMITIVES = ("_posixsubprocess", "os")
+
+
+def _install_child_relaunch():
+    """Children started as sys.executable get a python: wrap the primitives once their module is imported.
+
+    __amber_children__ itself is imported only then, off a hello world's path.
+    Two AfterImport hooks on one module (vfs has one on os) chain: the first
+    one's _find_spec call reaches the second, and both actions run.
+    """
+    from __amber_vfs__ import AfterImport
+
+    def action(name):
+        return lambda: __import__("__amber_children__").wrap(name)
+
+    for name in _CHILD_PRIMITIVES:
+        if name in sys.modules:
+            action(name)()
+        else:
+            sys.meta_path.insert(0, AfterImport(name, action(name)))
 
 
 def _archive_path():
@@ -71,15 +97,23 @@ def _install_archive_loaders():
         sys.meta_path.insert(0, AfterImport("subprocess", lambda: wrap("subprocess")))
 
 
+def setup():
+    """Everything an app binary does before its entry point.
+
+    The launcher calls this alone in interpreter mode (AMBER_INTERPRETER), so
+    that -c, -m, scripts and the REPL see the same importable packages.
+    """
+    _install_archive_loaders()
+    _install_site_builtins()
+    _install_child_relaunch()
+
+
 def main():
+    """App mode (the launcher's run_command): set up, then run the script named by argv[0]."""
     from __amber_app__ import DEFAULT, SCRIPTS
 
     invoked = sys.argv[0].rpartition("/")[2] if sys.argv and sys.argv[0] else ""
     target = SCRIPTS.get(invoked) or SCRIPTS[DEFAULT]
-    _install_archive_loaders()
-    _install_site_builtins()
+    setup()
     func = _resolve(target)
     sys.exit(func())
-
-
-main()

@@ -229,20 +229,120 @@ set_prefix(PyConfig *config, const char *self)
     return status;
 }
 
-/* An app binary: an isolated interpreter (no PYTHON* variables, no user or
- * system site-packages, no current directory on sys.path) whose argv belongs
- * to the app, not to the interpreter; the boot module picks the entry point. */
+/* The variable that turns an app binary into its own python (see
+ * boot/children.py, which sets it for the app's children started as
+ * sys.executable, and the README, which documents it for debugging). */
+#define AMBER_INTERPRETER_VAR "AMBER_INTERPRETER"
+/* App mode's command: pick the script by argv[0], set up, call it. */
+#define APP_MAIN_COMMAND L"import __amber_boot__\n__amber_boot__.main()\n"
+
+/* 1 when this run is an interpreter-style invocation. The variable is removed
+ * from the environment either way, before Python copies it into os.environ,
+ * so it never reaches a grandchild or an unrelated program. */
+static int
+take_interpreter_request(void)
+{
+    const char *value = getenv(AMBER_INTERPRETER_VAR);
+    if (value == NULL) {
+        return 0;
+    }
+    int wanted = value[0] != '\0' && strcmp(value, "0") != 0;
+    unsetenv(AMBER_INTERPRETER_VAR);
+    return wanted;
+}
+
+/* Both modes of an app binary: the interpreter ignores PYTHON* variables and
+ * user and system site-packages: what runs is what was built. Only plain
+ * fields here: setting a string pre-initializes Python, which must happen in
+ * PyConfig_SetBytesArgv, with the arguments (-X utf8, -I in interpreter mode). */
+static void
+configure_app_common(PyConfig *config)
+{
+    config->use_environment = 0;
+    config->user_site_directory = 0;
+    config->site_import = 0;
+    config->pathconfig_warnings = 0;
+}
+
+/* App mode: an isolated interpreter (nor the current directory on sys.path)
+ * whose argv belongs to the app, not to the interpreter (`./app -c foo`
+ * passes -c foo); the boot module picks the entry point. */
 static PyStatus
 configure_app(PyConfig *config)
 {
+    configure_app_common(config);
     config->isolated = 1;
-    config->use_environment = 0;
-    config->user_site_directory = 0;
     config->safe_path = 1;
-    config->site_import = 0;
     config->parse_argv = 0;
-    config->pathconfig_warnings = 0;
-    return PyConfig_SetString(config, &config->run_command, L"import __amber_boot__\n");
+    return PyConfig_SetString(config, &config->run_command, APP_MAIN_COMMAND);
+}
+
+/* Interpreter mode: argv parsed as CPython does (-c, -m, -X, -I, a script,
+ * the REPL), sys.path[0] as CPython sets it; the archive's packages are made
+ * importable by __amber_boot__.setup() before Py_RunMain. */
+static void
+configure_interpreter(PyConfig *config)
+{
+    configure_app_common(config);
+}
+
+/* Interpreter mode, after initialization: the app mode's set-up (archive file
+ * system, native-code loader, exit()/help(), child relaunch) without the entry
+ * point. 0 on success; else the traceback is printed. */
+static int
+run_boot_setup(void)
+{
+    PyObject *boot = PyImport_ImportModule("__amber_boot__");
+    PyObject *result = boot ? PyObject_CallMethod(boot, "setup", NULL) : NULL;
+    Py_XDECREF(boot);
+    if (result == NULL) {
+        PyErr_Print();
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Interpreter mode whose script is this very binary: `python /path/to/app
+ * args`, which is how reloaders (Django's, Werkzeug's) restart a program,
+ * [sys.executable, *options, *sys.argv]. Like a zipapp with a __main__, the
+ * binary then runs its app, with argv = [script, args...] as CPython parsed it. */
+static int
+script_is_self(const PyConfig *config, int argc, char **argv, const char *self)
+{
+    if (config->run_filename == NULL || config->run_command != NULL || config->run_module != NULL
+        || config->argv.length < 1) {
+        return 0;
+    }
+    /* The script as given is sys.argv[0]; find its bytes in the real argv
+     * (Py_EncodeLocale would need PyMem_Malloc, unusable before initialization). */
+    const wchar_t *script = config->argv.items[0];
+    for (int i = 1; i < argc; i++) {
+        wchar_t *decoded = Py_DecodeLocale(argv[i], NULL);
+        int match = decoded != NULL && wcscmp(decoded, script) == 0;
+        PyMem_RawFree(decoded);
+        if (match) {
+            struct stat a, b;
+            return stat(argv[i], &a) == 0 && stat(self, &b) == 0
+                   && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        }
+    }
+    return 0;
+}
+
+/* Turn a read interpreter-mode config into app mode for script_is_self():
+ * the app's entry point instead of the script, and the app's safe sys.path
+ * (no directory of the script or current directory in front of the archive);
+ * options given before the script (-W, -X, -O...) stay in force. */
+static PyStatus
+run_app_instead_of_script(PyConfig *config)
+{
+    PyStatus status = PyConfig_SetString(config, &config->run_filename, NULL);
+    if (!PyStatus_Exception(status)) {
+        status = PyConfig_SetString(config, &config->run_command, APP_MAIN_COMMAND);
+    }
+    config->safe_path = 1;
+    return status;
 }
 
 static int
@@ -251,16 +351,34 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
     PyStatus status;
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
+    int interpreter = 0;
 
+    /* Before PyConfig_SetBytesArgv: it pre-initializes Python (locale,
+     * UTF-8 mode) from the fields set so far. */
     if (flags & AMBER_FLAG_APP) {
-        status = configure_app(&config);
-        if (PyStatus_Exception(status)) {
-            goto fail;
+        interpreter = take_interpreter_request();
+        if (interpreter) {
+            configure_interpreter(&config);
+        }
+        else {
+            status = configure_app(&config);
+            if (PyStatus_Exception(status)) {
+                goto fail;
+            }
         }
     }
     status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status)) {
         goto fail;
+    }
+    if (flags & AMBER_FLAG_APP) {
+        /* sys.executable is the binary's real path (what /proc/self/exe
+         * names), whatever argv[0] says, so that children started as
+         * sys.executable run this very file. */
+        status = PyConfig_SetBytesString(&config, &config.executable, self);
+        if (PyStatus_Exception(status)) {
+            goto fail;
+        }
     }
     status = set_prefix(&config, self);
     if (PyStatus_Exception(status)) {
@@ -269,6 +387,13 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
     status = PyConfig_Read(&config);
     if (PyStatus_Exception(status)) {
         goto fail;
+    }
+    if (interpreter && script_is_self(&config, argc, argv, self)) {
+        status = run_app_instead_of_script(&config);
+        if (PyStatus_Exception(status)) {
+            goto fail;
+        }
+        interpreter = 0; /* main() does the set-up */
     }
     status = set_search_path(&config, self);
     if (PyStatus_Exception(status)) {
@@ -279,6 +404,10 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
         goto fail;
     }
     PyConfig_Clear(&config);
+    if (interpreter && run_boot_setup() < 0) {
+        Py_Finalize();
+        return 1;
+    }
     return Py_RunMain();
 
 fail:
