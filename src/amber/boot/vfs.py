@@ -268,7 +268,10 @@ class ArchiveFS:
             raise IsADirectoryError(errno.EISDIR, posix.strerror(errno.EISDIR), self.prefix + rel)
         if rel not in self._directory:
             raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
-        return self._read_member(self.archive, self._directory[rel])
+        try:
+            return self._read_member(self.archive, self._directory[rel])
+        except ImportError as exc:  # zipimport's word for a damaged member (CRC, inflate, offsets)
+            raise OSError(errno.EIO, f"{exc}; copy the file again", self.prefix + rel) from None
 
 
 def _read_only(path):

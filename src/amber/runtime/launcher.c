@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,32 +105,74 @@ find_self(const char *argv0, char *out, size_t outlen)
     return find_in_path(argv0, out, outlen);
 }
 
-/* 1: trailer found and sane; 0: no trailer (a plain interpreter). */
-static int
-read_trailer(const char *path, struct amber_trailer *t)
+/* Where the ELF image of the file ends: the furthest of its program segments
+ * and its section header table. 0 when the header cannot be read. */
+static uint64_t
+elf_end(int fd)
+{
+    unsigned char h[64];
+    if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "\177ELF", 4) != 0 || h[4] != 2) {
+        return 0;
+    }
+    uint64_t phoff = read_le(h + 0x20, 8), shoff = read_le(h + 0x28, 8);
+    uint64_t phentsize = read_le(h + 0x36, 2), phnum = read_le(h + 0x38, 2);
+    uint64_t shentsize = read_le(h + 0x3A, 2), shnum = read_le(h + 0x3C, 2);
+    uint64_t end = shoff + shentsize * shnum;
+    for (uint64_t i = 0; i < phnum && phentsize >= 56; i++) {
+        unsigned char ph[56];
+        if (pread(fd, ph, sizeof(ph), (off_t)(phoff + i * phentsize)) != (ssize_t)sizeof(ph)) {
+            return 0;
+        }
+        uint64_t segment_end = read_le(ph + 8, 8) + read_le(ph + 32, 8);
+        if (segment_end > end) {
+            end = segment_end;
+        }
+    }
+    return end;
+}
+
+enum trailer_state { NO_ARCHIVE = 0, ARCHIVE = 1, DAMAGED = -1 };
+
+/* ARCHIVE: trailer found and sane. NO_ARCHIVE: the file is exactly an ELF
+ * image (a plain interpreter, e.g. during the runtime build). DAMAGED: a
+ * trailer that points outside the file, or bytes after the ELF image without a
+ * trailer (a truncated or modified binary); `why` says which. */
+static enum trailer_state
+read_trailer(const char *path, struct amber_trailer *t, const char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return 0;
+        return NO_ARCHIVE;
     }
     struct stat st;
     unsigned char tail[AMBER_TAIL_SIZE];
-    int found = 0;
+    enum trailer_state state = NO_ARCHIVE;
     if (fstat(fd, &st) == 0 && st.st_size >= AMBER_TAIL_SIZE
         && pread(fd, tail, sizeof(tail), st.st_size - AMBER_TAIL_SIZE) == (ssize_t)sizeof(tail)
         && memcmp(tail, "PK\5\6", 4) == 0
         && read_le(tail + 20, 2) == AMBER_COMMENT_SIZE
         && memcmp(tail + EOCD_SIZE, AMBER_MAGIC, AMBER_MAGIC_SIZE) == 0) {
         const unsigned char *c = tail + EOCD_SIZE;
+        uint64_t size = (uint64_t)st.st_size;
         t->flags = (uint32_t)read_le(c + 8, 4);
         t->index_offset = read_le(c + 16, 8);
         t->index_size = read_le(c + 24, 8);
         t->archive_offset = read_le(c + 32, 8);
-        found = t->archive_offset <= t->index_offset
-                && t->index_offset + t->index_size <= (uint64_t)st.st_size;
+        state = t->archive_offset <= t->index_offset && t->index_size <= size
+                && t->index_offset <= size - t->index_size ? ARCHIVE : DAMAGED;
+        *why = "its archive trailer points outside the file";
+    }
+    else if (fstat(fd, &st) == 0) {
+        uint64_t end = elf_end(fd);
+        if (end != 0 && end != (uint64_t)st.st_size) {
+            state = DAMAGED;
+            *why = end > (uint64_t)st.st_size ? "it is shorter than its own interpreter (truncated)"
+                                              : "data follows the interpreter but the archive trailer is missing "
+                                                "(truncated or modified)";
+        }
     }
     close(fd);
-    return found;
+    return state;
 }
 
 /* Append each entry of $PYTHONPATH (as CPython reads it: only without -E/-I),
@@ -234,7 +277,16 @@ set_prefix(PyConfig *config, const char *self)
  * sys.executable, and the README, which documents it for debugging). */
 #define AMBER_INTERPRETER_VAR "AMBER_INTERPRETER"
 /* App mode's command: pick the script by argv[0], set up, call it. */
-#define APP_MAIN_COMMAND L"import __amber_boot__\n__amber_boot__.main()\n"
+/* A damaged archive member (zipimport checks the CRC of each one it reads)
+ * ends the app with one line instead of a traceback. */
+#define APP_MAIN_COMMAND \
+    L"try:\n" \
+    L"    import __amber_boot__\n" \
+    L"    __amber_boot__.main()\n" \
+    L"except ImportError as e:\n" \
+    L"    if not str(e).startswith('amber: damaged'):\n" \
+    L"        raise\n" \
+    L"    raise SystemExit(f'{e}; copy the file again') from None\n"
 
 /* 1 when this run is an interpreter-style invocation. The variable is removed
  * from the environment either way, before Python copies it into os.environ,
@@ -345,6 +397,32 @@ run_app_instead_of_script(PyConfig *config)
     return status;
 }
 
+/* stderr to /dev/null; the saved descriptor, or -1 when nothing was changed. */
+static int
+quiet_stderr(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) {
+        return -1;
+    }
+    int saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (saved >= 0 && dup2(null, 2) < 0) {
+        close(saved);
+        saved = -1;
+    }
+    close(null);
+    return saved;
+}
+
+static void
+restore_stderr(int saved)
+{
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+}
+
 static int
 run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
 {
@@ -399,7 +477,21 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
     if (PyStatus_Exception(status)) {
         goto fail;
     }
+    /* An app's own start-up prints nothing unless it fails, and then the
+     * user needs one line, not CPython's dump of its path configuration: an
+     * app binary that cannot initialize is a damaged file. */
+    int saved_stderr = -1;
+    if ((flags & AMBER_FLAG_APP) && !interpreter) {
+        saved_stderr = quiet_stderr();
+    }
     status = Py_InitializeFromConfig(&config);
+    restore_stderr(saved_stderr);
+    if (PyStatus_Exception(status) && saved_stderr >= 0 && !PyStatus_IsExit(status)) {
+        fprintf(stderr, "amber: %s: cannot start: %s%s%s; the file may be damaged: copy it again\n", self,
+                status.func ? status.func : "", status.func ? ": " : "", status.err_msg ? status.err_msg : "?");
+        PyConfig_Clear(&config);
+        return 1;
+    }
     if (PyStatus_Exception(status)) {
         goto fail;
     }
@@ -423,9 +515,17 @@ main(int argc, char **argv)
 {
     char self[PATH_MAX];
     struct amber_trailer trailer;
-    if (find_self(argc > 0 ? argv[0] : NULL, self, sizeof(self)) == 0
-        && read_trailer(self, &trailer)) {
-        return run_with_archive(argc, argv, self, trailer.flags);
+    const char *why = NULL;
+    if (find_self(argc > 0 ? argv[0] : NULL, self, sizeof(self)) == 0) {
+        switch (read_trailer(self, &trailer, &why)) {
+        case ARCHIVE:
+            return run_with_archive(argc, argv, self, trailer.flags);
+        case DAMAGED:
+            fprintf(stderr, "amber: %s: damaged file: %s; copy it again\n", self, why);
+            return 1;
+        case NO_ARCHIVE:
+            break;
+        }
     }
     return Py_BytesMain(argc, argv);
 }

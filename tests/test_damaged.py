@@ -1,0 +1,113 @@
+"""Damaged binaries (issue #8, item 1): each damage gives correct behaviour or one `amber: ...`
+line and a non-zero exit — never a hang, a signal or a traceback from the loader.
+
+What is checked when: the launcher checks the trailer (and that nothing follows the ELF
+image without one) at every start; zipimport checks the CRC of each member it reads, when
+it reads it. Nothing reads the whole payload at start-up.
+
+Out of reach by design: a file cut inside its own interpreter (the ELF image) fails in the
+kernel or the dynamic loader before any of amber's code runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AMBER = [sys.executable, "-m", "amber"]
+
+
+@pytest.fixture(scope="module")
+def hello(runtime: Path, tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("damaged") / "hello"
+    shutil.copytree(FIXTURES / "hello", project)
+    out = run([*AMBER, "build", project], timeout=600)
+    assert out.returncode == 0, out.stderr
+    return project / "dist" / "hello"
+
+
+def variant(hello: Path, tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name / "hello"  # the script name must stay "hello"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return path
+
+
+def outcome(binary: Path, *args: str, env: dict | None = None) -> tuple[int, list[str], str]:
+    result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=30,
+                            env=env or {"PATH": "/usr/bin:/bin"})
+    return result.returncode, result.stderr.strip().splitlines(), result.stdout
+
+
+def assert_one_amber_line(code: int, err: list[str], *words: str) -> None:
+    assert code == 1, (code, err)
+    assert len(err) == 1 and err[0].startswith("amber: "), err
+    for word in words:
+        assert word in err[0], err
+
+
+def member_data_offset(binary: Path, name: str) -> int:
+    with zipfile.ZipFile(binary) as zf:
+        info = zf.getinfo(name)
+    return info.header_offset + 30 + len(info.filename)
+
+
+def test_truncated_archive_is_one_line(hello: Path, tmp_path: Path):
+    data = hello.read_bytes()
+    with zipfile.ZipFile(hello) as zf:
+        first = min(i.header_offset for i in zf.infolist())
+    for cut in (first + 1, first + 100_000, (first + len(data)) // 2, len(data) - 30, len(data) - 1):
+        code, err, _ = outcome(variant(hello, tmp_path, f"cut{cut}", data[:cut]), "x")
+        assert_one_amber_line(code, err, "damaged file", "copy it again")
+
+
+def test_flipped_bytes(hello: Path, tmp_path: Path):
+    data = hello.read_bytes()
+
+    def flipped(offset: int) -> bytes:
+        damaged = bytearray(data)
+        damaged[offset] ^= 0xFF
+        return bytes(damaged)
+
+    # A module's .pyc (stored): its CRC no longer matches when it is imported.
+    code, err, _ = outcome(variant(hello, tmp_path, "pyc", flipped(member_data_offset(hello, "hello/cli.pyc") + 40)))
+    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "CRC mismatch")
+    # The boot module itself.
+    boot = member_data_offset(hello, "__amber_boot__.pyc") + 40
+    code, err, _ = outcome(variant(hello, tmp_path, "boot", flipped(boot)))
+    assert_one_amber_line(code, err, "__amber_boot__.pyc")
+    # The trailer: its offsets no longer fit the file.
+    code, err, _ = outcome(variant(hello, tmp_path, "trailer", flipped(len(data) - 17)))
+    assert_one_amber_line(code, err, "damaged file")
+    # The marshalled index (read during interpreter start-up).
+    index = member_data_offset(hello, ".amber/index")
+    code, err, _ = outcome(variant(hello, tmp_path, "index", flipped(index + 2)))
+    assert_one_amber_line(code, err, "cannot start")
+    # A deflated member (the module's source, read only for a traceback): the app's own
+    # traceback still comes, without that source line.
+    source = member_data_offset(hello, "hello/cli.py") + 10
+    fail = variant(hello, tmp_path, "source", flipped(source))
+    link = fail.with_name("hello-fail")
+    link.symlink_to(fail.name)
+    code, err, _ = outcome(link, env={"PATH": "/usr/bin:/bin", "HELLO_EXIT": "-1"})
+    assert code == 1 and err[-1] == "RuntimeError: boom from hello", err
+
+
+def test_archive_appended_twice_still_runs(hello: Path, tmp_path: Path):
+    data = hello.read_bytes()
+    with zipfile.ZipFile(hello) as zf:
+        first = min(i.header_offset for i in zf.infolist())
+    code, err, out = outcome(variant(hello, tmp_path, "twice", data + data[first:]), "again")
+    assert code == 0, err
+    assert '"argv": ["again"]' in out
