@@ -30,7 +30,9 @@ def compile_members(python: Path, files: list[tuple[Path, str]], workdir: Path, 
     outdir.mkdir(parents=True)
     sources = [(str(p), name) for p, name in files if name.endswith(".py")]
     proc = subprocess.run(
-        [str(python), "-I", "-S", str(COMPILE_WORKER), str(outdir)],
+        # The worker's source goes by -c: inside a self-built amber its file is in the archive,
+        # where the target interpreter (another process) cannot open it.
+        [str(python), "-I", "-S", "-c", COMPILE_WORKER.read_text(), str(outdir)],
         input=json.dumps(sources), capture_output=True, text=True, cwd=cwd or workdir,
     )
     if proc.returncode != 0:

@@ -1,4 +1,4 @@
-"""Byte-compile sources with the *target* interpreter (run as a script by it).
+"""Byte-compile sources with the *target* interpreter (run by it, its source given with -c).
 
 The archive step runs this file with the runtime's own python, so the .pyc
 files carry that interpreter's magic number and bytecode. Input on stdin: a

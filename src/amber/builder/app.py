@@ -29,7 +29,7 @@ from amber.boot.elf import ELFError, dynamic_info
 from amber.builder import exclude, extract_rule, lock, native_scan, resolve
 from amber.builder.project import choose_entry, load_project, merge_options
 from amber.errors import AmberError, RuntimeMissing
-from amber.runtime import store
+from amber.runtime import embedded, store
 from amber.runtime.recipe import load_recipe
 
 # Files an installed distribution carries that have no use inside a binary.
@@ -238,7 +238,8 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             raise AmberError(f"amber's boot code does not compile: {failures}")
         for name, error in failures:
             log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
-        stdlib = exclude.prune_members(image.members(), exclusion)
+        runtime_members = image.members()
+        stdlib = exclude.prune_members(runtime_members, exclusion)
         exclude.warn_own_imports(site, own.dist_info if own else None, exclusion, log)
         taken = {m.name for m in stdlib}
         clashes = sorted(m.name for m in members if m.name in taken)
@@ -254,7 +255,9 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
                                   {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names)})
-        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins])
+        # Which members are the runtime's: a self-built amber writes its runtime back from them.
+        runtime_manifest = embedded.manifest_member(runtime, runtime_members)
+        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins, runtime_manifest])
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=entry, scripts=scripts, dists=dists, glibc=glibc, native=parts)
 

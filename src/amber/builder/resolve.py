@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +23,19 @@ PLATFORM_RE = re.compile(r"^manylinux_(\d+)_(\d+)$")
 
 
 def uv_binary() -> str:
+    """uv's executable: the one inside this binary when amber is self-built (the uv wheel's
+    script, stored as `bin/uv` and run from memory), else the installed uv package's."""
+    bundled = os.path.join(sys.executable, "bin", "uv")
+    if os.path.isfile(bundled) and bundled.startswith(sys.executable + "/"):
+        return bundled
     try:
         from uv import find_uv_bin
     except ImportError as exc:
         raise AmberError("uv is not installed: pip install 'uv==0.13.9'") from exc
-    return find_uv_bin()
+    try:
+        return find_uv_bin()
+    except FileNotFoundError as exc:
+        raise AmberError(f"uv's executable is missing: {exc}") from exc
 
 
 def parse_platform(platform: str) -> tuple[int, int]:

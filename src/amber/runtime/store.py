@@ -62,8 +62,14 @@ def load(root: Path) -> Runtime | None:
 
 
 def find(rec: PythonRecipe) -> Runtime | None:
-    """The cached runtime for the current recipe, if built."""
-    return load(runtime_dir(rec))
+    """The cached runtime for the current recipe, if built; in a self-built amber, the runtime
+    it carries, written into the cache on first use (runtime/embedded.py)."""
+    found = load(runtime_dir(rec))
+    if found is None:
+        from amber.runtime.embedded import restore
+
+        found = restore(rec)
+    return found
 
 
 def list_runtimes() -> list[Runtime]:
@@ -74,7 +80,7 @@ def list_runtimes() -> list[Runtime]:
     return [r for r in found if r is not None]
 
 
-def install(rec: PythonRecipe, runtime_file: Path, include: Path, metadata: dict, log_path: Path) -> Runtime:
+def install(rec: PythonRecipe, runtime_file: Path, include: Path | None, metadata: dict, log_path: Path) -> Runtime:
     """Move a validated runtime into the store atomically and return it."""
     final = runtime_dir(rec)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +92,8 @@ def install(rec: PythonRecipe, runtime_file: Path, include: Path, metadata: dict
         shutil.copy2(runtime_file, exe)
         for alias in (f"python{rec.minor.split('.')[0]}", "python"):
             (bindir / alias).symlink_to(exe.name)
-        shutil.copytree(include, stage / "include" / include.name, symlinks=True)
+        if include is not None:  # a runtime restored from a self-built amber has no headers
+            shutil.copytree(include, stage / "include" / include.name, symlinks=True)
         (stage / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
         shutil.copy2(log_path, stage / "build.log")
         stage.chmod(0o755)
