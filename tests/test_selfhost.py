@@ -1,0 +1,78 @@
+"""Self-hosting (issue #5, item 5): `amber build` on amber's own repository writes one file that,
+with no Python on PATH and an empty HOME, builds a working binary from its own runtime, with
+the uv inside it; the result runs in an empty chroot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+
+ROOT = Path(__file__).parent.parent
+AMBER = [sys.executable, "-m", "amber"]
+
+
+@pytest.fixture(scope="module")
+def self_built(runtime: Path, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("selfhost")
+    repo = work / "amber"
+    # The repository as committed files would give it (no .venv, caches or build output).
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", ".git", ".fuzz", "dist", "build", "*.egg-info",
+                                                               "__pycache__", ".pytest_cache", ".ruff_cache"))
+    out = run([*AMBER, "build", repo], timeout=900)
+    assert out.returncode == 0, out.stderr
+    binary = repo / "dist" / "amber"
+    assert binary.is_file()
+    return binary
+
+
+def bare_env(tmp_path: Path) -> dict[str, str]:
+    """No Python (nor anything else) on PATH, an empty HOME: the self-built amber brings all it needs."""
+    (tmp_path / "empty-bin").mkdir()
+    (tmp_path / "home").mkdir()
+    return {"PATH": str(tmp_path / "empty-bin"), "HOME": str(tmp_path / "home"), "LC_ALL": "C.UTF-8"}
+
+
+def test_self_built_amber_builds_an_app_without_python(self_built: Path, tmp_path: Path, chroot):
+    env = bare_env(tmp_path)
+    version = run([self_built, "--version"], env=env)
+    assert version.returncode == 0 and version.stdout.startswith("amber "), version.stderr
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hello", project)
+    out = run([self_built, "build", project], env=env, timeout=900)
+    assert out.returncode == 0, out.stderr
+    app = project / "dist" / "hello"
+    # It wrote its runtime into the (empty) HOME's cache from its own bytes: no build, no zig.
+    runtimes = list((tmp_path / "home" / ".cache" / "amber" / "runtimes").iterdir())
+    assert len(runtimes) == 1 and "restored from" in (runtimes[0] / "build.log").read_text()
+    chroot.add(app, "/app/hello", 0o755)
+    result = chroot.run(["/app/hello", "from", "self-built"], env={})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["argv"] == ["from", "self-built"]
+    # Same inputs, same bytes as the amber installed from source builds.
+    reference = run([*AMBER, "build", project, "-o", tmp_path / "reference"], timeout=900)
+    assert reference.returncode == 0, reference.stderr
+    assert app.read_bytes() == (tmp_path / "reference").read_bytes()
+
+
+def test_self_built_amber_says_what_building_a_runtime_needs(self_built: Path, tmp_path: Path):
+    out = run([self_built, "runtime", "build", "--force"], env=bare_env(tmp_path))
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("amber: building a runtime needs")
+
+
+def test_inspect_of_the_self_built_amber(self_built: Path):
+    info = json.loads(run([*AMBER, "inspect", "--json", self_built]).stdout)
+    names = {d["name"].lower() for d in info["distributions"]}
+    assert {"amber", "uv", "rich", "packaging"} <= names and "ziglang" not in names
+    assert "bin/uv" in info["programs"]
+    print(f"\nself-built amber: {self_built.stat().st_size / 1e6:.1f} MB")
+    assert subprocess.run([self_built, "--help"], capture_output=True).returncode == 0
