@@ -27,6 +27,7 @@ from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES
 from amber.boot.elf import ELFError, dynamic_info
 from amber.builder import exclude, extract_rule, lock, native_scan, resolve
+from amber.builder.entry_check import check_entry_points
 from amber.builder.project import choose_entry, load_project, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import embedded, store
@@ -218,6 +219,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             name for d in dists for name in console_scripts(site, d.dist_info)}
         app_files = site_files(site) + script_programs(site, wrappers)
         by_name = dict((name, path) for path, name in app_files)
+        check_entry_points(scripts, by_name)
         extractions = extract_rule.choose(
             dist_files(site, dists), by_name, keep_sources=options.sources,
             cache_tag=f"cpython-{rec.minor.replace('.', '')}", salt=runtime.metadata["recipe_hash"],
