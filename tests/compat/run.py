@@ -200,6 +200,7 @@ def run_group(group: str, workdir: Path, startup: bool = True, log=print) -> Gro
         run, result.run_seconds = timed(chroot, [app])
         result.returncode, result.stdout, result.stderr = run.returncode, run.stdout, run.stderr
         result.packages = parse_report(group, run.stdout)
+        (workdir / f"{group}.log").write_text(f"exit {run.returncode}\n{run.stdout}\n--- stderr\n{run.stderr}")
         if startup and run.returncode == 0:
             result.bare_startup = _median(chroot, [app, "import"])
             for package in result.packages:
