@@ -78,22 +78,24 @@ def check_certifi():
 def check_requests():
     import requests
     from requests.adapters import HTTPAdapter
+    from urllib3.util import ssl_
 
     with local_server() as base, requests.Session() as session:
         response = session.get(f"{base}/a", params={"q": "amber"}, headers={"User-Agent": "compat"}, timeout=10)
     assert response.status_code == 200 and response.json() == {"path": "/a?q=amber", "agent": "compat"}
+    # What send() does for https:// with verify=True, short of connecting: the pool gets certifi's
+    # bundle (a real file: OpenSSL opens it), from which the TLS context is built.
     adapter = session.get_adapter("https://example.invalid/")
     assert isinstance(adapter, HTTPAdapter)
-    # The TLS context requests builds for https:// (verify=True loads certifi's bundle), no connection made.
-    pool_kwargs = adapter.build_connection_pool_key_attributes(requests.Request("GET", "https://example.invalid/")
-                                                               .prepare(), verify=True)[1]
-    context = pool_kwargs.get("ssl_context")
-    roots = len(context.get_ca_certs()) if context is not None else 0
-    if context is None:  # no preloaded context: requests hands urllib3 the bundle path
-        assert real_file(pool_kwargs["ca_certs"]), pool_kwargs
-    else:
-        assert roots > 100, roots
-    return f"GET with params from 127.0.0.1, https TLS context ({roots or 'path to'} roots)"
+    request = requests.Request("GET", "https://example.invalid/").prepare()
+    pool = adapter.get_connection_with_tls_context(request, verify=True)
+    adapter.cert_verify(pool, request.url, True, None)
+    assert pool.cert_reqs == "CERT_REQUIRED" and real_file(pool.ca_certs), (pool.cert_reqs, pool.ca_certs)
+    context = ssl_.create_urllib3_context()
+    context.load_verify_locations(pool.ca_certs)
+    roots = len(context.get_ca_certs())
+    assert roots > 100, roots
+    return f"GET with params from 127.0.0.1, https pool's TLS context ({roots} roots)"
 
 
 @check("httpx", "httpx")
