@@ -59,7 +59,7 @@ def check_rich():
     console.print(table)
     console.print(Markdown("# Title\n\n* one\n* two"))
     console.print(Syntax("def f():\n    return 42\n", "python", theme="monokai"))  # pygments lexer and style
-    text = console.export_text()
+    text = console.export_text(clear=False)
     assert "│ rich" in text and "• one" in text and "return 42" in text, text
     svg = console.export_svg()
     assert svg.startswith("<svg") and "#a6e22e" in svg.lower(), "no monokai colours"

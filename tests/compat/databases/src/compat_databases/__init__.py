@@ -57,10 +57,10 @@ def check_sqlalchemy():
             titles = sorted(b.title for b in session.scalars(select(Author)).one().books)
         engine.dispose()
     assert count == 2 and titles == ["one", "two"], (count, titles)
-    from sqlalchemy.util import HAS_CYEXTENSION
+    from sqlalchemy.util._has_cython import HAS_CYEXTENSION, _all_cython_modules
 
-    assert HAS_CYEXTENSION, "SQLAlchemy's compiled extensions did not load"
-    return "ORM relationships, join and count on SQLite, compiled extensions"
+    assert HAS_CYEXTENSION, "SQLAlchemy's compiled (Cython) modules did not load"
+    return f"ORM relationships, join and count on SQLite, {len(_all_cython_modules())} Cython modules"
 
 
 @check("psycopg2-binary", "psycopg2", "psycopg2.extensions")

@@ -156,14 +156,15 @@ def check_charset_normalizer():
     import charset_normalizer
     from charset_normalizer import from_bytes
 
-    text = "Les élèves étudient à l'école, où l'hiver est très froid et la forêt est belle."
+    # Letters that every Latin single-byte code page detection may settle on agree about.
+    text = "Größere Übungen für Bäcker, Müller und Schüler sind äußerst nützlich, die Straße ist schön."
     best = from_bytes(text.encode("cp1252")).best()
     assert best is not None and str(best) == text, best
     japanese = "日本語のテキストを正しく判定できるかどうかを確認します。これは文字コードの検出テストです。"
     detected = from_bytes(japanese.encode("shift_jis")).best()
     assert detected is not None and str(detected) == japanese, detected and detected.encoding
     compiled = charset_normalizer.md.__file__.endswith(".so")
-    return f"cp1252 ({best.encoding}) and Shift JIS ({detected.encoding}), {'compiled' if compiled else 'pure'}"
+    return f"German cp1252 text read as {best.encoding}, Japanese Shift JIS as {detected.encoding}, {'compiled' if compiled else 'pure'}"
 
 
 # ---- the same harness in every compat fixture ----
