@@ -164,7 +164,8 @@ def check_charset_normalizer():
     detected = from_bytes(japanese.encode("shift_jis")).best()
     assert detected is not None and str(detected) == japanese, detected and detected.encoding
     compiled = charset_normalizer.md.__file__.endswith(".so")
-    return f"German cp1252 text read as {best.encoding}, Japanese Shift JIS as {detected.encoding}, {'compiled' if compiled else 'pure'}"
+    kind = "compiled" if compiled else "pure Python"
+    return f"German cp1252 text read as {best.encoding}, Japanese Shift JIS as {detected.encoding} ({kind})"
 
 
 # ---- the same harness in every compat fixture ----
