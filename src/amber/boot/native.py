@@ -84,6 +84,14 @@ def _send(source, target, offset, size):
     os.lseek(target, 0, os.SEEK_SET)
 
 
+class _Cycle(Exception):
+    """Raised when loading the libraries `members` (in dependency order) comes back to the first."""
+
+    def __init__(self, members):
+        super().__init__(members)
+        self.members = tuple(members)
+
+
 class NativeCode:
     """Loads shared objects from one archive."""
 
@@ -113,8 +121,10 @@ class NativeCode:
 
     def _require(self, name, chain):
         """Load the vendored library `name` (after its own dependencies), RTLD_LOCAL."""
-        if name in self._handles or name in chain:
+        if name in self._handles:
             return
+        if name in chain:  # a dependency cycle: handled by the open() of its first member
+            raise _Cycle(chain[chain.index(name):])
         import ctypes
 
         self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=os.RTLD_LOCAL), chain)
@@ -154,14 +164,21 @@ class NativeCode:
         else (or when the kernel refuses to map it) from the extraction cache."""
         if name not in self._paths:
             fd = sealed_copy(self.fs, name)
-            if fd >= 0:
-                size = os.fstat(fd).st_size
-                with mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else contextlib.nullcontext(b"") as view:
-                    self._load_dependencies(name, view, (*chain, name))
-                self._paths[name] = f"/proc/self/fd/{fd}"
-            else:
-                self._load_dependencies(name, self.fs.read(name), (*chain, name))
-                self._paths[name] = None
+            try:
+                if fd >= 0:
+                    size = os.fstat(fd).st_size
+                    with mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else contextlib.nullcontext(b"") as view:
+                        self._load_dependencies(name, view, (*chain, name))
+                    self._paths[name] = f"/proc/self/fd/{fd}"
+                else:
+                    self._load_dependencies(name, self.fs.read(name), (*chain, name))
+                    self._paths[name] = None
+            except _Cycle as cycle:
+                if fd >= 0:
+                    os.close(fd)
+                if cycle.members[0] != name:
+                    raise
+                self._load_cycle(cycle.members, chain)
         path = self._paths[name]
         if path is not None and not path.startswith("/proc/"):
             return opener(path)  # already extracted
@@ -181,7 +198,7 @@ class NativeCode:
             self._paths[name] = disk
             return opener(disk)
 
-    def _load_dependencies(self, name, data, chain):
+    def _load_dependencies(self, name, data, chain, skip=()):
         try:
             needed, _soname, runpath = dynamic_info(data)
         except (ELFError, struct.error) as exc:
@@ -189,10 +206,34 @@ class NativeCode:
         origin_dir = name.rpartition("/")[0]
         for library in needed:
             located = self._locate(library, origin_dir, runpath)
+            if located in skip:
+                continue
             if located is not None:
                 self._require(located, chain)
             elif self.fs.exists(f"{SYSTEM_LIBRARY_DIR}/{library}"):
                 self.require_system(library)
+
+    def _load_cycle(self, members, chain):
+        """Vendored libraries that need each other (pillow.libs: libfreetype <-> libharfbuzz) cannot be
+        loaded one at a time from memory: whichever goes first needs the other, which the dynamic
+        linker can only find by soname in a directory. So, after whatever else they need is loaded,
+        they are materialized together in one extraction-cache entry (archive layout: auditwheel gives
+        them RPATH $ORIGIN) and loaded from there, where one dlopen() resolves the whole cycle."""
+        import hashlib
+
+        from __amber_cache__ import CacheError, materialize
+
+        digest = hashlib.sha256()
+        for member in members:
+            data = self.fs.read(member)
+            self._load_dependencies(member, data, (*chain, member), skip=members)
+            digest.update(member.encode() + b"\0" + hashlib.sha256(data).digest())
+        try:
+            entry = materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read)
+        except CacheError as exc:
+            raise OSError(f"{', '.join(members)} need each other, which only works from disk: {exc}") from None
+        for member in members:
+            self._paths[member] = os.path.join(entry, member)
 
     def create_extension(self, spec, name):
         def create(path):
