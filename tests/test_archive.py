@@ -97,3 +97,18 @@ def test_trailer_round_trip():
     t = Trailer(flags=3, index_offset=10, index_size=20, archive_offset=5)
     tail = b"PK\x05\x06" + b"\0" * 16 + (40).to_bytes(2, "little") + t.pack()
     assert read_trailer(tail) == t
+
+
+def test_index_bytes_depend_on_the_names_only():
+    """marshal.dumps would flag shared strings for back-references (it depends on reference counts,
+    which differ between interpreters); the index writer never does."""
+    import marshal
+
+    from amber.archive.writer import marshal_index
+
+    shared = ["pkg/mod.pyc", "pkg/é.txt", "x" * 300]
+    fresh = [n.encode().decode() for n in shared]
+    keep = [shared, list(shared)]  # more references to the same string objects
+    assert marshal_index(shared, b"r" * 96) == marshal_index(fresh, b"r" * 96)
+    assert marshal.loads(marshal_index(shared, b"r" * 96)) == (tuple(shared), b"r" * 96)
+    assert keep

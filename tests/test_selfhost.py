@@ -5,6 +5,7 @@ the uv inside it; the result runs in an empty chroot."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,11 @@ def bare_env(tmp_path: Path) -> dict[str, str]:
     """No Python (nor anything else) on PATH, an empty HOME: the self-built amber brings all it needs."""
     (tmp_path / "empty-bin").mkdir()
     (tmp_path / "home").mkdir()
-    return {"PATH": str(tmp_path / "empty-bin"), "HOME": str(tmp_path / "home"), "LC_ALL": "C.UTF-8"}
+    env = {"PATH": str(tmp_path / "empty-bin"), "HOME": str(tmp_path / "home"), "LC_ALL": "C.UTF-8"}
+    # The machine's network settings (a CA bundle for a TLS proxy) are not Python: keep them.
+    env.update({k: v for k, v in os.environ.items() if k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY",
+                                                             "https_proxy", "NO_PROXY", "no_proxy")})
+    return env
 
 
 def test_self_built_amber_builds_an_app_without_python(self_built: Path, tmp_path: Path, chroot):

@@ -7,8 +7,8 @@ compression level, so the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import marshal
 import os
+import struct
 import time
 import zipfile
 from collections.abc import Iterable
@@ -18,7 +18,6 @@ from typing import BinaryIO
 from amber.archive.format import INDEX_NAME, RECORD, Trailer
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
-MARSHAL_VERSION = 4  # readable by every CPython 3.4+
 MAX_U32 = 0xFFFFFFFF
 
 
@@ -51,6 +50,26 @@ def _dos(date_time: tuple[int, ...]) -> tuple[int, int]:
     return (hour << 11 | minute << 5 | second // 2), ((year - 1980) << 9 | month << 5 | day)
 
 
+def marshal_index(names: list[str], records: bytes) -> bytes:
+    """marshal.dumps((tuple(names), records)), written out by hand in marshal's format 4.
+
+    marshal.dumps flags an object for back-references when its reference count is above one,
+    which differs between interpreters (3.11's vs 3.13's, immortal strings), so the same index
+    would come out as different bytes depending on the Python running amber. Without references
+    the bytes depend on the names alone; marshal.loads reads them like any marshal data.
+    """
+    out = bytearray(b"(" + struct.pack("<I", 2))  # TYPE_TUPLE of 2
+    out += b"(" + struct.pack("<I", len(names))
+    for name in names:
+        data = name.encode("utf-8", "surrogatepass")
+        if name.isascii() and len(data) < 256:
+            out += b"z" + bytes([len(data)]) + data  # TYPE_SHORT_ASCII
+        else:
+            out += b"u" + struct.pack("<I", len(data)) + data  # TYPE_UNICODE
+    out += b"s" + struct.pack("<I", len(records)) + records  # TYPE_STRING (bytes)
+    return bytes(out)
+
+
 def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> None:
     """Append an amber archive holding `members` at `out`'s current position."""
     by_name: dict[str, Member] = {}
@@ -81,7 +100,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> N
             index_names.append(name)
             records += RECORD.pack(info.header_offset, info.compress_size, info.file_size, info.CRC,
                                    info.compress_type, dostime, dosdate)
-        index = marshal.dumps((tuple(index_names), bytes(records)), MARSHAL_VERSION)
+        index = marshal_index(index_names, bytes(records))
         info = zipfile.ZipInfo(INDEX_NAME, date_time)
         info.create_system = 3
         info.external_attr = 0o100644 << 16

@@ -193,7 +193,8 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
     image = open_binary(runtime.executable)
     # The runtime's own need, as its validator measured it (e.g. "GLIBC_2.17").
     runtime_glibc = tuple(int(x) for x in runtime.metadata["glibc_max"].removeprefix("GLIBC_").split(".")[:2])
-    with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name, \
+            resolve.uv_scratch(Path(tmp_name) / "uv-tmp"):
         tmp = Path(tmp_name)
         wheel = resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
         site = tmp / "site"
@@ -231,7 +232,14 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         app_src = tmp / "__amber_app__.py"
         native = any(".so" in Path(name).suffixes for _, name in app_files)
         app_src.write_bytes(app_module(scripts, default, native, parts))
-        boot_files = [(path, f"{name}.py") for name, path in BOOT_MODULES.items()] + [(app_src, "__amber_app__.py")]
+        # Copies of the boot sources for the compiling runtime: in a self-built amber the originals
+        # are inside this binary's archive, where another process cannot open them.
+        boot_files = [(app_src, "__amber_app__.py")]
+        for name, path in BOOT_MODULES.items():
+            copy = tmp / "boot" / f"{name}.py"
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_bytes(path.read_bytes())
+            boot_files.append((copy, f"{name}.py"))
         # One run of the runtime compiles the app and amber's boot code together.
         members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
                                             keep_sources=options.sources)

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +49,28 @@ def parse_platform(platform: str) -> tuple[int, int]:
     raise AmberError(f"unsupported --platform {platform!r}: use manylinux_X_Y, e.g. manylinux_2_28 or manylinux_2_17")
 
 
+_scratch: Path | None = None  # TMPDIR for uv during a build (see uv_scratch)
+
+
+@contextlib.contextmanager
+def uv_scratch(directory: Path) -> Iterator[None]:
+    """Give uv (and the build backends it runs) `directory` as TMPDIR while a build lasts: what they
+    leave there (uv keeps lock files in the temporary directory) goes with the build's own."""
+    global _scratch
+    directory.mkdir(parents=True, exist_ok=True)
+    previous, _scratch = _scratch, directory
+    try:
+        yield
+    finally:
+        _scratch = previous
+
+
 def _run_uv(args: list[str], what: str, cwd: Path | None = None) -> str:
     """Run uv in its own process group, so that an interrupted build can stop uv *and* the
     build backends it started before the temporary directories they write into are removed."""
+    env = None if _scratch is None else {**os.environ, "TMPDIR": str(_scratch)}
     proc = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+                            cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         _, stderr = proc.communicate()
     except BaseException:
