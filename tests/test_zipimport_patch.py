@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from amber.archive.format import TAIL_SIZE, read_trailer
-from amber.archive.writer import Member, write_archive
+from amber.archive.writer import Member, marshal_index, write_archive
 from amber.runtime.cpython import PATCH_DIR
 from amber.runtime.recipe import load_recipe
 from amber.runtime.sources import download_dir, source_dirs
@@ -146,7 +146,7 @@ def test_damaged_members_are_refused_by_name(patched_zipimport: Path, tmp_path: 
     records = bytearray(records)
     number = names.index("intact.txt")
     records[number * 32:number * 32 + 8] = (2 ** 63).to_bytes(8, "little")
-    index = marshal.dumps((names, bytes(records)))
+    index = marshal_index(list(names), bytes(records))
     assert len(index) == trailer.index_size
     data[trailer.index_offset:trailer.index_offset + trailer.index_size] = index
     archive.write_bytes(bytes(data))
