@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,7 @@ def test_damaged_members_are_refused_by_name(patched_zipimport: Path, tmp_path: 
     index = marshal_index(list(names), bytes(records))
     assert len(index) == trailer.index_size
     data[trailer.index_offset:trailer.index_offset + trailer.index_size] = index
+    data[-40 + 12:-40 + 16] = zlib.crc32(index).to_bytes(4, "little")  # a consistent trailer CRC
     archive.write_bytes(bytes(data))
     out = subprocess.run([str(HOST_313), "-I", "-c", DAMAGE, str(patched_zipimport), str(archive), "intact.txt"],
                          capture_output=True, text=True)
@@ -161,6 +163,24 @@ def test_trailer_pointing_past_the_file_is_refused(patched_zipimport: Path, tmp_
     archive = make_archive(tmp_path / "app", [Member("m.py", b"x = 1\n")])
     data = bytearray(archive.read_bytes())
     data[-40 + 16:-40 + 24] = (2 ** 64 - 16).to_bytes(8, "little")  # trailer: index data offset
+    archive.write_bytes(bytes(data))
+    code = ("import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location('zi', sys.argv[1])\n"
+            "zi = importlib.util.module_from_spec(spec); spec.loader.exec_module(zi)\n"
+            "try:\n    zi.zipimporter(sys.argv[2])\nexcept zi.ZipImportError as e:\n    print('refused:', e)\n")
+    out = subprocess.run([str(HOST_313), "-I", "-c", code, str(patched_zipimport), str(archive)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: damaged amber archive index")
+
+
+def test_index_crc_mismatch_is_refused(patched_zipimport: Path, tmp_path: Path):
+    """The fuzzer's third finding: a damaged count inside the index made marshal allocate gigabytes.
+    The trailer's CRC of the index is checked first, so damaged index bytes never reach marshal."""
+    archive = make_archive(tmp_path / "app", [Member("m.py", b"x = 1\n")])
+    data = bytearray(archive.read_bytes())
+    trailer = read_trailer(bytes(data[-TAIL_SIZE:]))
+    data[trailer.index_offset + 12] ^= 0x01  # inside the names, still valid marshal
     archive.write_bytes(bytes(data))
     code = ("import importlib.util, sys\n"
             "spec = importlib.util.spec_from_file_location('zi', sys.argv[1])\n"

@@ -12,7 +12,7 @@ The launcher (runtime/launcher.c) and the patched zipimport
 Trailer (little endian):
     magic[8]  b"AMBER\\0\\1\\0"
     flags     u32   bit 0: the archive holds an app (see FLAG_APP)
-    reserved  u32
+    index_crc u32   crc32 of the index data, checked before the index is unmarshalled
     index_offset u64   absolute offset of the index member's data
     index_size   u64
     archive_offset u64 absolute offset of the first local file header
@@ -42,9 +42,11 @@ class Trailer:
     index_offset: int
     index_size: int
     archive_offset: int
+    index_crc: int = 0
 
     def pack(self) -> bytes:
-        return TRAILER.pack(MAGIC, self.flags, 0, self.index_offset, self.index_size, self.archive_offset)
+        return TRAILER.pack(MAGIC, self.flags, self.index_crc, self.index_offset, self.index_size,
+                            self.archive_offset)
 
 
 def read_trailer(tail: bytes) -> Trailer | None:
@@ -54,7 +56,7 @@ def read_trailer(tail: bytes) -> Trailer | None:
     tail = tail[-TAIL_SIZE:]
     if tail[:4] != b"PK\x05\x06" or int.from_bytes(tail[20:22], "little") != TRAILER_SIZE:
         return None
-    magic, flags, _reserved, index_offset, index_size, archive_offset = TRAILER.unpack(tail[EOCD_SIZE:])
+    magic, flags, index_crc, index_offset, index_size, archive_offset = TRAILER.unpack(tail[EOCD_SIZE:])
     if magic != MAGIC:
         return None
-    return Trailer(flags, index_offset, index_size, archive_offset)
+    return Trailer(flags, index_offset, index_size, archive_offset, index_crc)

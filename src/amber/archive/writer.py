@@ -11,6 +11,7 @@ import os
 import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -110,4 +111,4 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> N
         zf.writestr(info, index)
         if info.header_offset != index_header:
             raise AssertionError("zip writer moved the index member")
-        zf.comment = Trailer(flags, index_offset, len(index), archive_offset).pack()
+        zf.comment = Trailer(flags, index_offset, len(index), archive_offset, zlib.crc32(index)).pack()
