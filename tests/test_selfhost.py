@@ -81,3 +81,21 @@ def test_inspect_of_the_self_built_amber(self_built: Path):
     assert "bin/uv" in info["programs"]
     print(f"\nself-built amber: {self_built.stat().st_size / 1e6:.1f} MB")
     assert subprocess.run([self_built, "--help"], capture_output=True).returncode == 0
+
+
+def test_amber_installed_in_an_amber_venv_builds_the_same_bytes(runtime: Path, tmp_path: Path):
+    """`amber venv`, then amber itself installed there with pip: the tool running on the very runtime
+    it ships builds what the amber installed on the host's Python builds."""
+    venv = tmp_path / "venv"
+    assert run([*AMBER, "venv", venv]).returncode == 0
+    install = run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", ROOT],
+                  timeout=900)
+    assert install.returncode == 0, install.stderr
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hello", project)
+    inside = run([venv / "bin" / "amber", "build", project, "-o", tmp_path / "inside"], timeout=900,
+                 env={**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"})
+    assert inside.returncode == 0, inside.stderr
+    outside = run([*AMBER, "build", project, "-o", tmp_path / "outside"], timeout=900)
+    assert outside.returncode == 0, outside.stderr
+    assert (tmp_path / "inside").read_bytes() == (tmp_path / "outside").read_bytes()
