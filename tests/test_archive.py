@@ -112,3 +112,56 @@ def test_index_bytes_depend_on_the_names_only():
     assert marshal_index(shared, b"r" * 96) == marshal_index(fresh, b"r" * 96)
     assert marshal.loads(marshal_index(shared, b"r" * 96)) == (tuple(shared), b"r" * 96)
     assert keep
+
+
+def _binary(tmp_path: Path, members: list[Member], name: str = "app", **kwargs) -> Path:
+    path = tmp_path / name
+    with path.open("wb") as out:
+        out.write(PREFIX)
+        write_archive(out, members, **kwargs)
+    return path
+
+
+def test_zstd_members_read_back_and_metadata_stays_deflated(tmp_path):
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import ZSTD
+
+    members = [*SAMPLE, Member(".amber/build.json", b'{"a": 1}\n' * 50, compress=True),
+               Member("lib/x.so", b"\x7fELF" + bytes(range(256)) * 64, executable=True)]
+    path = _binary(tmp_path, members, zstd_level=19)
+    with zipfile.ZipFile(path) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+        assert zf.read(".amber/build.json") == b'{"a": 1}\n' * 50  # any Python's zipfile reads the metadata
+    assert methods["lib/x.so"] == methods["mod.py"] == ZSTD
+    assert methods[".amber/build.json"] == zipfile.ZIP_DEFLATED
+    back = {m.name: m for m in open_binary(path).members()}
+    for member in members:
+        assert back[member.name].data == member.data
+    assert back["lib/x.so"].executable and not back["mod.py"].executable
+    assert path.stat().st_size < _binary(tmp_path, members, "plain").stat().st_size
+
+
+def test_deflated_members_are_copied_not_recompressed(tmp_path):
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import Packed
+
+    first = {m.name: m for m in open_binary(_binary(tmp_path, SAMPLE)).members()}
+    table = first["pkg/data/table.txt"]
+    assert table.packed is not None and table.packed.method == zipfile.ZIP_DEFLATED
+    # A payload the writer would never produce itself proves it was copied as it is.
+    stored_block = b"\x01" + len(table.data).to_bytes(2, "little") + (len(table.data) ^ 0xFFFF).to_bytes(2, "little")
+    marked = Member(table.name, table.data, compress=True, packed=Packed(zipfile.ZIP_DEFLATED,
+                                                                           stored_block + table.data))
+    again = _binary(tmp_path, [marked], "again")
+    with zipfile.ZipFile(again) as zf:
+        assert zf.read(table.name) == table.data
+        assert zf.getinfo(table.name).compress_size == len(stored_block) + len(table.data)
+
+
+def test_more_members_than_a_plain_zip_can_count(tmp_path):
+    members = [Member(f"m/{i:05}.txt", b"x") for i in range(70_000)]
+    path = _binary(tmp_path, members)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert len(names) == 70_000 + 2 and zf.read("m/69999.txt") == b"x"
+    assert read_trailer(path.read_bytes()[-TAIL_SIZE:]) is not None

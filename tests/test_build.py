@@ -46,6 +46,16 @@ def test_hello_runs_its_entry_point_with_the_users_argv(hello_binary: Path, clea
     assert result["flags_isolated"] == 1
 
 
+def test_site_builtins_are_there_without_site(hello_binary: Path, clean_env):
+    code = ("import builtins; print([type(getattr(builtins, n)).__name__ for n in "
+            "('exit', 'quit', 'help', 'copyright', 'credits', 'license')]); print(license)")
+    out = run([hello_binary, "-c", code], env=dict(clean_env, AMBER_INTERPRETER="1"))
+    assert out.returncode == 0, out.stderr
+    kinds, text = out.stdout.splitlines()
+    assert kinds == "['Quitter', 'Quitter', '_Helper', '_Printer', '_Printer', '_Printer']"
+    assert text == "Type license() to see the full license text"
+
+
 def test_exit_codes_and_tracebacks(hello_binary: Path, tmp_path: Path, clean_env):
     link = tmp_path / "hello-fail"
     link.symlink_to(hello_binary)
@@ -303,6 +313,12 @@ def test_amber_venv_installs_wheels_and_compiles_c_extensions(runtime: Path, tmp
     code = "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_paths()['include'])"
     facts = run([python, "-c", code], env=clean_env).stdout.split()
     assert facts == [str(runtime.parent.parent), str(runtime.parent.parent / "include" / "python3.13")]
+    # The activate script (venv copies it from its own directory, which is inside the runtime's archive).
+    activate = (venv / "bin" / "activate").read_text()
+    assert f"VIRTUAL_ENV={venv}" in activate or f"VIRTUAL_ENV='{venv}'" in activate
+    shell = run(["bash", "-c", f". {venv}/bin/activate && command -v python && python -c 'import ssl, sys; "
+                 "print(sys.prefix)'"], env=clean_env)
+    assert shell.stdout.split() == [str(venv / "bin" / "python"), str(venv)], shell.stderr
     cext = copy_fixture("cext", tmp_path)
     env = dict(clean_env, PIP_DISABLE_PIP_VERSION_CHECK="1")
     out = run([python, "-m", "pip", "install", "-q", cext], env=env, timeout=600)

@@ -55,24 +55,35 @@ def _setup_stdlib_modules() -> set[str]:
 def test_module_table_covers_every_stdlib_extension():
     rec = load_recipe().python(None)
     table = {m.name: m for m in rec.extensions}
-    assert set(table) == _setup_stdlib_modules()
+    assert set(table) - {"_amber_zstd"} == _setup_stdlib_modules()
     for m in table.values():
-        assert m.status in ("static", "disabled")
+        assert m.status in ("static", "shared", "stub", "disabled")
         if m.status == "disabled":
             assert m.reason, f"{m.name} is left out without a reason"
+        elif m.status == "stub":
+            assert table[m.provider].status == "shared", m.name
         else:
             assert m.sources, m.name
-    for needed in ("_ssl", "_hashlib", "_sqlite3", "_ctypes", "_lzma", "_bz2", "zlib", "_decimal", "_uuid",
-                   "readline", "_curses", "pyexpat"):
-        assert table[needed].status == "static"
+    # What the importer and the boot code need before any loader of ours runs stays in the ELF.
+    for needed in ("zlib", "_amber_zstd", "_struct", "mmap", "fcntl", "_posixsubprocess", "select", "_socket",
+                   "_ctypes", "_bz2", "_lzma", "_sha2"):
+        assert table[needed].status == "static", needed
+    # The heavy libraries are shared objects, loaded only by the apps that import them.
+    for heavy in ("_ssl", "_sqlite3", "_decimal", "_uuid", "readline", "_curses",
+                  "pyexpat", "unicodedata"):
+        assert table[heavy].status == "shared", heavy
+    assert table["_hashlib"].provider == "_ssl" and table["_curses_panel"].provider == "_curses"
 
 
-def test_setup_local_lists_static_then_disabled():
+def test_setup_local_lists_static_shared_then_disabled():
     rec = load_recipe().python(None)
-    text = cpython.setup_local(rec.extensions)
+    text = cpython.setup_local(rec.extensions, rec.minor)
     lines = text.splitlines()
     assert lines[1] == "*static*"
-    assert "_ssl _ssl.c" in lines
+    shared_at = lines.index("*shared*")
     disabled_at = lines.index("*disabled*")
-    assert "_tkinter" in lines[disabled_at:]
+    assert "_amber_zstd _amber_zstd.c -lzstd" in lines[:shared_at]
+    ssl = next(line for line in lines[shared_at:disabled_at] if line.startswith("_ssl "))
+    assert "_hashopenssl.c" in ssl and ssl.endswith("-Wl,-soname,_ssl.cpython-313-x86_64-linux-gnu.so")
+    assert {"_tkinter", "_hashlib", "_curses_panel"} <= set(lines[disabled_at:])
     assert all(not line.startswith("_tkinter") for line in lines[:disabled_at])

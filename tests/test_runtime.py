@@ -97,15 +97,15 @@ def test_sysconfig_describes_an_ordinary_install(runtime: Path, clean_env):
 
 
 def test_runs_alone_in_an_empty_chroot(runtime: Path, chroot):
-    chroot.add(runtime, "/opt/app/python3", mode=0o755)
-    out = chroot.run(["/opt/app/python3", "-c", SMOKE + "; print('ok', len(uuid.uuid4().hex))"])
+    python = chroot.add_runtime(runtime, "/opt/app")
+    out = chroot.run([python, "-c", SMOKE + "; print('ok', len(uuid.uuid4().hex))"])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok 32"
     assert not (chroot.root / "usr").exists()
 
 
 def test_runs_in_a_chroot_with_proc_mounted_and_via_path(runtime: Path, chroot):
-    chroot.add(runtime, "/bin/python3", mode=0o755)
+    chroot.add_runtime(runtime, "/")
     chroot.mount_proc()
     out = chroot.run(["python3", "-c", "import sys, sqlite3; print(sys.executable, sqlite3.sqlite_version)"],
                      env={"PATH": "/bin"})
@@ -121,10 +121,10 @@ def test_runs_in_a_chroot_with_proc_mounted_and_via_path(runtime: Path, chroot):
     "/etc/ssl/cert.pem",
 ])
 def test_finds_the_ca_bundle_of_each_distribution(runtime: Path, chroot, tls_ca, bundle):
-    chroot.add(runtime, "/python3", mode=0o755)
+    python = chroot.add_runtime(runtime, "/usr/local")
     chroot.add(tls_ca["ca_cert"], bundle)
     code = "import ssl; print(len(ssl.create_default_context().get_ca_certs()))"
-    out = chroot.run(["/python3", "-c", code])
+    out = chroot.run([python, "-c", code])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
 
@@ -222,9 +222,9 @@ def _read_until(fd: int, needle: bytes, timeout: float = 30) -> bytes:
 @pytest.mark.parametrize("term", ["xterm-256color", "dumb"])
 def test_repl_in_a_terminal_without_terminfo(runtime: Path, chroot, term):
     """The interactive REPL works in a chroot that has no terminfo database at all."""
-    chroot.add(runtime, "/python3", mode=0o755)
+    python = chroot.add_runtime(runtime, "/usr/local")
     master, slave = pty.openpty()
-    proc = subprocess.Popen(["/python3"], stdin=slave, stdout=slave, stderr=slave, preexec_fn=chroot.enter,
+    proc = subprocess.Popen([python], stdin=slave, stdout=slave, stderr=slave, preexec_fn=chroot.enter,
                             env={"TERM": term, "PATH": "/bin", "LANG": "C.UTF-8"}, close_fds=True,
                             start_new_session=True)
     os.close(slave)

@@ -56,6 +56,7 @@ class BinaryInfo:
     inputs: dict = field(default_factory=dict)  # lock file, its sha256, --locked, --requirements
     excluded: list[str] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
+    compression: dict | None = None  # {"zstd_level": N} for a --compress build
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -80,30 +81,33 @@ def describe(path: Path) -> BinaryInfo:
     size = path.stat().st_size
     with zipfile.ZipFile(path) as zf:
         infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
-        manifest = json.loads(zf.read(MANIFEST_NAME)) if MANIFEST_NAME in infos else None
-        app = bool(binary.trailer.flags & FLAG_APP)
-        dists = []
-        claimed: set[str] = set()
-        for entry in (manifest or {}).get("distributions", []):
-            info_dir = entry["dist_info"]
-            meta = HeaderParser().parsestr(zf.read(f"{info_dir}/METADATA").decode("utf-8", "replace")) \
-                if f"{info_dir}/METADATA" in infos else {}
-            record = zf.read(f"{info_dir}/RECORD").decode() if f"{info_dir}/RECORD" in infos else ""
-            names = {line.split(",", 1)[0] for line in record.splitlines() if line}
-            names |= {n + "c" for n in names if n.endswith(".py")}
-            names = {n for n in names if n in infos}
-            claimed |= names
-            dists.append(Distribution(
-                name=entry["name"], version=entry["version"], license=_license(meta) if meta else None,
-                size=sum(infos[n].file_size for n in names), files=len(names),
-                native=any(".so" in Path(n).suffixes for n in names),
-            ))
-        special = {INDEX_NAME, MANIFEST_NAME, REQUIREMENTS_NAME}
-        pins = [line for line in zf.read(REQUIREMENTS_NAME).decode().splitlines() if line and line[0] != "#"] \
-            if REQUIREMENTS_NAME in infos else []
-        stdlib_size = sum(i.file_size for n, i in infos.items()
-                          if n not in claimed and n not in special and not n.startswith("__amber_"))
-        runtime = (manifest or {}).get("runtime") or _runtime_metadata(path, zf, infos)
+    # The few members read, through amber's reader: with --compress they are zstd, which zipfile cannot read.
+    texts = {m.name: m.data for m in binary.members(lambda n: n in (MANIFEST_NAME, REQUIREMENTS_NAME) or n.endswith(
+        (".dist-info/METADATA", ".dist-info/RECORD")) or bool(SYSCONFIG_RE.match(n)))}
+    manifest = json.loads(texts[MANIFEST_NAME]) if MANIFEST_NAME in texts else None
+    app = bool(binary.trailer.flags & FLAG_APP)
+    dists = []
+    claimed: set[str] = set()
+    for entry in (manifest or {}).get("distributions", []):
+        info_dir = entry["dist_info"]
+        meta = HeaderParser().parsestr(texts[f"{info_dir}/METADATA"].decode("utf-8", "replace")) \
+            if f"{info_dir}/METADATA" in texts else {}
+        record = texts[f"{info_dir}/RECORD"].decode() if f"{info_dir}/RECORD" in texts else ""
+        names = {line.split(",", 1)[0] for line in record.splitlines() if line}
+        names |= {n + "c" for n in names if n.endswith(".py")}
+        names = {n for n in names if n in infos}
+        claimed |= names
+        dists.append(Distribution(
+            name=entry["name"], version=entry["version"], license=_license(meta) if meta else None,
+            size=sum(infos[n].file_size for n in names), files=len(names),
+            native=any(".so" in Path(n).suffixes for n in names),
+        ))
+    special = {INDEX_NAME, MANIFEST_NAME, REQUIREMENTS_NAME}
+    pins = [line for line in texts[REQUIREMENTS_NAME].decode().splitlines() if line and line[0] != "#"] \
+        if REQUIREMENTS_NAME in texts else []
+    stdlib_size = sum(i.file_size for n, i in infos.items()
+                      if n not in claimed and n not in special and not n.startswith("__amber_"))
+    runtime = (manifest or {}).get("runtime") or _runtime_metadata(path, texts)
     return BinaryInfo(
         path=path, kind="app" if app else "runtime", size=size,
         interpreter_size=binary.trailer.archive_offset, archive_size=size - binary.trailer.archive_offset,
@@ -114,10 +118,11 @@ def describe(path: Path) -> BinaryInfo:
         extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
         programs=(manifest or {}).get("programs", []),
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
+        compression=(manifest or {}).get("compression"),
     )
 
 
-def _runtime_metadata(path: Path, zf: zipfile.ZipFile, infos: dict) -> dict:
+def _runtime_metadata(path: Path, texts: dict[str, bytes]) -> dict:
     """A bare runtime: its runtime.json when it sits in a runtime directory, else its sysconfig VERSION."""
     beside = path.resolve().parent.parent / "runtime.json"
     if beside.is_file():
@@ -125,9 +130,9 @@ def _runtime_metadata(path: Path, zf: zipfile.ZipFile, infos: dict) -> dict:
             return json.loads(beside.read_text())
         except ValueError:
             pass
-    for name in infos:
+    for name in sorted(texts):
         if SYSCONFIG_RE.match(name):
-            match = re.search(r"'VERSION': '([^']+)'", zf.read(name).decode("utf-8", "replace"))
+            match = re.search(r"'VERSION': '([^']+)'", texts[name].decode("utf-8", "replace"))
             if match:
                 return {"python_version": match.group(1)}
     return {}
@@ -170,6 +175,8 @@ def render(info: BinaryInfo) -> str:
         lines.append(f"  inputs:   {_describe_inputs(info.inputs)}")
     if info.excluded:
         lines.append(f"  excluded: {', '.join(info.excluded)}")
+    if info.compression:
+        lines.append(f"  members:  zstd level {info.compression['zstd_level']} (--compress)")
     lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
     for d in info.distributions:
         extra = ", native code" if d.native else ""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from amber import __version__
+from amber.archive.writer import DEFAULT_ZSTD_LEVEL
 from amber.errors import AmberError, RuntimeMissing
 
 
@@ -50,7 +51,8 @@ def _build(args: argparse.Namespace) -> int:
 
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
            "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract,
-           "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude}
+           "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude,
+           "compress": args.compress}
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -143,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--requirements", metavar="FILE", help="extra pinned requirements to install with the project")
     build.add_argument("--exclude", metavar="NAME", action="append",
                        help="leave a distribution, package or stdlib module out of the binary (repeatable)")
+    build.add_argument("--compress", nargs="?", const=True, type=int, metavar="LEVEL",
+                       help="Zstandard-compress the archive members: a smaller file, a slower first import "
+                            f"(LEVEL 1-22, default {DEFAULT_ZSTD_LEVEL})")
+    build.add_argument("--no-compress", dest="compress", action="store_const", const=False,
+                       help="store code uncompressed even if [tool.amber] compress is set (the default)")
     build.set_defaults(func=_build)
 
     inspect = commands.add_parser("inspect", help="show what is inside an amber binary, without running it")

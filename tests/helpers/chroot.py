@@ -54,6 +54,17 @@ class Chroot:
             target.chmod(mode)
         return target
 
+    def add_runtime(self, runtime: Path, prefix: str, name: str = "python3") -> str:
+        """The bare runtime installed under `prefix` as in the store: `bin/<name>` and its
+        `lib/pythonX.Y/lib-dynload/` (the stdlib extension modules built as shared objects).
+        Returns the executable's path inside the chroot."""
+        store_root = runtime.resolve().parent.parent
+        executable = f"{prefix.rstrip('/')}/bin/{name}"
+        self.add(runtime, executable, mode=0o755)
+        lib = store_root / "lib"
+        shutil.copytree(lib, self.root / prefix.strip("/") / "lib", dirs_exist_ok=True)
+        return executable
+
     def write(self, inside: str, text: str) -> Path:
         target = self.root / inside.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import marshal
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from amber.archive.format import INDEX_NAME, TAIL_SIZE, Trailer, read_trailer
-from amber.archive.writer import Member
+from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
+from amber.archive.writer import DEFLATED, STORED, ZSTD, Member, Packed
 from amber.errors import AmberError
+
+LOCAL_HEADER_SIZE = 30
 
 
 @dataclass(frozen=True)
@@ -21,16 +26,49 @@ class AmberBinary:
         with self.path.open("rb") as f:
             return f.read(self.trailer.archive_offset)
 
-    def members(self) -> list[Member]:
-        """Every file of the archive (directories and the index are rebuilt by the writer)."""
-        found = []
-        with zipfile.ZipFile(self.path) as zf:
-            for info in zf.infolist():
-                if info.is_dir() or info.filename == INDEX_NAME:
+    def members(self, wanted: Callable[[str], bool] | None = None) -> list[Member]:
+        """The files of the archive (directories and the index are rebuilt by the writer), or those
+        whose name `wanted` accepts.
+
+        Read through the amber index, like the importer does, each member checked against
+        its CRC; a compressed member keeps its compressed bytes (`packed`), so that writing
+        it into another archive the same way copies them instead of compressing again.
+        """
+        with self.path.open("rb") as f:
+            f.seek(self.trailer.index_offset)
+            index = f.read(self.trailer.index_size)
+            if zlib.crc32(index) != self.trailer.index_crc:
+                raise AmberError(f"{self.path}: damaged archive index (CRC mismatch)")
+            names, records = marshal.loads(index)
+            with zipfile.ZipFile(f) as zf:  # the modes: only the central directory has them
+                modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
+            found = []
+            for number, name in enumerate(names):
+                if name.endswith("/") or (wanted is not None and not wanted(name)):
                     continue
-                found.append(Member(info.filename, zf.read(info), compress=info.compress_type != zipfile.ZIP_STORED,
-                                    executable=bool((info.external_attr >> 16) & 0o111)))
+                header, csize, size, crc, method, _time, _date = RECORD.unpack_from(records, number * RECORD.size)
+                f.seek(header)
+                local = f.read(LOCAL_HEADER_SIZE)
+                f.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
+                payload = f.read(csize)
+                data = _unpack(name, method, payload, size)
+                if zlib.crc32(data) != crc or len(data) != size:
+                    raise AmberError(f"{self.path}: damaged archive member {name} (CRC mismatch)")
+                found.append(Member(name, data, compress=method != STORED, executable=bool(modes.get(name, 0) & 0o111),
+                                    packed=Packed(method, payload) if method != STORED else None))
         return found
+
+
+def _unpack(name: str, method: int, payload: bytes, size: int) -> bytes:
+    if method == STORED:
+        return payload
+    if method == DEFLATED:
+        return zlib.decompressobj(-15).decompress(payload, size + 1)
+    if method == ZSTD:
+        from amber.archive.codecs import zstd_decompress
+
+        return zstd_decompress(payload, size)
+    raise AmberError(f"archive member {name} uses an unknown compression method ({method})")
 
 
 def open_binary(path: Path) -> AmberBinary:

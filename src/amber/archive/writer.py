@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import struct
 import time
-import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +19,24 @@ from amber.archive.format import INDEX_NAME, RECORD, Trailer
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 MAX_U32 = 0xFFFFFFFF
+STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
+DEFLATE_LEVEL = 9
+DEFAULT_ZSTD_LEVEL = 19
+LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
+END_RECORD = struct.Struct("<4sHHHHIIH")
+ZIP64_END_RECORD = struct.Struct("<4sQHHIIQQQQ")
+ZIP64_LOCATOR = struct.Struct("<4sIQI")
+# Members zstd never touches: amber's own metadata, which `amber inspect` reads with any Python's zipfile.
+PLAIN_PREFIX = ".amber/"
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A member's bytes as some archive already holds them: written again as they are, not recompressed."""
+
+    method: int
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class Member:
     data: bytes
     compress: bool = False
     executable: bool = False
+    packed: Packed | None = None  # the compressed bytes this member was read with, if any
 
 
 def fixed_date_time() -> tuple[int, int, int, int, int, int]:
@@ -71,44 +89,99 @@ def marshal_index(names: list[str], records: bytes) -> bytes:
     return bytes(out)
 
 
-def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0) -> None:
-    """Append an amber archive holding `members` at `out`'s current position."""
+def _method(member: Member, zstd_level: int | None) -> int:
+    if zstd_level is not None and not member.name.startswith(PLAIN_PREFIX) and member.data:
+        return ZSTD
+    return DEFLATED if member.compress else STORED
+
+
+def _payload(member: Member, method: int, zstd_level: int | None) -> bytes:
+    """The member's bytes as `method` stores them; reused from `packed` when it is already that."""
+    if method == STORED:
+        return member.data
+    if member.packed is not None and member.packed.method == method and method == DEFLATED:
+        return member.packed.payload
+    if method == DEFLATED:
+        deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+        return deflate.compress(member.data) + deflate.flush()
+    from amber.archive.codecs import zstd_compress
+
+    assert zstd_level is not None
+    return zstd_compress(member.data, zstd_level)
+
+
+class _ZipWriter:
+    """Local headers and data as they come, the central directory and end records at the end."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.start = out.tell()
+        self.central = bytearray()
+        self.count = 0
+        self.dostime, self.dosdate = _dos(fixed_date_time())
+
+    def put(self, name: str, method: int, payload: bytes, size: int, crc: int, external_attr: int) -> int:
+        """Write one member; returns the absolute offset of its local header."""
+        encoded = name.encode("utf-8")
+        utf8 = 0 if name.isascii() else 0x800
+        version = 63 if method == ZSTD else 20
+        header = self.out.tell()
+        if header - self.start > MAX_U32 or len(payload) > MAX_U32 or size > MAX_U32:
+            raise ValueError(f"{name}: archives and members over 4 GiB are not supported")
+        self.out.write(LOCAL_HEADER.pack(b"PK\x03\x04", version, utf8, method, self.dostime, self.dosdate, crc,
+                                         len(payload), size, len(encoded), 0) + encoded)
+        self.out.write(payload)
+        self.central += CENTRAL_HEADER.pack(b"PK\x01\x02", 3 << 8 | version, version, utf8, method, self.dostime,
+                                            self.dosdate, crc, len(payload), size, len(encoded), 0, 0, 0, 0,
+                                            external_attr, header - self.start) + encoded
+        self.count += 1
+        return header
+
+    def finish(self, comment: bytes) -> None:
+        """The central directory, zip64 end records when there are over 65,535 members, the end record."""
+        directory = self.out.tell() - self.start
+        self.out.write(self.central)
+        count = self.count
+        if count > 0xFFFF:
+            end64 = self.out.tell() - self.start
+            self.out.write(ZIP64_END_RECORD.pack(b"PK\x06\x06", ZIP64_END_RECORD.size - 12, 45, 45, 0, 0, count,
+                                                 count, len(self.central), directory))
+            self.out.write(ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, end64, 1))
+            count = 0xFFFF
+        self.out.write(END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, len(self.central), directory,
+                                       len(comment)) + comment)
+
+
+def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd_level: int | None = None) -> None:
+    """Append an amber archive holding `members` at `out`'s current position.
+
+    A standard zip (local headers, central directory, end record whose comment is the
+    amber trailer), written by hand so that members already compressed elsewhere (the
+    runtime's stdlib) are copied as they are and Zstandard (method 93) can be written.
+    With `zstd_level`, every member but amber's metadata is Zstandard-compressed.
+    """
     by_name: dict[str, Member] = {}
     for member in members:
         if member.name in by_name:
             raise ValueError(f"duplicate archive member {member.name}")
         by_name[member.name] = member
-    date_time = fixed_date_time()
-    dostime, dosdate = _dos(date_time)
-    archive_offset = out.tell()
-    names = sorted(set(by_name) | _directories(by_name))
+    zipped = _ZipWriter(out)
     index_names: list[str] = []
     records = bytearray()
-    with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
-        for name in names:
-            info = zipfile.ZipInfo(name, date_time)
-            info.create_system = 3  # unix, so external_attr holds the mode bits
-            member = by_name.get(name)
-            if member is None:  # a directory
-                info.external_attr = (0o40755 << 16) | 0x10
-                zf.writestr(info, b"")
-            else:
-                info.external_attr = (0o100755 if member.executable else 0o100644) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED if member.compress else zipfile.ZIP_STORED
-                zf.writestr(info, member.data, compresslevel=9 if member.compress else None)
-            if info.compress_size > MAX_U32 or info.file_size > MAX_U32:
-                raise ValueError(f"{name} is larger than 4 GiB")
-            index_names.append(name)
-            records += RECORD.pack(info.header_offset, info.compress_size, info.file_size, info.CRC,
-                                   info.compress_type, dostime, dosdate)
-        index = marshal_index(index_names, bytes(records))
-        info = zipfile.ZipInfo(INDEX_NAME, date_time)
-        info.create_system = 3
-        info.external_attr = 0o100644 << 16
-        index_header = out.tell()
-        # Data starts after the 30-byte local header and the name (no extra field).
-        index_offset = index_header + 30 + len(INDEX_NAME.encode())
-        zf.writestr(info, index)
-        if info.header_offset != index_header:
-            raise AssertionError("zip writer moved the index member")
-        zf.comment = Trailer(flags, index_offset, len(index), archive_offset, zlib.crc32(index)).pack()
+    for name in sorted(set(by_name) | _directories(by_name)):
+        member = by_name.get(name)
+        if member is None:  # a directory
+            method, payload, crc, size = STORED, b"", 0, 0
+            header = zipped.put(name, method, payload, size, crc, (0o40755 << 16) | 0x10)
+        else:
+            method = _method(member, zstd_level)
+            payload = _payload(member, method, zstd_level)
+            crc, size = zlib.crc32(member.data), len(member.data)
+            header = zipped.put(name, method, payload, size, crc, (0o100755 if member.executable else 0o100644) << 16)
+        index_names.append(name)
+        records += RECORD.pack(header, len(payload), size, crc, method, zipped.dostime, zipped.dosdate)
+    index = marshal_index(index_names, bytes(records))
+    index_header = zipped.put(INDEX_NAME, STORED, index, len(index), zlib.crc32(index), 0o100644 << 16)
+    # Data starts after the 30-byte local header and the name (no extra field).
+    index_offset = index_header + LOCAL_HEADER.size + len(INDEX_NAME.encode())
+    zipped.finish(Trailer(flags, index_offset, len(index), zipped.start, zlib.crc32(index)).pack())

@@ -202,7 +202,9 @@ def materialize(key, files, read):
 
 def materialize_file(name, data, executable=True):
     """Archive member `name` alone in its own entry (keyed by its bytes): the path of the file."""
-    import hashlib
+    # The built-in HACL* SHA-256, not hashlib: hashlib imports _hashlib, a shared object that may be
+    # the very file being materialized here.
+    from _sha2 import sha256
 
-    key = hashlib.sha256(data).hexdigest()
+    key = sha256(data).hexdigest()
     return os.path.join(materialize(key, {name: (name, executable)}, lambda _name: data), name)

@@ -25,7 +25,7 @@ def _resolve(target):
 
 def _install_site_builtins():
     # The interpreter runs with site disabled (no site-packages of the target
-    # machine may leak in), but apps still expect exit(), quit() and help().
+    # machine may leak in), but apps still expect exit(), quit(), help(), copyright, credits, license.
     # site.setquit()/sethelper() would import os; _sitebuiltins alone does not.
     import _sitebuiltins
     import builtins
@@ -34,6 +34,13 @@ def _install_site_builtins():
     builtins.exit = _sitebuiltins.Quitter("exit", eof)
     builtins.quit = _sitebuiltins.Quitter("quit", eof)
     builtins.help = _sitebuiltins._Helper()
+    # site.setcopyright()'s three, which some libraries touch (dill pickles builtins by name).
+    builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
+    builtins.credits = _sitebuiltins._Printer(
+        "credits", "    Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software\n"
+        "    Foundation, and a cast of thousands for supporting Python\n"
+        "    development.  See www.python.org for more information.")
+    builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/")
 
 
 # Modules whose process-starting primitives __amber_children__ wraps.

@@ -219,15 +219,14 @@ class NativeCode:
         linker can only find by soname in a directory. So, after whatever else they need is loaded,
         they are materialized together in one extraction-cache entry (archive layout: auditwheel gives
         them RPATH $ORIGIN) and loaded from there, where one dlopen() resolves the whole cycle."""
-        import hashlib
-
         from __amber_cache__ import CacheError, materialize
+        from _sha2 import sha256  # not hashlib: see __amber_cache__.materialize_file
 
-        digest = hashlib.sha256()
+        digest = sha256()
         for member in members:
             data = self.fs.read(member)
             self._load_dependencies(member, data, (*chain, member), skip=members)
-            digest.update(member.encode() + b"\0" + hashlib.sha256(data).digest())
+            digest.update(member.encode() + b"\0" + sha256(data).digest())
         try:
             entry = materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read)
         except CacheError as exc:

@@ -229,8 +229,12 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         for soname in parts.missing:
             log(f"amber: warning: bundled native code needs {soname}, which this machine does not have either; "
                 "the target system must provide it")
+        runtime_members = image.members()
+        stdlib = exclude.prune_members(runtime_members, exclusion)
         app_src = tmp / "__amber_app__.py"
-        native = any(".so" in Path(name).suffixes for _, name in app_files)
+        # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
+        native = any(".so" in Path(name).suffixes for _, name in app_files) or any(
+            store.is_dynload_member(m.name) for m in stdlib)
         app_src.write_bytes(app_module(scripts, default, native, parts))
         # Copies of the boot sources for the compiling runtime: in a self-built amber the originals
         # are inside this binary's archive, where another process cannot open them.
@@ -248,8 +252,6 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             raise AmberError(f"amber's boot code does not compile: {failures}")
         for name, error in failures:
             log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
-        runtime_members = image.members()
-        stdlib = exclude.prune_members(runtime_members, exclusion)
         exclude.warn_own_imports(site, own.dist_info if own else None, exclusion, log)
         taken = {m.name for m in stdlib}
         clashes = sorted(m.name for m in members if m.name in taken)
@@ -264,10 +266,12 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
                     for lib in parts.system_libraries]
         glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
-                                  {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names)})
+                                  {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names),
+                                   "compression": {"zstd_level": options.compress} if options.compress else None})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
-        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins, runtime_manifest])
+        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins, runtime_manifest],
+                     zstd_level=options.compress)
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=entry, scripts=scripts, dists=dists, glibc=glibc, native=parts)
 
@@ -314,7 +318,7 @@ def _no_build_time():
             os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
-def write_binary(output: Path, interpreter: bytes, members: list[Member]) -> None:
+def write_binary(output: Path, interpreter: bytes, members: list[Member], zstd_level: int | None = None) -> None:
     """Write interpreter + archive to a temporary name beside `output`, then rename it into place."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -325,7 +329,7 @@ def write_binary(output: Path, interpreter: bytes, members: list[Member]) -> Non
     try:
         with os.fdopen(fd, "wb") as out, _no_build_time():
             out.write(interpreter)
-            write_archive(out, members, flags=FLAG_APP)
+            write_archive(out, members, flags=FLAG_APP, zstd_level=zstd_level)
         tmp.chmod(0o755)
         os.replace(tmp, output)
     except OSError as exc:

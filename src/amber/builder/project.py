@@ -18,8 +18,10 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
-    "extract": list, "no-extract": list,
+    "extract": list, "no-extract": list, "compress": int,
 }
+# zstd levels `compress` takes; `compress = true` (or a bare --compress) means DEFAULT_ZSTD_LEVEL.
+ZSTD_LEVELS = range(1, 23)
 # List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
 LIST_OPTIONS = ("exclude",)
 
@@ -38,6 +40,7 @@ class BuildOptions:
     exclude: list[str] = field(default_factory=list)  # names left out of the archive
     extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
     no_extract: list[str] = field(default_factory=list)  # distributions never materialized
+    compress: int | None = None  # zstd level for the archive members; None: deflated sources, stored code
 
 
 @dataclass
@@ -114,10 +117,25 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
             continue
         if key == "output":
             value = Path(value)
+        elif key == "compress":
+            value = _zstd_level(value, "--compress" if not from_tool else f"{project.root / 'pyproject.toml'}: "
+                                "[tool.amber] compress")
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
         setattr(merged, key.replace("-", "_"), value)
     return merged
+
+
+def _zstd_level(value: bool | int, where: str) -> int | None:
+    from amber.archive.writer import DEFAULT_ZSTD_LEVEL
+
+    if value is True:
+        return DEFAULT_ZSTD_LEVEL
+    if value is False:
+        return None
+    if value not in ZSTD_LEVELS:
+        raise AmberError(f"{where} must be true, false or a zstd level from 1 to 22, not {value}")
+    return value
 
 
 def choose_entry(project: Project, scripts: dict[str, str], entry: str | None) -> str:

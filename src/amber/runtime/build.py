@@ -152,7 +152,9 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
         with log.stage("standard library archive"):
             runtime_file = stdlib.assemble(staged, workroot, deps, tools.bindir, cache_root(), log)
         with log.stage("validation"):
-            report = validator.validate(runtime_file, rec, forbidden=[cache_root(), *sources.source_dirs()])
+            # Laid out as in the store, so that the runtime finds its lib-dynload.
+            staged_exe = store.lay_out(workroot / "validate", rec.minor, runtime_file)
+            report = validator.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()])
         metadata = {
             "python_version": rec.version,
             "python_minor": rec.minor,

@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 import zipimport
+from dataclasses import replace
 from pathlib import Path
 
 from amber.archive.reader import open_binary
@@ -33,7 +34,10 @@ KEPT_METADATA = ("exported_symbols", "glibc_max", "libraries", "modules_checked"
 def manifest_member(runtime: store.Runtime, members: list[Member]) -> Member:
     """`.amber/runtime.json` for an app built on `runtime` whose archive starts with `members`."""
     data = {"metadata": {k: runtime.metadata[k] for k in KEPT_METADATA if k in runtime.metadata},
-            "members": sorted(m.name for m in members)}
+            "members": sorted(m.name for m in members),
+            # How each was stored in the runtime: an app built with --compress holds them all as
+            # zstd, and the runtime written back must be the runtime's own bytes again.
+            "deflated": sorted(m.name for m in members if m.compress)}
     return Member(MANIFEST, (json.dumps(data, sort_keys=True) + "\n").encode(), compress=True)
 
 
@@ -66,7 +70,8 @@ def restore(rec: PythonRecipe) -> store.Runtime | None:
         runtime_file = tmp / f"python{rec.minor}"
         with runtime_file.open("wb") as out:
             out.write(image.interpreter())
-            write_archive(out, [members[name] for name in manifest["members"]])
+            deflated = set(manifest.get("deflated", ()))
+            write_archive(out, [replace(members[name], compress=name in deflated) for name in manifest["members"]])
         runtime_file.chmod(0o755)
         log = tmp / "build.log"
         log.write_text(f"restored from {binary} (no build: the runtime is the ELF and standard library of this "

@@ -219,11 +219,33 @@ append_pythonpath(const PyConfig *config, PyWideStringList *paths)
     return PyStatus_Ok();
 }
 
+/* The bare runtime's lib-dynload: <root>/lib/pythonX.Y/lib-dynload for
+ * <root>/bin/pythonX.Y, as in any installed Python. It holds the stdlib
+ * extension modules built as shared objects (extensions.toml, "shared"),
+ * which an app binary instead loads from its archive through memory. */
+static void
+dynload_dir(const char *self, char *out, size_t size)
+{
+    char root[PATH_MAX];
+    strncpy(root, self, sizeof(root) - 1);
+    root[sizeof(root) - 1] = '\0';
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(root, '/');
+        if (slash == NULL) {
+            root[0] = '\0';
+            break;
+        }
+        *slash = '\0';
+    }
+    snprintf(out, size, "%s/lib/python%d.%d/lib-dynload", root, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+}
+
 /* sys.path: $PYTHONPATH entries, then the binary itself, whose appended
- * archive holds the stdlib (where getpath would have put lib/python313.zip,
- * lib/python3.13 and lib-dynload). Site-packages are added later by site.py. */
+ * archive holds the stdlib (where getpath would have put lib/python313.zip
+ * and lib/python3.13), then, for the bare runtime, lib-dynload.
+ * Site-packages are added later by site.py. */
 static PyStatus
-set_search_path(PyConfig *config, const char *self)
+set_search_path(PyConfig *config, const char *self, int app)
 {
     wchar_t *wself = Py_DecodeLocale(self, NULL);
     if (wself == NULL) {
@@ -233,6 +255,18 @@ set_search_path(PyConfig *config, const char *self)
     PyStatus status = append_pythonpath(config, &paths);
     if (!PyStatus_Exception(status)) {
         status = PyWideStringList_Append(&paths, wself);
+    }
+    if (!PyStatus_Exception(status) && !app) {
+        char dynload[PATH_MAX + 32];
+        dynload_dir(self, dynload, sizeof(dynload));
+        wchar_t *wdynload = Py_DecodeLocale(dynload, NULL);
+        if (wdynload == NULL) {
+            status = PyStatus_NoMemory();
+        }
+        else {
+            status = PyWideStringList_Append(&paths, wdynload);
+            PyMem_RawFree(wdynload);
+        }
     }
     if (!PyStatus_Exception(status)) {
         status = PyConfig_SetWideStringList(config, &config->module_search_paths, paths.length, paths.items);
@@ -473,7 +507,7 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
         }
         interpreter = 0; /* main() does the set-up */
     }
-    status = set_search_path(&config, self);
+    status = set_search_path(&config, self, (flags & AMBER_FLAG_APP) != 0);
     if (PyStatus_Exception(status)) {
         goto fail;
     }

@@ -23,7 +23,7 @@ PACKAGE_DIR = RUNTIME_DIR.parent
 HASHED_INPUTS = (
     "runtime/recipe.toml", "runtime/extensions.toml", "runtime/patches", "runtime/launcher.c",
     "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
-    "runtime/stdlib.py", "archive/format.py", "archive/writer.py", "archive/compile.py",
+    "runtime/stdlib.py", "runtime/amber_zstd.c", "archive/format.py", "archive/writer.py", "archive/compile.py",
     "archive/compile_worker.py",
 )
 
@@ -50,11 +50,12 @@ class ExtensionModule:
     """A row of the stdlib extension module table."""
 
     name: str
-    status: str  # "static" (built into the interpreter) or "disabled"
+    status: str  # "static" (in the interpreter ELF), "shared" (a .so in the archive), "stub" or "disabled"
     sources: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     links: str = ""  # the bundled library it needs, for the docs and error messages
     reason: str = ""  # why a disabled module is left out
+    provider: str = ""  # for a stub: the shared module whose object holds this module's code
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def load_recipe() -> Recipe:
         modules = tuple(
             ExtensionModule(name=name, status=m["status"], sources=tuple(m.get("sources", ())),
                             flags=tuple(m.get("flags", ())), links=m.get("links", ""),
-                            reason=m.get("reason", ""))
+                            reason=m.get("reason", ""), provider=m.get("provider", ""))
             for name, m in ext_table.get(minor, {}).items()
         )
         pythons[minor] = PythonRecipe(

@@ -1,8 +1,10 @@
 """The trimmed standard library, byte-compiled by the new interpreter and appended to it.
 
 The runtime file is the bare interpreter ELF followed by an amber archive of
-the stdlib (.pyc plus deflated .py sources for tracebacks). The same archive
-members are what `amber build` later combines with an app.
+the stdlib (.pyc plus deflated .py sources for tracebacks) and of the stdlib
+extension modules built as shared objects (stored, at the top level, where an
+app binary's loader finds them). The same archive members are what
+`amber build` later combines with an app.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from pathlib import Path
 
 from amber.archive.compile import compile_members
-from amber.archive.writer import write_archive
+from amber.archive.writer import Member, write_archive
 from amber.errors import AmberError
 from amber.progress import BuildLog
 from amber.runtime.cpython import StagedPython
@@ -75,6 +77,8 @@ def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Pat
     members, failures = compile_members(python.build_dir / "python", files, workdir, cwd=python.build_dir)
     if failures:
         raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
+    # Stored, not deflated: the loader copies them into memory files with sendfile().
+    members += [Member(path.name, path.read_bytes(), executable=True) for path in python.extensions]
     runtime = workdir / "runtime"
     with runtime.open("wb") as out:
         out.write(python.executable.read_bytes())

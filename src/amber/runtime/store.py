@@ -3,6 +3,9 @@
 Layout of one runtime directory:
     bin/pythonX.Y            the runtime file (interpreter + stdlib archive)
     bin/pythonX, bin/python  symlinks to it
+    lib/pythonX.Y/lib-dynload/  the stdlib extension modules built as shared objects, written out
+                             of the runtime file's archive (the bare runtime imports them from here;
+                             an app binary loads them from its archive)
     include/pythonX.Y/       C headers, for compiling extensions against it
     runtime.json             what was built: versions, hash, size, glibc needs
     build.log                the full build log
@@ -58,7 +61,9 @@ def load(root: Path) -> Runtime | None:
     except (OSError, ValueError):
         return None
     runtime = Runtime(root, metadata)
-    return runtime if runtime.executable.is_file() else None
+    # A runtime from before lib-dynload existed has none: rebuild rather than half work.
+    complete = runtime.executable.is_file() and (root / "lib").is_dir()
+    return runtime if complete else None
 
 
 def find(rec: PythonRecipe) -> Runtime | None:
@@ -80,18 +85,37 @@ def list_runtimes() -> list[Runtime]:
     return [r for r in found if r is not None]
 
 
+def is_dynload_member(name: str) -> bool:
+    """A stdlib extension module in a runtime's archive: a shared object at the top level."""
+    return "/" not in name and name.endswith(".so")
+
+
+def lay_out(root: Path, minor: str, runtime_file: Path) -> Path:
+    """bin/pythonX.Y (+ aliases) and lib/pythonX.Y/lib-dynload/ under `root`; returns the executable."""
+    from amber.archive.reader import open_binary
+
+    bindir = root / "bin"
+    bindir.mkdir(parents=True)
+    exe = bindir / f"python{minor}"
+    shutil.copy2(runtime_file, exe)
+    for alias in (f"python{minor.split('.')[0]}", "python"):
+        (bindir / alias).symlink_to(exe.name)
+    dynload = root / "lib" / f"python{minor}" / "lib-dynload"
+    dynload.mkdir(parents=True)
+    for member in open_binary(exe).members():
+        if is_dynload_member(member.name):
+            (dynload / member.name).write_bytes(member.data)
+            (dynload / member.name).chmod(0o755)
+    return exe
+
+
 def install(rec: PythonRecipe, runtime_file: Path, include: Path | None, metadata: dict, log_path: Path) -> Runtime:
     """Move a validated runtime into the store atomically and return it."""
     final = runtime_dir(rec)
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        bindir = stage / "bin"
-        bindir.mkdir()
-        exe = bindir / f"python{rec.minor}"
-        shutil.copy2(runtime_file, exe)
-        for alias in (f"python{rec.minor.split('.')[0]}", "python"):
-            (bindir / alias).symlink_to(exe.name)
+        lay_out(stage, rec.minor, runtime_file)
         if include is not None:  # a runtime restored from a self-built amber has no headers
             shutil.copytree(include, stage / "include" / include.name, symlinks=True)
         (stage / METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")

@@ -95,6 +95,30 @@ def check_elf(facts: dict, baseline: str) -> list[str]:
     return problems
 
 
+def check_shared_modules(dynload: Path, baseline: str) -> list[str]:
+    """The stdlib extension modules built as shared objects: glibc only (or each other, for stubs),
+    the baseline's symbol versions, and nothing exported but their PyInit_ functions: OpenSSL and
+    the other libraries inside them stay private, as in the interpreter."""
+    problems = []
+    files = sorted(dynload.glob("*.so"))
+    if not files:
+        return [f"no shared extension modules in {dynload}"]
+    ours = {f.name for f in files}
+    limit = _version_tuple(baseline)
+    for path in files:
+        facts = elf_facts(path)
+        foreign = [n for n in facts["needed"] if n not in GLIBC_LIBRARIES and n not in ours]
+        too_new = [v for v in facts["glibc_versions"] if _version_tuple(v) > limit]
+        leaked = [s for s in facts["exported"] if not s.startswith("PyInit_")]
+        if foreign:
+            problems.append(f"{path.name} links libraries outside glibc: {', '.join(foreign)}")
+        if too_new:
+            problems.append(f"{path.name} needs glibc symbol versions above GLIBC_{baseline}: {', '.join(too_new)}")
+        if leaked:
+            problems.append(f"{path.name} exports {len(leaked)} symbols besides PyInit_*: {', '.join(leaked[:8])}")
+    return problems
+
+
 def check_build_paths(path: Path, forbidden: list[Path]) -> list[str]:
     """No path of the build machine may be compiled into the file (ELF or archive)."""
     data = path.read_bytes()
@@ -115,6 +139,7 @@ result["ca_files"] = list(getattr(ssl, "_AMBER_CA_FILES", ()))
 result["openssl"] = ssl.OPENSSL_VERSION
 result["sysconfig_cc"] = sysconfig.get_config_var("CC")
 result["version"] = sys.version
+result["builtin"] = sorted(sys.builtin_module_names)
 try:
     curses.setupterm("xterm-256color", sys.stdout.fileno())
     result["terminfo_fallback"] = True
@@ -161,7 +186,8 @@ def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: 
     problems = check_elf(facts, baseline)
     problems += check_build_paths(runtime, forbidden)
     problems += check_terminfo_dirs(runtime)
-    modules = [m.name for m in rec.extensions if m.status == "static"] + list(SMOKE_IMPORTS)
+    problems += check_shared_modules(runtime.parent.parent / "lib" / f"python{rec.minor}" / "lib-dynload", baseline)
+    modules = [m.name for m in rec.extensions if m.status != "disabled"] + list(SMOKE_IMPORTS)
     result = probe(runtime, modules)
     problems += check_probe(result)
     if problems:

@@ -1,0 +1,78 @@
+/* _amber_zstd: Zstandard for the amber importer (CPython 3.13 has no zstd module).
+ *
+ * Built into the runtime ELF (Modules/Setup.local, *static*) against the recipe's
+ * libzstd. The patched zipimport calls decompress() for archive members written
+ * with zip method 93 (Zstandard) by `amber build --compress`. Only one call is
+ * offered, with the member's recorded size: the output buffer is allocated once
+ * at that size and a frame that would produce more or less is an error, so a
+ * damaged member can neither overrun nor balloon memory.
+ */
+#define PY_SSIZE_T_CLEAN
+#include "Python.h"
+#include <zstd.h>
+
+/* decompress(data, size, /) -> bytes of exactly `size` bytes. */
+static PyObject *
+amber_zstd_decompress(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "decompress(data, size) takes two arguments");
+        return NULL;
+    }
+    Py_buffer data;
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
+    if (size < 0) {
+        PyBuffer_Release(&data);
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "negative size");
+        }
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    size_t made;
+    Py_BEGIN_ALLOW_THREADS
+    made = ZSTD_decompress(PyBytes_AS_STRING(out), (size_t)size, data.buf, (size_t)data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    if (ZSTD_isError(made) || made != (size_t)size) {
+        Py_DECREF(out);
+        PyErr_Format(PyExc_ValueError, "zstd: %s",
+                     ZSTD_isError(made) ? ZSTD_getErrorName(made) : "size mismatch");
+        return NULL;
+    }
+    return out;
+}
+
+static PyMethodDef amber_zstd_methods[] = {
+    {"decompress", _PyCFunction_CAST(amber_zstd_decompress), METH_FASTCALL,
+     "decompress(data, size) -> bytes: one Zstandard frame that must hold exactly size bytes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot amber_zstd_slots[] = {
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+    {0, NULL},
+};
+
+static struct PyModuleDef amber_zstd_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_amber_zstd",
+    .m_doc = "Zstandard decompression for amber archive members.",
+    .m_size = 0,
+    .m_methods = amber_zstd_methods,
+    .m_slots = amber_zstd_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__amber_zstd(void)
+{
+    return PyModuleDef_Init(&amber_zstd_module);
+}

@@ -1,0 +1,153 @@
+"""The heavy stdlib extension modules as shared objects, and `--compress`, end to end.
+
+The runtime ELF carries only the interpreter and small modules; OpenSSL, SQLite, ncurses,
+libffi, mpdecimal and the Unicode/CJK tables are shared objects in the archive. The bare
+runtime imports them from lib-dynload; an app binary loads them from memory, only when
+imported, and `--compress` stores every member as zstd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from amber.archive.format import TAIL_SIZE, read_trailer
+from amber.runtime import validate
+from helpers.mounts import tmpfs
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+
+AMBER = [sys.executable, "-m", "amber"]
+HEAVY = ("_ssl", "_hashlib", "_sqlite3", "_decimal", "_uuid", "readline", "_curses",
+         "_curses_panel", "pyexpat", "_elementtree", "unicodedata", "_multibytecodec", "_codecs_jp")
+APP = '''\
+import _hashlib, _ssl, bz2, ctypes, decimal, hashlib, json, lzma, sqlite3, ssl, sys, unicodedata, uuid
+import xml.etree.ElementTree as ET
+
+
+def main():
+    maps = open("/proc/self/maps").read()
+    con = sqlite3.connect(":memory:")
+    print(json.dumps({
+        "builtin": sorted(set(sys.builtin_module_names) & set(sys.argv[1:])),
+        "files": {name: sys.modules[name].__file__ for name in ("_ssl", "_hashlib", "_sqlite3")},
+        "ssl_mappings": sorted({line.split()[-1] for line in maps.splitlines() if "_ssl.cpython" in line}),
+        "openssl": ssl.OPENSSL_VERSION,
+        "sha256": hashlib.sha256(b"amber").hexdigest(),
+        "sha3": _hashlib.openssl_sha3_256(b"amber").hexdigest(),
+        "sqlite": con.execute("select sqlite_version()").fetchone()[0],
+        "decimal": str(decimal.Decimal(1) / decimal.Decimal(7)),
+        "lzma": lzma.decompress(lzma.compress(b"x" * 1000)) == b"x" * 1000,
+        "bz2": bz2.decompress(bz2.compress(b"y" * 1000)) == b"y" * 1000,
+        "ctypes": ctypes.sizeof(ctypes.c_void_p),
+        "uuid": len(str(uuid.uuid4())),
+        "unicode": unicodedata.name("\\u00e9"),
+        "xml": ET.fromstring("<a><b>t</b></a>").find("b").text,
+        "cjk": "\\u65e5\\u672c".encode("shift_jis").hex(),
+    }, sort_keys=True))
+'''
+
+
+def stdlib_app(tmp_path: Path) -> Path:
+    project = tmp_path / "stdapp"
+    (project / "src" / "stdapp").mkdir(parents=True)
+    (project / "src" / "stdapp" / "__init__.py").write_text(APP)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "stdapp"\nversion = "1.0"\n\n[project.scripts]\nstdapp = "stdapp:main"\n')
+    return project
+
+
+def build(project: Path, output: Path, *extra: str) -> Path:
+    out = run([*AMBER, "build", project, "-o", output, *extra], timeout=600)
+    assert out.returncode == 0, out.stderr
+    return output
+
+
+def elf_size(binary: Path) -> int:
+    trailer = read_trailer(binary.read_bytes()[-TAIL_SIZE:])
+    assert trailer is not None
+    return trailer.archive_offset
+
+
+@pytest.fixture(scope="module")
+def plain_and_compressed(runtime: Path, tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("stdapp")
+    project = stdlib_app(tmp)
+    return build(project, tmp / "plain"), build(project, tmp / "compressed", "--compress")
+
+
+def test_runtime_elf_is_small_and_the_heavy_modules_are_lib_dynload(runtime: Path, clean_env):
+    assert elf_size(runtime) < 9_000_000  # 17.1 MB with every module built in
+    dynload = runtime.resolve().parent.parent / "lib" / "python3.13" / "lib-dynload"
+    files = {p.name.split(".")[0]: p for p in dynload.glob("*.so")}
+    assert set(HEAVY) <= set(files)
+    assert files["_hashlib"].stat().st_size < 20_000  # a stub: its code is in _ssl
+    assert validate.elf_facts(files["_hashlib"])["needed"][0] == files["_ssl"].name
+    assert validate.check_shared_modules(dynload, "2.17") == []
+    code = ("import sys, _hashlib, _ssl, hashlib; print(sorted(set(sys.builtin_module_names) & set(sys.argv[1:]))); "
+            "print(_hashlib.__file__); print(hashlib.sha256(b'a').hexdigest()[:8])")
+    out = run([runtime, "-I", "-c", code, *HEAVY], env=clean_env)
+    assert out.returncode == 0, out.stderr
+    builtin, hashlib_file, digest = out.stdout.splitlines()
+    assert builtin == "[]"
+    assert hashlib_file == str(files["_hashlib"])
+    assert digest == "ca978112"
+
+
+def test_app_loads_them_from_memory_once_each(plain_and_compressed, tmp_path: Path, clean_env):
+    plain, _ = plain_and_compressed
+    with tmpfs(tmp_path / "noexec", options="noexec") as noexec:
+        env = dict(clean_env, TMPDIR=str(noexec))
+        out = run([plain, *HEAVY], env=env)
+        assert out.returncode == 0, out.stderr
+        assert not os.listdir(noexec)
+    facts = json.loads(out.stdout)
+    assert facts["builtin"] == []
+    assert facts["files"]["_ssl"] == f"{plain}/_ssl.cpython-313-x86_64-linux-gnu.so"
+    assert len(facts["ssl_mappings"]) == 1 and "memfd:amber:_ssl" in facts["ssl_mappings"][0]  # _hashlib shares it
+    assert facts["openssl"].startswith("OpenSSL 3.5.7")
+    assert facts["sha256"] == hashlib.sha256(b"amber").hexdigest()
+    assert facts["sha3"] == hashlib.sha3_256(b"amber").hexdigest()
+    assert facts["sqlite"] == "3.46.1" and facts["decimal"].startswith("0.142857")
+    assert facts["lzma"] and facts["bz2"] and facts["ctypes"] == 8 and facts["uuid"] == 36
+    assert facts["unicode"] == "LATIN SMALL LETTER E WITH ACUTE" and facts["xml"] == "t"
+    assert facts["cjk"] == "93fa967b"
+
+
+def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp_path: Path, clean_env, chroot):
+    plain, compressed = plain_and_compressed
+    assert compressed.stat().st_size < 0.6 * plain.stat().st_size
+    with zipfile.ZipFile(compressed) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+    assert methods["_ssl.cpython-313-x86_64-linux-gnu.so"] == methods["json/__init__.pyc"] == 93
+    assert methods[".amber/build.json"] == zipfile.ZIP_DEFLATED
+    expected = run([plain, *HEAVY], env=clean_env)
+    got = run([compressed, *HEAVY], env=clean_env)
+    assert got.returncode == 0, got.stderr
+    strip = lambda text: {k: v for k, v in json.loads(text).items() if k not in ("files", "ssl_mappings")}  # noqa: E731
+    assert strip(got.stdout) == strip(expected.stdout)
+    chroot.add(compressed, "/app", mode=0o755)
+    out = chroot.run(["/app", *HEAVY])
+    assert out.returncode == 0, out.stderr
+    info = json.loads(run([*AMBER, "inspect", "--json", compressed]).stdout)
+    assert info["compression"] == {"zstd_level": 19}
+
+
+def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compressed, runtime: Path, tmp_path: Path):
+    _, compressed = plain_and_compressed
+    project = stdlib_app(tmp_path)
+    again = build(project, tmp_path / "again", "--compress")
+    assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(compressed.read_bytes()).digest()
+    bad = run([*AMBER, "build", project, "-o", tmp_path / "bad", "--compress", "40"], timeout=120)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == ["amber: --compress must be true, false or a zstd level from 1 to 22, "
+                                               "not 40"]
+    assert not (tmp_path / "bad").exists()
