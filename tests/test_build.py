@@ -115,6 +115,7 @@ def test_explicit_entry_and_no_sources(runtime: Path, tmp_path: Path, clean_env)
 
     names = zipfile.ZipFile(tmp_path / "s").namelist()
     assert "hello/cli.pyc" in names and "hello/cli.py" not in names
+    assert "json/__init__.pyc" in names and not [n for n in names if n.endswith(".py")]  # stdlib sources too
 
 
 def _amber_build_error(project: Path, *extra) -> str:
@@ -228,18 +229,23 @@ def _fetch(url: str, deadline: float) -> str:
             time.sleep(0.2)
 
 
-def test_flask_example_serves_its_page_alone_in_a_chroot(runtime: Path, tmp_path: Path, chroot):
-    """The issue's example: Flask templates and static files from the archive, embedded gunicorn."""
+@pytest.mark.parametrize("flags", [(), ("--trim", "--compress")], ids=["default", "trim-compress"])
+def test_flask_example_serves_its_page_alone_in_a_chroot(runtime: Path, tmp_path: Path, chroot, flags):
+    """The issue's example: Flask templates and static files from the archive, embedded gunicorn; and the
+    same app trimmed and compressed, which must pass the same checks."""
     import signal
     import subprocess
     import time
 
     project = tmp_path / "flask-hello"
     shutil.copytree(Path(__file__).parent.parent / "examples" / "flask-hello", project)
-    out = run([*AMBER, "build", project], timeout=900)
+    out = run([*AMBER, "build", project, *flags], timeout=900)
     assert out.returncode == 0, out.stderr
     assert "flask 3.1.2" in out.stderr.lower() and "gunicorn 23.0.0" in out.stderr.lower()
     chroot.add(project / "dist" / "flask-hello", "/srv/flask-hello", mode=0o755)
+    # /proc as on any real system: werkzeug imports unicodedata, a shared module loaded from memory
+    # through /proc/self/fd (without /proc it comes from the extraction cache: tests/test_native.py)
+    chroot.mount_proc()
     port = _free_port()
     server = subprocess.Popen(["/srv/flask-hello", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
                               preexec_fn=chroot.enter, env={"PATH": "/srv"}, stdout=subprocess.PIPE,

@@ -57,6 +57,7 @@ class BinaryInfo:
     excluded: list[str] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
     compression: dict | None = None  # {"zstd_level": N} for a --compress build
+    trim: dict | None = None  # what --trim left out: top-most module names, counts, the --keep list
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -118,7 +119,7 @@ def describe(path: Path) -> BinaryInfo:
         extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
         programs=(manifest or {}).get("programs", []),
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
-        compression=(manifest or {}).get("compression"),
+        compression=(manifest or {}).get("compression"), trim=(manifest or {}).get("trim"),
     )
 
 
@@ -177,6 +178,10 @@ def render(info: BinaryInfo) -> str:
         lines.append(f"  excluded: {', '.join(info.excluded)}")
     if info.compression:
         lines.append(f"  members:  zstd level {info.compression['zstd_level']} (--compress)")
+    if info.trim:
+        keep = f"; kept by --keep: {', '.join(info.trim['keep'])}" if info.trim["keep"] else ""
+        lines.append(f"  trimmed:  {info.trim['dropped_modules']} stdlib modules, "
+                     f"{info.trim['dropped_bytes'] / mb:.1f} MB (--trim{keep}): {', '.join(info.trim['dropped'])}")
     lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
     for d in info.distributions:
         extra = ", native code" if d.native else ""

@@ -52,7 +52,7 @@ def _build(args: argparse.Namespace) -> int:
     cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
            "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract,
            "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude,
-           "compress": args.compress}
+           "compress": args.compress, "trim": True if args.trim else None, "keep": args.keep}
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--entry", help="script name from [project.scripts], or module:function")
     build.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
     build.add_argument("--platform", metavar="TAG",
-                       help="oldest glibc the bundled wheels may need, e.g. manylinux_2_17 (default manylinux_2_28)")
+                       help="wheel platform: the oldest glibc the binary must run on, e.g. manylinux_2_17 "
+                            "(default manylinux_2_28)")
     build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
     build.add_argument("--extract", action="append", default=[], metavar="DIST",
                        help="materialize this distribution in the extraction cache at run time (repeatable)")
@@ -150,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(LEVEL 1-22, default {DEFAULT_ZSTD_LEVEL})")
     build.add_argument("--no-compress", dest="compress", action="store_const", const=False,
                        help="store code uncompressed even if [tool.amber] compress is set (the default)")
+    build.add_argument("--trim", action="store_true",
+                       help="leave out the standard library modules no import in the app, its dependencies or "
+                            "the interpreter reaches")
+    build.add_argument("--keep", metavar="MODULE", action="append",
+                       help="with --trim: keep this stdlib module (and its submodules) although no import "
+                            "statement reaches it (repeatable)")
     build.set_defaults(func=_build)
 
     inspect = commands.add_parser("inspect", help="show what is inside an amber binary, without running it")

@@ -2,6 +2,7 @@
 
     sudo .venv/bin/python tests/compat/run.py             # all groups, rewrites docs/compat.md
     sudo .venv/bin/python tests/compat/run.py web data    # some groups, prints the table only
+    sudo .venv/bin/python tests/compat/run.py --flags '--trim --compress'   # every group built so
 
 Each group under tests/compat/<group>/ is a small project whose script runs one check per package
 and prints `<dist>==<version>: <what it did> OK` (or `FAIL <reason>`), then a summary line ending in
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -116,14 +118,14 @@ def pinned_versions(group: str) -> dict[str, str]:
     return pins
 
 
-def build(group: str, workdir: Path) -> tuple[Path, float]:
-    """`amber build` of a copy of the fixture (the build writes dist/ into the project)."""
+def build(group: str, workdir: Path, flags: tuple[str, ...] = ()) -> tuple[Path, float]:
+    """`amber build` of a copy of the fixture (the build writes dist/ into the project), with `flags` added."""
     project = workdir / group
     if project.exists():
         shutil.rmtree(project)
     shutil.copytree(HERE / group, project, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "amber", "build", str(project)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "amber", "build", str(project), *flags], capture_output=True, text=True,
                          timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"amber build {group} failed:\n{out.stdout}\n{out.stderr}")
@@ -203,9 +205,10 @@ def timed(chroot: Chroot, argv: list[str], timeout: int = 600) -> tuple[subproce
     return result, time.perf_counter() - started
 
 
-def run_group(group: str, workdir: Path, startup: bool = True, log=print) -> GroupResult:
-    """Build one group and run it in a fresh chroot; with `startup`, also time each package's import."""
-    binary, build_seconds = build(group, workdir)
+def run_group(group: str, workdir: Path, startup: bool = True, log=print, flags: tuple[str, ...] = ()) -> GroupResult:
+    """Build one group (with `amber build` flags `flags`) and run it in a fresh chroot; with `startup`, also time
+    each package's import."""
+    binary, build_seconds = build(group, workdir, flags)
     info = inspect(binary)
     measured, fallbacks = measured_glibc(binary)
     result = GroupResult(group, binary, build_seconds, binary.stat().st_size, info["glibc"], measured, fallbacks,
@@ -309,19 +312,23 @@ def main(argv: list[str] | None = None) -> int:
                                                     "every group runs, else none)")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
     parser.add_argument("--keep", type=Path, help="build in this directory and keep the binaries")
+    parser.add_argument("--flags", default="", help="amber build flags for every group, e.g. '--trim --compress' "
+                                                   "(the table is printed, docs/compat.md left alone)")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
         parser.error(f"unknown group {', '.join(unknown)}; groups: {', '.join(GROUPS)}")
     groups = args.groups or list(GROUPS)
-    output = args.output or (REPO / "docs" / "compat.md" if not args.groups else None)
+    flags = tuple(shlex.split(args.flags))
+    output = args.output or (REPO / "docs" / "compat.md" if not args.groups and not flags else None)
     started = time.monotonic()
     results = []
     with tempfile.TemporaryDirectory(prefix="amber-compat-") as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for group in groups:
-            result = run_group(group, workdir, startup=not args.no_startup, log=lambda m: print(m, flush=True))
+            result = run_group(group, workdir, startup=not args.no_startup, log=lambda m: print(m, flush=True),
+                               flags=flags)
             if not result.ok:
                 print(result.stdout, result.stderr[-6000:], sep="\n", file=sys.stderr)
             results.append(result)

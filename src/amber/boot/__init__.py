@@ -18,3 +18,16 @@ BOOT_MODULES = {
     "__amber_exec__": BOOT_DIR / "executables.py",
     "__amber_children__": BOOT_DIR / "children.py",
 }
+
+
+def boot_modules_used(native: bool, extract: bool, programs: bool) -> list[str]:
+    """The boot modules an app's start-up and run can import, by what the app carries (see entry.py's
+    setup(): each loader is imported only when the app has what it loads)."""
+    used = ["__amber_boot__", "__amber_vfs__", "__amber_children__"]
+    if native:
+        used += ["__amber_native__", "__amber_elf__", "__amber_cache__"]
+    if extract:
+        used += ["__amber_extract__", "__amber_cache__"]
+    if programs:
+        used += ["__amber_exec__", "__amber_cache__"]
+    return list(dict.fromkeys(used))

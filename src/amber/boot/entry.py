@@ -104,6 +104,58 @@ def _install_archive_loaders():
         sys.meta_path.insert(0, AfterImport("subprocess", lambda: wrap("subprocess")))
 
 
+class _TrimmedModules:
+    """Last on sys.meta_path in a `--trim` build: an import of a stdlib module the trim left out fails
+    with a ModuleNotFoundError that says why and how to keep it, instead of a bare "No module named".
+
+    It answers only after every other finder has found nothing, and with a spec whose loader raises,
+    so that `try: import x / except ImportError` code behaves as without the module.
+    """
+
+    def __init__(self, trimmed):
+        self.trimmed = trimmed  # top-most trimmed names: a dropped package stands for its submodules
+
+    def find_spec(self, name, path=None, target=None):
+        prefix = name
+        while prefix not in self.trimmed:
+            prefix, dot, _ = prefix.rpartition(".")
+            if not dot:
+                return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, self)
+
+    def create_module(self, spec):
+        name = _requested_module(spec.name)
+        raise ModuleNotFoundError(
+            f"No module named {name!r}: amber build --trim left this standard library module out "
+            f"of the binary; rebuild with --keep {name}", name=name)
+
+    def exec_module(self, module):  # never reached: create_module raises
+        raise ModuleNotFoundError(module.__name__)
+
+
+def _requested_module(package):
+    """The module whose import is importing `package` (`xml.dom.minidom` first imports `xml`): the name
+    in the import system's frames, so that the message names what the code asked for."""
+    requested = package
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load":
+            name = frame.f_locals.get("name")
+            if isinstance(name, str) and name.startswith(requested + "."):
+                requested = name
+        frame = frame.f_back
+    return requested
+
+
+def _install_trim_guard():
+    from __amber_app__ import TRIMMED
+
+    if TRIMMED:
+        sys.meta_path.append(_TrimmedModules(TRIMMED))
+
+
 def setup():
     """Everything an app binary does before its entry point.
 
@@ -111,6 +163,7 @@ def setup():
     that -c, -m, scripts and the REPL see the same importable packages.
     """
     _install_archive_loaders()
+    _install_trim_guard()
     _install_site_builtins()
     _install_child_relaunch()
 

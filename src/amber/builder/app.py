@@ -24,9 +24,9 @@ from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
-from amber.boot import BOOT_MODULES
+from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.elf import ELFError, dynamic_info
-from amber.builder import exclude, extract_rule, lock, native_scan, resolve
+from amber.builder import exclude, extract_rule, lock, native_scan, resolve, trim
 from amber.builder.entry_check import check_entry_points
 from amber.builder.project import choose_entry, load_project, merge_options
 from amber.errors import AmberError, RuntimeMissing
@@ -168,7 +168,8 @@ def site_files(site: Path) -> list[tuple[Path, str]]:
     return files
 
 
-def app_module(scripts: dict[str, str], default: str, native: bool, parts: NativeParts) -> bytes:
+def app_module(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
+               trimmed: list[str] | None = None) -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
@@ -178,8 +179,32 @@ def app_module(scripts: dict[str, str], default: str, native: bool, parts: Nativ
              f"SCRIPTS = {dict(sorted(scripts.items()))!r}", f"DEFAULT = {default!r}",
              f"NATIVE = {native!r}  # carries shared objects to load from memory",
              f"EXTRACT = {dict(sorted(extract.items()))!r}  # top-level name -> (cache key, forced, system sonames)",
-             f"EXECUTABLES = frozenset({sorted(parts.programs)!r})  # programs started by path", ""]
+             f"EXECUTABLES = frozenset({sorted(parts.programs)!r})  # programs started by path",
+             f"TRIMMED = frozenset({sorted(trimmed or [])!r})  # stdlib modules --trim left out", ""]
     return "\n".join(lines).encode()
+
+
+def trim_for_app(stdlib: list[Member], runtime: Path, app_files: list[tuple[Path, str]], parts: NativeParts,
+                 keep: list[str]) -> trim.TrimResult:
+    """--trim: the stdlib members the app's files and the boot code it uses can reach.
+
+    The boot code for native code is a root when the app carries shared objects, or when
+    the trim keeps a shared stdlib module (then the app loads it from memory too).
+    """
+    facts = exclude.interpreter_modules(runtime, [])
+    graph = trim.StdlibGraph(stdlib, facts.builtins)
+    roots = trim.site_roots(app_files)
+
+    def trimmed(native: bool) -> trim.TrimResult:
+        boot = boot_modules_used(native, bool(parts.extractions), bool(parts.programs))
+        boot_roots = trim.site_roots([(BOOT_MODULES[name], f"{name}.py") for name in boot])
+        return trim.trim_stdlib(graph, roots | boot_roots, facts.bare, keep)
+
+    app_native = any(".so" in Path(name).suffixes for _, name in app_files)
+    result = trimmed(app_native)
+    if not app_native and any(store.is_dynload_member(m.name) for m in result.members):
+        result = trimmed(True)
+    return result
 
 
 def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
@@ -231,11 +256,19 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
                 "the target system must provide it")
         runtime_members = image.members()
         stdlib = exclude.prune_members(runtime_members, exclusion)
+        trimmed = trim_for_app(stdlib, runtime.executable, app_files, parts, options.keep) if options.trim else None
+        if trimmed:
+            stdlib = trimmed.members
+            log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
+                f"({trimmed.dropped_bytes / 1e6:.1f} MB)")
+        if not options.sources:  # the stdlib's sources too: each .py whose .pyc is there
+            compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
+            stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
         app_src = tmp / "__amber_app__.py"
         # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
         native = any(".so" in Path(name).suffixes for _, name in app_files) or any(
             store.is_dynload_member(m.name) for m in stdlib)
-        app_src.write_bytes(app_module(scripts, default, native, parts))
+        app_src.write_bytes(app_module(scripts, default, native, parts, trimmed.dropped if trimmed else None))
         # Copies of the boot sources for the compiling runtime: in a self-built amber the originals
         # are inside this binary's archive, where another process cannot open them.
         boot_files = [(app_src, "__amber_app__.py")]
@@ -267,6 +300,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
                                   {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names),
+                                   "trim": trimmed.as_json(options.keep) if trimmed else None,
                                    "compression": {"zstd_level": options.compress} if options.compress else None})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)

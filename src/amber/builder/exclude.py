@@ -182,20 +182,34 @@ def warn_own_imports(site: Path, own_dist_info: str | None, exclusion: Exclusion
 
 
 def startup_modules(runtime: Path, boot_files: list[Path]) -> set[str]:
-    """Every module the binary's start-up code can import: the boot modules' imports and what those load.
+    """Every module the binary's start-up code can import: the boot modules' imports and what those load."""
+    return interpreter_modules(runtime, boot_files).with_boot
 
-    Asking the runtime itself is exact and costs one interpreter start; only
-    done when something is to be excluded.
-    """
+
+@dataclass
+class InterpreterModules:
+    bare: set[str]  # what the interpreter itself imports while it starts
+    with_boot: set[str]  # that, plus the boot modules' imports and what those load
+    builtins: set[str]  # sys.builtin_module_names
+
+
+def interpreter_modules(runtime: Path, boot_files: list[Path]) -> InterpreterModules:
+    """The modules the runtime loads at start, with and without what the boot code may import, and its
+    built-in modules. Asking the runtime itself is exact and costs one interpreter start; only done when
+    something is to be excluded or trimmed."""
     wanted = set()
     for path in boot_files:
         wanted |= {name for name in imports_of(path.read_bytes()) if not name.startswith("__amber_")}
     # `from a import b` also yields "a.b", which may be an attribute rather than a module.
-    code = ("import importlib, sys\n"
+    code = ("import sys\n"
+            "print(' '.join(sorted(sys.modules)))\n"
+            "import importlib\n"
             f"for name in {sorted(wanted)!r}:\n"
             "    try:\n        importlib.import_module(name)\n    except ImportError:\n        pass\n"
-            "print('\\n'.join(sorted(sys.modules)))\n")
+            "print(' '.join(sorted(sys.modules)))\n"
+            "print(' '.join(sys.builtin_module_names))\n")
     proc = subprocess.run([str(runtime), "-I", "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise AmberError(f"cannot list the start-up modules of {runtime}: {proc.stderr.strip()[-200:]}")
-    return set(proc.stdout.split())
+    bare, with_boot, builtins = (set(line.split()) for line in proc.stdout.splitlines())
+    return InterpreterModules(bare, with_boot, builtins)

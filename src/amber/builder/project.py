@@ -18,12 +18,12 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
-    "extract": list, "no-extract": list, "compress": int,
+    "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list,
 }
 # zstd levels `compress` takes; `compress = true` (or a bare --compress) means DEFAULT_ZSTD_LEVEL.
 ZSTD_LEVELS = range(1, 23)
 # List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
-LIST_OPTIONS = ("exclude",)
+LIST_OPTIONS = ("exclude", "keep")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class BuildOptions:
     extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
     no_extract: list[str] = field(default_factory=list)  # distributions never materialized
     compress: int | None = None  # zstd level for the archive members; None: deflated sources, stored code
+    trim: bool = False  # drop the stdlib modules no import reaches
+    keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
 
 
 @dataclass
@@ -123,6 +125,8 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
         setattr(merged, key.replace("-", "_"), value)
+    if cli.get("keep") and not merged.trim:
+        raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")
     return merged
 
 

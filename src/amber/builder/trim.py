@@ -1,0 +1,417 @@
+"""`--trim`: leave out the standard library modules nothing in the binary can import.
+
+The archive normally carries the whole standard library, because an app may
+import any of it. With `--trim` amber computes a static import graph instead:
+its roots are every module of site-packages (the project and all its
+dependencies, not only what the entry point reaches), amber's boot code, the
+modules the interpreter imports while starting, and the modules the
+interpreter's C code imports by name; an edge is an import statement anywhere
+in a module (inside functions and `try` blocks too, both branches of an `if`),
+an `importlib.import_module("x")`/`__import__("x")` with a constant name, a
+dotted string constant naming a stdlib module (`"xml.sax.expatreader"`, the
+way xml.sax and dbm list their back ends), and, for native code, a stdlib
+module name among the strings of a shared object (C extensions import by
+name, invisibly to a parse). Whatever no edge reaches is dropped.
+
+What cannot be seen is an import by a computed name (plugins, pickled class
+paths, `importlib.import_module(name)`): `--keep` names such modules, and the
+binary answers an import of a trimmed module with a ModuleNotFoundError that
+says so, so a miss shows up in the app's tests as one clear line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amber.archive.writer import Member
+from amber.boot.elf import ELFError, dynamic_info
+from amber.errors import AmberError
+
+# Imported by the interpreter core at any moment (CPython 3.13's Objects/ and Python/: exception
+# display, warnings, codec lookup, memoryview casts, huge int <-> str, PEP 695 generics, -m).
+INTERPRETER_NEEDS = ("encodings", "codecs", "io", "warnings", "traceback", "linecache", "copyreg", "struct",
+                     "_pylong", "typing", "runpy", "zipimport", "importlib", "importlib.machinery",
+                     "importlib.util", "site")
+# Packages kept whole: codecs are looked up by computed names (`b.decode(charset)`, `open(encoding=...)`).
+WHOLE_PACKAGES = ("encodings",)
+# Modules imported by name from the C code of stdlib extension modules (PyImport_ImportModule and
+# _PyImport_GetModuleAttrString calls in CPython 3.13's Modules/), whether built in or shared.
+C_IMPORTS: dict[str, tuple[str, ...]] = {
+    "_asyncio": ("asyncio",),
+    "_ctypes": ("ctypes",),
+    "_curses": ("curses",),
+    "_datetime": ("time", "_strptime"),
+    "_decimal": ("_pydecimal", "collections", "collections.abc", "numbers"),
+    "_elementtree": ("copy", "pyexpat", "xml.etree.ElementPath"),
+    "_operator": ("functools",),
+    "_pickle": ("_compat_pickle", "codecs", "copyreg", "functools"),
+    "_sqlite3": ("functools",),
+    "_sre": ("re",),
+    "_zoneinfo": ("io", "pickle", "weakref", "zoneinfo._common", "zoneinfo._tzpath"),
+    "posix": ("resource",),
+    "select": ("posix",),
+    "time": ("_strptime",),
+}
+# Imports that only a tool nobody calls in an app would reach, cut so as not to pull in half the stdlib:
+# help() and license() (the interactive help: pydoc with its topic index of every module, and the REPL's
+# pager), and the hook by which
+# importlib.metadata (importing itself) finds distributions.
+LAZY_EDGES: dict[str, tuple[str, ...]] = {  # module -> the modules (with their submodules) it does not pull in
+    "_sitebuiltins": ("pydoc", "_pyrepl"),
+    "importlib._bootstrap_external": ("importlib.metadata",),
+    "site": ("_pyrepl", "rlcompleter", "readline"),  # the interactive console's line editing
+}
+# Modules whose dotted strings are data, not imports: Python 2 names of modules for unpickling, the
+# index of every module's documentation.
+NAME_TABLES = ("_compat_pickle", "pydoc_data.module_docs")
+CJK_CODEC_PREFIX = "_codecs_"  # each CJK codec module imports _multibytecodec
+# sysconfig imports its data module by a computed name: _sysconfigdata_<abi>_<platform>_<multiarch>.
+SYSCONFIG_DATA_PREFIX = "_sysconfigdata_"
+MODULE_SUFFIXES = (".py", ".pyc")
+IMPORT_FUNCTIONS = {"import_module", "__import__", "find_spec", "resolve_name"}
+NATIVE_NAME_RE = re.compile(rb"[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass
+class References:
+    """Module names a file may import: by import statements (and import_module calls with a constant),
+    and by strings (dotted constants of a source, identifiers among a shared object's bytes)."""
+
+    imports: set[str] = field(default_factory=set)
+    strings: set[str] = field(default_factory=set)
+
+    def __or__(self, other: References) -> References:
+        return References(self.imports | other.imports, self.strings | other.strings)
+
+
+@dataclass
+class TrimResult:
+    members: list[Member]  # the stdlib members kept
+    dropped: list[str]  # the top-most trimmed module names (a dropped package stands for its submodules)
+    dropped_modules: int
+    dropped_bytes: int
+
+    def as_json(self, keep: list[str]) -> dict:
+        """What `amber inspect` shows of the trim."""
+        return {"dropped": self.dropped, "dropped_modules": self.dropped_modules,
+                "dropped_bytes": self.dropped_bytes, "keep": sorted(keep)}
+
+
+def module_of(member: str) -> tuple[str, bool] | None:
+    """(dotted module name, is a package) of a stdlib archive member, or None for a data file."""
+    path, _, leaf = member.rpartition("/")
+    if leaf.endswith(".so"):
+        if path:
+            return None
+        return leaf.split(".", 1)[0], False
+    for suffix in MODULE_SUFFIXES:
+        if leaf.endswith(suffix):
+            stem = leaf[: -len(suffix)]
+            parts = [p for p in path.split("/") if p]
+            if stem == "__init__":
+                return ".".join(parts), True
+            return ".".join([*parts, stem]), False
+    return None
+
+
+def parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class StdlibGraph:
+    """The stdlib members as modules, and what each of them imports."""
+
+    def __init__(self, members: list[Member], builtins: Iterable[str]):
+        self.members = members
+        self.builtins = set(builtins)
+        self.files: dict[str, list[Member]] = {}  # module -> its members (.py, .pyc, .so)
+        self.packages: set[str] = set()
+        for member in members:
+            found = module_of(member.name)
+            if found is None:
+                continue
+            name, is_package = found
+            self.files.setdefault(name, []).append(member)
+            if is_package:
+                self.packages.add(name)
+        self.sysconfig_data = sorted(n for n in self.files if n.startswith(SYSCONFIG_DATA_PREFIX))
+        self.top_level = {n.split(".", 1)[0] for n in self.files} | self.builtins
+        self._imports: dict[str, set[str]] = {}
+
+    def exists(self, name: str) -> bool:
+        return name in self.files or name in self.builtins
+
+    def resolve(self, refs: References) -> set[str]:
+        """The stdlib modules the references touch, with the packages above them. An import names the
+        longest existing module prefix of its name (`from a import b`, b a function, names `a.b`); a string
+        names a module exactly, or by a prefix of two parts or more (`"logging.handlers.X"`, but not
+        `"cmd.exe"`)."""
+        found = set()
+        for names, shortest in ((refs.imports, 1), (refs.strings, 2)):
+            for name in names:
+                if name.split(".", 1)[0] not in self.top_level:
+                    continue
+                candidate = name
+                while candidate and candidate.count(".") + 1 >= shortest and not self.exists(candidate):
+                    candidate = candidate.rpartition(".")[0]
+                if self.exists(candidate) and (candidate == name or candidate.count(".") + 1 >= shortest):
+                    found.add(candidate)
+                    found.update(p for p in parents(candidate) if self.exists(p))
+        return found
+
+    def imports(self, name: str) -> set[str]:
+        """The modules `name` imports (each module's source is parsed once)."""
+        if name not in self._imports:
+            self._imports[name] = self._find_imports(name)
+        return self._imports[name]
+
+    def _find_imports(self, name: str) -> set[str]:
+        wanted = References(set(C_IMPORTS.get(name, ())))
+        if name.startswith(CJK_CODEC_PREFIX):
+            wanted.imports.add("_multibytecodec")
+        if name == "sysconfig":
+            wanted.imports.update(self.sysconfig_data)
+        package = name if name in self.packages else name.rpartition(".")[0]
+        for member in self.files.get(name, ()):
+            if member.name.endswith(".py") and name not in NAME_TABLES:
+                wanted |= names_in_source(member.data, package, self.exists)
+            elif member.name.endswith(".so"):
+                wanted.imports |= self._needed_modules(member.data)
+        cut = LAZY_EDGES.get(name, ())
+        return {m for m in self.resolve(wanted) - {name} if not any(m == c or m.startswith(c + ".") for c in cut)}
+
+    def _needed_modules(self, data: bytes) -> set[str]:
+        """A shared module's DT_NEEDED that are other stdlib modules (the _hashlib stub needs _ssl)."""
+        try:
+            needed = dynamic_info(data)[0]
+        except ELFError:
+            return set()
+        return {soname.split(".", 1)[0] for soname in needed if soname.split(".", 1)[0] in self.files}
+
+    def closure(self, roots: References) -> set[str]:
+        reached: set[str] = set()
+        todo = list(self.resolve(roots))
+        while todo:
+            name = todo.pop()
+            if name in reached:
+                continue
+            reached.add(name)
+            todo.extend(self.imports(name) - reached)
+        return reached
+
+    def subtree(self, name: str) -> set[str]:
+        return {n for n in self.files if n == name or n.startswith(name + ".")}
+
+
+def names_in_source(source: bytes, package: str = "", exists: Callable[[str], bool] | None = None) -> References:
+    """Module names a Python source can import: its import statements (relative ones resolved against
+    `package`), constant names given to import_module/__import__/find_spec, and dotted string constants.
+
+    With `exists`, the imports of an `except ImportError` handler are left out when every import of
+    its `try` body exists (`try: from _sha2 import sha512 / except ImportError: from hashlib import ...`
+    never runs the fallback in a runtime that has _sha2)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return References()
+    collector = _ImportCollector(package, exists)
+    script_only = _script_only_functions(tree)
+    for stmt in tree.body:
+        if not any(stmt is f for f in script_only):
+            collector.visit(stmt)
+    return References({n for n in collector.found if n}, collector.strings)
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`"""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+            and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
+
+
+def _script_only_functions(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level functions that run only when the module is a script: called from the `__main__` block,
+    directly or through one another, and named nowhere else in the module (random's `main()` ->
+    `_parse_args()`, which imports argparse; pickle's `_test()`, which imports doctest). Their imports
+    are no edges."""
+    guards = [stmt for stmt in tree.body if _is_main_guard(stmt)]
+    if not guards:
+        return []
+    functions = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)}
+    uses = {name: _names_used(stmt) for name, stmt in functions.items()}
+    from_guards = _names_used(*guards) & functions.keys()
+    todo = list(from_guards)
+    while todo:  # what the __main__ block reaches through calls
+        for used in uses[todo.pop()] & functions.keys():
+            if used not in from_guards:
+                from_guards.add(used)
+                todo.append(used)
+    others = [stmt for stmt in tree.body if stmt not in guards and not (
+        isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in from_guards)]
+    live = _names_used(*others) & from_guards  # named by module code, classes or other functions
+    todo = list(live)
+    while todo:
+        for used in uses[todo.pop()] & from_guards:
+            if used not in live:
+                live.add(used)
+                todo.append(used)
+    return [functions[name] for name in sorted(from_guards - live)]
+
+
+def _names_used(*nodes: ast.AST) -> set[str]:
+    """Names and string constants (`__all__`, `getattr(module, "name")`) under the nodes."""
+    found = set()
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                found.add(sub.id)
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                found.add(sub.value)
+    return found
+
+
+class _ImportCollector(ast.NodeVisitor):
+    def __init__(self, package: str, exists: Callable[[str], bool] | None):
+        self.package = package
+        self.exists = exists
+        self.found: set[str] = set()
+        self.strings: set[str] = set()
+
+    def _targets(self, node: ast.Import | ast.ImportFrom) -> list[str]:
+        """The modules an import statement needs to succeed."""
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        base = _absolute(node.module, node.level, self.package)
+        return [base] if base else []
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.found.update(self._targets(node))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = _absolute(node.module, node.level, self.package)
+        if base is None:
+            return
+        self.found.add(base)
+        self.found.update(f"{base}.{alias.name}" if base else alias.name for alias in node.names if alias.name != "*")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if node.args and _called_name(node.func) in IMPORT_FUNCTIONS:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                self.found.add(first.value)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "." in node.value and len(node.value) < 200 \
+                and DOTTED_RE.match(node.value):
+            self.strings.add(node.value)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        for stmt in node.body:
+            self.visit(stmt)
+        imports = [target for stmt in node.body if isinstance(stmt, ast.Import | ast.ImportFrom)
+                   for target in self._targets(stmt)]
+        dead_fallback = self.exists is not None and bool(imports) and all(self.exists(t) for t in imports)
+        for handler in node.handlers:
+            if not (dead_fallback and _catches_import_error(handler)):
+                self.visit(handler)
+        for stmt in [*node.orelse, *node.finalbody]:
+            self.visit(stmt)
+
+    visit_TryStar = visit_Try
+
+    def visit_If(self, node: ast.If) -> None:
+        """The body of `if __name__ == "__main__":` runs only when the module is a script (`-m`): its imports
+        are no edges (heapq's doctest, for one); an else branch is."""
+        if _is_main_guard(node):
+            for stmt in node.orelse:
+                self.visit(stmt)
+            return
+        self.generic_visit(node)
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    names = {_called_name(kind) for kind in kinds if kind is not None}
+    return bool(names) and names <= {"ImportError", "ModuleNotFoundError"}
+
+
+def _called_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _absolute(module: str | None, level: int, package: str) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def names_in_native(data: bytes) -> set[str]:
+    """Identifier-like strings of a shared object: candidates for modules its C code imports by name."""
+    return {token.decode() for token in set(NATIVE_NAME_RE.findall(data)) if len(token) > 1}
+
+
+def site_roots(files: Iterable[tuple[Path, str]]) -> References:
+    """What the app's files (site-packages and the boot code) may import from the stdlib."""
+    roots = References()
+    for path, name in files:
+        if name.endswith(".py"):
+            roots |= names_in_source(path.read_bytes())
+        elif ".so" in Path(name).suffixes:
+            with path.open("rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    roots.strings |= names_in_native(path.read_bytes())
+    return roots
+
+
+def trim_stdlib(graph: StdlibGraph, roots: References, startup: set[str], keep: list[str]) -> TrimResult:
+    """The stdlib members the roots can reach, plus each `keep` module's whole subtree."""
+    stdlib = graph.members
+    for name in keep:
+        if not graph.exists(name):
+            raise AmberError(f"--keep {name}: no standard library module of that name is in the runtime")
+    kept_roots = set(INTERPRETER_NEEDS) | startup | {
+        n for name in [*WHOLE_PACKAGES, *keep] for n in graph.subtree(name) | {name}}
+    reached = graph.closure(roots | References(kept_roots))
+    dropped = sorted(set(graph.files) - reached)
+    drop = set(dropped)
+    kept, dropped_bytes = [], 0
+    for member in stdlib:
+        owner = _owner(member.name, graph)
+        if owner is not None and owner in drop:
+            dropped_bytes += len(member.data)
+        else:
+            kept.append(member)
+    topmost = [name for name in dropped if not any(p in drop for p in parents(name))]
+    return TrimResult(kept, topmost, len(dropped), dropped_bytes)
+
+
+def _owner(member: str, graph: StdlibGraph) -> str | None:
+    """The module a member belongs to: its own, or for a data file the deepest package around it."""
+    found = module_of(member)
+    if found is not None:
+        return found[0]
+    parts = member.split("/")[:-1]
+    while parts:
+        name = ".".join(parts)
+        if name in graph.packages:
+            return name
+        parts.pop()
+    return None
