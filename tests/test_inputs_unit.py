@@ -37,8 +37,8 @@ def test_lock_options_from_tool_amber_and_flags(tmp_path: Path):
 @pytest.mark.parametrize("text, message", [
     ('[tool.amber]\nexclude = "unittest"\n', "exclude must be a list"),
     ('[tool.amber]\nexclude = ["unittest", 3]\n', "exclude must be a list of strings"),
-    ('[tool.amber]\nlocked = "yes"\n', "locked must be a bool"),
-    ('[tool.amber]\nrequirements = ["a.txt"]\n', "requirements must be a str"),
+    ('[tool.amber]\nlocked = "yes"\n', "locked must be true or false"),
+    ('[tool.amber]\nrequirements = ["a.txt"]\n', "requirements must be a string"),
 ])
 def test_malformed_lock_options(tmp_path: Path, text: str, message: str):
     with pytest.raises(AmberError, match=message):

@@ -24,8 +24,11 @@ BASE = '[project]\nname = "My_App"\nversion = "1"\n'
     ("[tool.black]\nx = 1\n", "has no [project] table"),
     ("[project]\nversion = '1'\n", "has no name"),
     (BASE + "[project.scripts]\napp = 'not an entry'\n", "is not 'module:function'"),
-    (BASE + "[tool.amber]\ncompress = true\n", "unknown [tool.amber] option 'compress'"),
-    (BASE + "[tool.amber]\nentry = 3\n", "[tool.amber] entry must be a str"),
+    (BASE + "[tool.amber]\ncompress = \"max\"\n",
+     "[tool.amber] compress must be true, false or a zstd level from 1 to 22"),
+    (BASE + "[tool.amber]\ntrim = 1\n", "[tool.amber] trim must be true or false"),
+    (BASE + "[tool.amber]\nkeep = \"json\"\n", "[tool.amber] keep must be a list of strings"),
+    (BASE + "[tool.amber]\nentry = 3\n", "[tool.amber] entry must be a string"),
 ])
 def test_malformed_pyproject(tmp_path: Path, text: str, message: str):
     with pytest.raises(AmberError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -20,6 +20,9 @@ TOOL_OPTIONS: dict[str, type] = {
     "locked": bool, "requirements": str, "exclude": list,
     "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list,
 }
+# How an error names the type a key takes.
+TYPE_NAMES = {str: "a string", bool: "true or false", list: "a list of strings",
+              "compress": "true, false or a zstd level from 1 to 22"}
 # zstd levels `compress` takes; `compress = true` (or a bare --compress) means DEFAULT_ZSTD_LEVEL.
 ZSTD_LEVELS = range(1, 23)
 # List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
@@ -91,7 +94,7 @@ def load_project(root: Path) -> Project:
         if expected is None:
             raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
         if not isinstance(value, expected):
-            raise AmberError(f"{pyproject}: [tool.amber] {key} must be a {expected.__name__}")
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be {TYPE_NAMES.get(key, TYPE_NAMES[expected])}")
         if expected is list and not all(isinstance(item, str) for item in value):
             raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of strings")
     return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
