@@ -152,3 +152,38 @@ def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compr
     assert bad.stderr.strip().splitlines() == ["amber: --compress must be true, false or a zstd level from 1 to 22, "
                                                "not 40"]
     assert not (tmp_path / "bad").exists()
+
+
+RESOURCE_APP = '''\
+import importlib.metadata, importlib.resources, json, sys, zipfile, zoneinfo
+
+
+def main():
+    print(json.dumps({
+        "resource": importlib.resources.files("resapp").joinpath("data.txt").read_text(),
+        "zipfile": zipfile.ZipFile(sys.executable).read("resapp/data.txt").decode(),
+        "tz": str(zoneinfo.ZoneInfo("Europe/Paris").utcoffset(__import__("datetime").datetime(2026, 7, 1))),
+        "version": importlib.metadata.version("tzdata"),
+    }))
+'''
+
+
+def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tmp_path: Path, clean_env):
+    """zoneinfo reads tzdata through importlib.resources' zip reader, i.e. zipfile, which knows no zstd:
+    a --compress binary teaches it (trimmed too: the zstd reader needs nothing the trim drops)."""
+    project = tmp_path / "resapp"
+    (project / "resapp").mkdir(parents=True)
+    (project / "resapp" / "__init__.py").write_text(RESOURCE_APP)
+    (project / "resapp" / "data.txt").write_text("payload " * 100)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "resapp"\nversion = "1.0"\ndependencies = ["tzdata==2026.6"]\n\n'
+        '[project.scripts]\nresapp = "resapp:main"\n[tool.setuptools.package-data]\nresapp = ["*.txt"]\n')
+    binary = build(project, tmp_path / "resapp-bin", "--compress", "--trim")
+    with zipfile.ZipFile(binary) as zf:
+        assert zf.getinfo("resapp/data.txt").compress_type == 93
+        assert zf.getinfo("tzdata/zoneinfo/Europe/Paris").compress_type == 93
+    out = run([binary], env=clean_env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"resource": "payload " * 100, "zipfile": "payload " * 100, "tz": "2:00:00",
+                                      "version": "2026.6"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from amber.builder.trim import scan_sources
 from helpers.proc import run
 
 pytestmark = pytest.mark.runtime
@@ -96,6 +97,15 @@ def test_a_missed_module_fails_with_one_line_naming_keep(runtime: Path, tmp_path
     out = run([kept], env=clean_env)
     assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
     assert "xml/dom/minidom.pyc" in members(kept) and "xml/etree/ElementTree.pyc" not in members(kept)
+
+
+def test_sources_are_scanned_by_the_runtime_that_knows_their_syntax(runtime: Path, tmp_path: Path):
+    """3.12 f-strings (PEP 701), which the Python running amber may not parse (the stdlib's traceback.py
+    has them): a module's imports are found all the same."""
+    source = tmp_path / "new.py"
+    source.write_text("import _colorize\nname = 'x'\nprint(f'{name + f'{name!r}'}')\n")
+    found = scan_sources(runtime, {"new": (source, "")}, exists=["_colorize"])
+    assert found["new"].imports == {"_colorize"}
 
 
 def test_keep_mistakes_are_one_line_errors(runtime: Path, tmp_path: Path):

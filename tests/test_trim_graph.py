@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from amber.archive.writer import Member
-from amber.builder.trim import (
-    References,
-    StdlibGraph,
-    module_of,
-    names_in_native,
-    names_in_source,
-    site_roots,
-    trim_stdlib,
-)
+from amber.builder.import_scan import names_in_source
+from amber.builder.trim import References, StdlibGraph, module_of, names_in_native, site_roots, trim_stdlib
 from amber.errors import AmberError
+
+
+def graph_of(files: dict[str, str], builtins=()) -> StdlibGraph:
+    """The graph of a hand-made stdlib, its sources scanned here (a build has the runtime scan them)."""
+    members = stdlib(files)
+    sources = {}
+    for member in members:
+        found = module_of(member.name)
+        if found and member.name.endswith(".py"):
+            name, is_package = found
+            sources[name] = References(*names_in_source(member.data, name if is_package else name.rpartition(".")[0]))
+    return StdlibGraph(members, builtins, sources)
 
 
 def stdlib(files: dict[str, str]) -> list[Member]:
@@ -61,13 +69,13 @@ except ImportError:
     pass
 PARSERS = ["xml.sax.drivers2.x", "not a module", "plain"]
 """
-    found = names_in_source(source, "pkg.inner")
+    found = References(*names_in_source(source, "pkg.inner"))
     assert {"os", "xml.dom", "json", "json.decoder", "pkg.inner", "pkg.inner.sibling", "pkg", "pkg.uncle",
             "pkg.inner.sub", "pkg.inner.sub.thing", "email.mime", "csv", "xml.sax.expatreader", "dbm.dumb",
             "_ssl"} <= found.imports
     assert "xml.sax.drivers2.x" in found.strings
     assert not {"plain", "not a module"} & (found.strings | found.imports)
-    assert names_in_source(b"def broken(:\n") == References()
+    assert names_in_source(b"def broken(:\n") == (set(), set())
 
 
 def test_script_only_code_and_dead_fallbacks_are_no_edges():
@@ -96,14 +104,14 @@ if __name__ == "__main__":
     main()
     helper()
 """
-    found = names_in_source(source, exists=lambda name: name == "_sha2").imports
+    found = names_in_source(source, exists=lambda name: name == "_sha2")[0]
     assert {"_sha2", "_missing", "fallback", "needed"} <= found
     assert not found & {"hashlib", "argparse", "pprint", "doctest"}
-    assert "hashlib" in names_in_source(source).imports  # without knowing what exists, every fallback counts
+    assert "hashlib" in names_in_source(source)[0]  # without knowing what exists, every fallback counts
 
 
 def test_closure_follows_packages_relative_imports_and_c_modules():
-    graph = StdlibGraph(stdlib({
+    graph = graph_of({
         "a/__init__.py": "from .b import helper\n",
         "a/b.py": "import c\ndef helper(): pass\n",
         "c.py": "from d import function_not_module\n",
@@ -111,7 +119,7 @@ def test_closure_follows_packages_relative_imports_and_c_modules():
         "datetime.py": "from _datetime import *\n",
         "_strptime.py": "",
         "unused.py": "import a\n",
-    }), builtins={"_datetime", "time", "sys"})
+    }, builtins={"_datetime", "time", "sys"})
     # from .b import helper: a.b, not a module a.b.helper; a.b's parent a; d by its function
     assert graph.closure(References({"a.b"})) == {"a", "a.b", "c", "d"}
     # _datetime is built in, and its C code imports _strptime (time is built in too)
@@ -122,7 +130,7 @@ def test_closure_follows_packages_relative_imports_and_c_modules():
 
 
 def test_trim_keeps_what_is_reached_kept_or_needed_by_the_interpreter():
-    members = stdlib({
+    graph = graph_of({
         "encodings/__init__.py": "import codecs\n",
         "encodings/idna.py": "import stringprep\n",
         "stringprep.py": "",
@@ -141,8 +149,8 @@ def test_trim_keeps_what_is_reached_kept_or_needed_by_the_interpreter():
         "_sysconfigdata__linux_x86_64-linux-gnu.py": "",
         "LICENSE.txt": "top-level data",
     })
-    result = trim_stdlib(StdlibGraph(members, ()), roots=References({"json", "sysconfig"}), startup=set(),
-                         keep=["xml.dom"])
+    members = graph.members
+    result = trim_stdlib(graph, roots=References({"json", "sysconfig"}), startup=set(), keep=["xml.dom"])
     kept = kept_modules(result.members)
     # encodings (all of it: codecs are looked up by computed names) and the interpreter's codecs
     assert {"encodings", "encodings.idna", "stringprep", "codecs"} <= kept
@@ -159,7 +167,7 @@ def test_trim_keeps_what_is_reached_kept_or_needed_by_the_interpreter():
 
 def test_keep_of_an_unknown_module_is_an_error():
     with pytest.raises(AmberError, match="--keep nosuch: no standard library module"):
-        trim_stdlib(StdlibGraph(stdlib({"os.py": ""}), ()), References(), set(), ["nosuch"])
+        trim_stdlib(graph_of({"os.py": ""}), References(), set(), ["nosuch"])
 
 
 def test_strings_of_native_code_and_app_sources_are_roots(tmp_path):
@@ -169,8 +177,9 @@ def test_strings_of_native_code_and_app_sources_are_roots(tmp_path):
     source.write_text("import tomllib\n")
     data = tmp_path / "data.so.txt"
     data.write_text("json")
-    roots = site_roots([(elf, "pkg/ext.cpython-313-x86_64-linux-gnu.so"), (source, "pkg/app.py"),
-                        (data, "pkg/data.txt")])
+    # the scanner runs as a process of the given Python (here the one running the tests)
+    roots = site_roots(Path(sys.executable), [(elf, "pkg/ext.cpython-313-x86_64-linux-gnu.so"),
+                                              (source, "pkg/app.py"), (data, "pkg/data.txt")], exists=["tomllib"])
     assert roots.imports == {"tomllib"}
     assert {"decimal", "uuid", "xml.etree.ElementTree"} <= roots.strings
     assert "json" not in roots.strings

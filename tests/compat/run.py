@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import tomllib
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ REPO = HERE.parent.parent
 if str(HERE.parent) not in sys.path:  # run as a script: make tests/helpers importable
     sys.path.insert(0, str(HERE.parent))
 
+from amber.archive.reader import open_binary  # noqa: E402
 from amber.boot.elf import ELFError  # noqa: E402
 from amber.builder.native_scan import SYSTEM_LIBRARY_DIR, glibc_needed  # noqa: E402
 from helpers.chroot import Chroot  # noqa: E402
@@ -148,22 +148,21 @@ def measured_glibc(binary: Path) -> tuple[str, dict[str, str]]:
     fallbacks under .amber/lib/ are loaded only where the target lacks the library, so they are
     reported apart (soname -> need) and not counted."""
     fallbacks = {}
-    with zipfile.ZipFile(binary) as archive:
-        runtime_glibc = json.loads(archive.read(".amber/build.json"))["runtime"]["glibc_max"]
-        best = tuple(int(x) for x in runtime_glibc.removeprefix("GLIBC_").split(".")[:2])
-        for info in archive.infolist():
-            with archive.open(info) as member:
-                if member.read(4) != b"\x7fELF":
-                    continue
-            data = archive.read(info)
-            try:
-                need = glibc_needed(data)
-            except ELFError:
-                continue  # not a loadable object for this machine
-            if info.filename.startswith(SYSTEM_LIBRARY_DIR + "/"):
-                fallbacks[info.filename.rsplit("/", 1)[1]] = _version_text(need) if need else "-"
-            elif need and need > best:
-                best = need
+    members = open_binary(binary).members()  # amber's reader: `--compress` members are zstd, unknown to zipfile
+    manifest = next(m.data for m in members if m.name == ".amber/build.json")
+    runtime_glibc = json.loads(manifest)["runtime"]["glibc_max"]
+    best = tuple(int(x) for x in runtime_glibc.removeprefix("GLIBC_").split(".")[:2])
+    for member in members:
+        if member.data[:4] != b"\x7fELF":
+            continue
+        try:
+            need = glibc_needed(member.data)
+        except ELFError:
+            continue  # not a loadable object for this machine
+        if member.name.startswith(SYSTEM_LIBRARY_DIR + "/"):
+            fallbacks[member.name.rsplit("/", 1)[1]] = _version_text(need) if need else "-"
+        elif need and need > best:
+            best = need
     return _version_text(best), dict(sorted(fallbacks.items()))
 
 

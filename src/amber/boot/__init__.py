@@ -17,6 +17,7 @@ BOOT_MODULES = {
     "__amber_extract__": BOOT_DIR / "extract.py",
     "__amber_exec__": BOOT_DIR / "executables.py",
     "__amber_children__": BOOT_DIR / "children.py",
+    "__amber_zipzstd__": BOOT_DIR / "zipzstd.py",
 }
 
 

@@ -79,7 +79,7 @@ def _archive_path():
 def _install_archive_loaders():
     """The archive file system, then what the app's table asks for: native code, extracted
     distributions, programs inside the archive. Each piece is imported only when the app has it."""
-    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE
+    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, ZSTD
     from __amber_vfs__ import AfterImport, install
 
     filesystem = install(_archive_path())
@@ -102,6 +102,8 @@ def _install_archive_loaders():
 
         sys.meta_path.insert(0, AfterImport("os", lambda: wrap("os")))
         sys.meta_path.insert(0, AfterImport("subprocess", lambda: wrap("subprocess")))
+    if ZSTD:  # zipfile reading this binary (importlib.resources, metadata) must know its zstd members
+        sys.meta_path.insert(0, AfterImport("zipfile", lambda: __import__("__amber_zipzstd__").install()))
 
 
 class _TrimmedModules:

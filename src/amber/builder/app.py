@@ -169,7 +169,7 @@ def site_files(site: Path) -> list[tuple[Path, str]]:
 
 
 def app_module(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
-               trimmed: list[str] | None = None) -> bytes:
+               trimmed: list[str] | None = None, zstd: bool = False) -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
@@ -180,25 +180,34 @@ def app_module(scripts: dict[str, str], default: str, native: bool, parts: Nativ
              f"NATIVE = {native!r}  # carries shared objects to load from memory",
              f"EXTRACT = {dict(sorted(extract.items()))!r}  # top-level name -> (cache key, forced, system sonames)",
              f"EXECUTABLES = frozenset({sorted(parts.programs)!r})  # programs started by path",
-             f"TRIMMED = frozenset({sorted(trimmed or [])!r})  # stdlib modules --trim left out", ""]
+             f"TRIMMED = frozenset({sorted(trimmed or [])!r})  # stdlib modules --trim left out",
+             f"ZSTD = {zstd!r}  # members are zstd (--compress): zipfile must learn to read them", ""]
     return "\n".join(lines).encode()
 
 
-def trim_for_app(stdlib: list[Member], runtime: Path, app_files: list[tuple[Path, str]], parts: NativeParts,
-                 keep: list[str]) -> trim.TrimResult:
+def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: list[Member],
+                 app_files: list[tuple[Path, str]], boot_copies: dict[str, Path], parts: NativeParts,
+                 keep: list[str], workdir: Path) -> trim.TrimResult:
     """--trim: the stdlib members the app's files and the boot code it uses can reach.
 
-    The boot code for native code is a root when the app carries shared objects, or when
-    the trim keeps a shared stdlib module (then the app loads it from memory too).
+    Every source is parsed by the runtime itself (it knows the syntax of its Python). The boot
+    code for native code is a root when the app carries shared objects, or when the trim keeps a
+    shared stdlib module (then the app loads it from memory too).
     """
-    facts = exclude.interpreter_modules(runtime, [])
-    graph = trim.StdlibGraph(stdlib, facts.builtins)
-    roots = trim.site_roots(app_files)
+    python = runtime.executable
+    facts = exclude.interpreter_modules(python, [])
+    exists = trim.runtime_modules(runtime_members, facts.builtins)
+    references = trim.stdlib_references(runtime_members, facts.builtins, python, runtime.metadata["recipe_hash"],
+                                        workdir)
+    graph = trim.StdlibGraph(stdlib, facts.builtins, references)
+    app_roots = trim.site_roots(python, app_files, exists)
+    boot_refs = trim.scan_sources(python, {name: (path, "") for name, path in boot_copies.items()}, exists)
 
     def trimmed(native: bool) -> trim.TrimResult:
-        boot = boot_modules_used(native, bool(parts.extractions), bool(parts.programs))
-        boot_roots = trim.site_roots([(BOOT_MODULES[name], f"{name}.py") for name in boot])
-        return trim.trim_stdlib(graph, roots | boot_roots, facts.bare, keep)
+        roots = app_roots
+        for name in boot_modules_used(native, bool(parts.extractions), bool(parts.programs)):
+            roots = roots | boot_refs[name]
+        return trim.trim_stdlib(graph, roots, facts.bare, keep)
 
     app_native = any(".so" in Path(name).suffixes for _, name in app_files)
     result = trimmed(app_native)
@@ -256,7 +265,16 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
                 "the target system must provide it")
         runtime_members = image.members()
         stdlib = exclude.prune_members(runtime_members, exclusion)
-        trimmed = trim_for_app(stdlib, runtime.executable, app_files, parts, options.keep) if options.trim else None
+        # Copies of the boot sources for the runtime (it compiles them, and --trim scans them): in a
+        # self-built amber the originals are inside this binary's archive, where another process cannot
+        # open them.
+        boot_copies = {}
+        for name, path in BOOT_MODULES.items():
+            boot_copies[name] = tmp / "boot" / f"{name}.py"
+            boot_copies[name].parent.mkdir(exist_ok=True)
+            boot_copies[name].write_bytes(path.read_bytes())
+        trimmed = trim_for_app(runtime, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
+                               tmp) if options.trim else None
         if trimmed:
             stdlib = trimmed.members
             log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
@@ -268,15 +286,9 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
         native = any(".so" in Path(name).suffixes for _, name in app_files) or any(
             store.is_dynload_member(m.name) for m in stdlib)
-        app_src.write_bytes(app_module(scripts, default, native, parts, trimmed.dropped if trimmed else None))
-        # Copies of the boot sources for the compiling runtime: in a self-built amber the originals
-        # are inside this binary's archive, where another process cannot open them.
-        boot_files = [(app_src, "__amber_app__.py")]
-        for name, path in BOOT_MODULES.items():
-            copy = tmp / "boot" / f"{name}.py"
-            copy.parent.mkdir(exist_ok=True)
-            copy.write_bytes(path.read_bytes())
-            boot_files.append((copy, f"{name}.py"))
+        app_src.write_bytes(app_module(scripts, default, native, parts, trimmed.dropped if trimmed else None,
+                                       zstd=options.compress is not None))
+        boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
         # One run of the runtime compiles the app and amber's boot code together.
         members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
                                             keep_sources=options.sources)

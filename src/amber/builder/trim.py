@@ -21,15 +21,22 @@ says so, so a miss shows up in the app's tests as one clear line.
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import hashlib
+import json
+import os
 import re
-from collections.abc import Callable, Iterable
+import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from amber.archive.writer import Member
 from amber.boot.elf import ELFError, dynamic_info
 from amber.errors import AmberError
+from amber.paths import cache_root
+
+IMPORT_SCAN = Path(__file__).with_name("import_scan.py")
 
 # Imported by the interpreter core at any moment (CPython 3.13's Objects/ and Python/: exception
 # display, warnings, codec lookup, memoryview casts, huge int <-> str, PEP 695 generics, -m).
@@ -72,9 +79,7 @@ CJK_CODEC_PREFIX = "_codecs_"  # each CJK codec module imports _multibytecodec
 # sysconfig imports its data module by a computed name: _sysconfigdata_<abi>_<platform>_<multiarch>.
 SYSCONFIG_DATA_PREFIX = "_sysconfigdata_"
 MODULE_SUFFIXES = (".py", ".pyc")
-IMPORT_FUNCTIONS = {"import_module", "__import__", "find_spec", "resolve_name"}
 NATIVE_NAME_RE = re.compile(rb"[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 @dataclass
@@ -127,9 +132,10 @@ def parents(name: str) -> list[str]:
 class StdlibGraph:
     """The stdlib members as modules, and what each of them imports."""
 
-    def __init__(self, members: list[Member], builtins: Iterable[str]):
+    def __init__(self, members: list[Member], builtins: Iterable[str], sources: dict[str, References] | None = None):
         self.members = members
         self.builtins = set(builtins)
+        self.sources = sources or {}  # module -> what its Python source references (scan_sources)
         self.files: dict[str, list[Member]] = {}  # module -> its members (.py, .pyc, .so)
         self.packages: set[str] = set()
         for member in members:
@@ -166,7 +172,7 @@ class StdlibGraph:
         return found
 
     def imports(self, name: str) -> set[str]:
-        """The modules `name` imports (each module's source is parsed once)."""
+        """The modules `name` imports."""
         if name not in self._imports:
             self._imports[name] = self._find_imports(name)
         return self._imports[name]
@@ -177,11 +183,10 @@ class StdlibGraph:
             wanted.imports.add("_multibytecodec")
         if name == "sysconfig":
             wanted.imports.update(self.sysconfig_data)
-        package = name if name in self.packages else name.rpartition(".")[0]
+        if name not in NAME_TABLES:
+            wanted |= self.sources.get(name, References())
         for member in self.files.get(name, ()):
-            if member.name.endswith(".py") and name not in NAME_TABLES:
-                wanted |= names_in_source(member.data, package, self.exists)
-            elif member.name.endswith(".so"):
+            if member.name.endswith(".so"):
                 wanted.imports |= self._needed_modules(member.data)
         cut = LAZY_EDGES.get(name, ())
         return {m for m in self.resolve(wanted) - {name} if not any(m == c or m.startswith(c + ".") for c in cut)}
@@ -209,175 +214,73 @@ class StdlibGraph:
         return {n for n in self.files if n == name or n.startswith(name + ".")}
 
 
-def names_in_source(source: bytes, package: str = "", exists: Callable[[str], bool] | None = None) -> References:
-    """Module names a Python source can import: its import statements (relative ones resolved against
-    `package`), constant names given to import_module/__import__/find_spec, and dotted string constants.
-
-    With `exists`, the imports of an `except ImportError` handler are left out when every import of
-    its `try` body exists (`try: from _sha2 import sha512 / except ImportError: from hashlib import ...`
-    never runs the fallback in a runtime that has _sha2)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return References()
-    collector = _ImportCollector(package, exists)
-    script_only = _script_only_functions(tree)
-    for stmt in tree.body:
-        if not any(stmt is f for f in script_only):
-            collector.visit(stmt)
-    return References({n for n in collector.found if n}, collector.strings)
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    """`if __name__ == "__main__":`"""
-    if not isinstance(node, ast.If):
-        return False
-    test = node.test
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
-            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
-
-
-def _script_only_functions(tree: ast.Module) -> list[ast.stmt]:
-    """Top-level functions that run only when the module is a script: called from the `__main__` block,
-    directly or through one another, and named nowhere else in the module (random's `main()` ->
-    `_parse_args()`, which imports argparse; pickle's `_test()`, which imports doctest). Their imports
-    are no edges."""
-    guards = [stmt for stmt in tree.body if _is_main_guard(stmt)]
-    if not guards:
-        return []
-    functions = {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)}
-    uses = {name: _names_used(stmt) for name, stmt in functions.items()}
-    from_guards = _names_used(*guards) & functions.keys()
-    todo = list(from_guards)
-    while todo:  # what the __main__ block reaches through calls
-        for used in uses[todo.pop()] & functions.keys():
-            if used not in from_guards:
-                from_guards.add(used)
-                todo.append(used)
-    others = [stmt for stmt in tree.body if stmt not in guards and not (
-        isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in from_guards)]
-    live = _names_used(*others) & from_guards  # named by module code, classes or other functions
-    todo = list(live)
-    while todo:
-        for used in uses[todo.pop()] & from_guards:
-            if used not in live:
-                live.add(used)
-                todo.append(used)
-    return [functions[name] for name in sorted(from_guards - live)]
-
-
-def _names_used(*nodes: ast.AST) -> set[str]:
-    """Names and string constants (`__all__`, `getattr(module, "name")`) under the nodes."""
-    found = set()
-    for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name):
-                found.add(sub.id)
-            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                found.add(sub.value)
-    return found
-
-
-class _ImportCollector(ast.NodeVisitor):
-    def __init__(self, package: str, exists: Callable[[str], bool] | None):
-        self.package = package
-        self.exists = exists
-        self.found: set[str] = set()
-        self.strings: set[str] = set()
-
-    def _targets(self, node: ast.Import | ast.ImportFrom) -> list[str]:
-        """The modules an import statement needs to succeed."""
-        if isinstance(node, ast.Import):
-            return [alias.name for alias in node.names]
-        base = _absolute(node.module, node.level, self.package)
-        return [base] if base else []
-
-    def visit_Import(self, node: ast.Import) -> None:
-        self.found.update(self._targets(node))
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        base = _absolute(node.module, node.level, self.package)
-        if base is None:
-            return
-        self.found.add(base)
-        self.found.update(f"{base}.{alias.name}" if base else alias.name for alias in node.names if alias.name != "*")
-
-    def visit_Call(self, node: ast.Call) -> None:
-        if node.args and _called_name(node.func) in IMPORT_FUNCTIONS:
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                self.found.add(first.value)
-        self.generic_visit(node)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and "." in node.value and len(node.value) < 200 \
-                and DOTTED_RE.match(node.value):
-            self.strings.add(node.value)
-
-    def visit_Try(self, node: ast.Try) -> None:
-        for stmt in node.body:
-            self.visit(stmt)
-        imports = [target for stmt in node.body if isinstance(stmt, ast.Import | ast.ImportFrom)
-                   for target in self._targets(stmt)]
-        dead_fallback = self.exists is not None and bool(imports) and all(self.exists(t) for t in imports)
-        for handler in node.handlers:
-            if not (dead_fallback and _catches_import_error(handler)):
-                self.visit(handler)
-        for stmt in [*node.orelse, *node.finalbody]:
-            self.visit(stmt)
-
-    visit_TryStar = visit_Try
-
-    def visit_If(self, node: ast.If) -> None:
-        """The body of `if __name__ == "__main__":` runs only when the module is a script (`-m`): its imports
-        are no edges (heapq's doctest, for one); an else branch is."""
-        if _is_main_guard(node):
-            for stmt in node.orelse:
-                self.visit(stmt)
-            return
-        self.generic_visit(node)
-
-
-def _catches_import_error(handler: ast.ExceptHandler) -> bool:
-    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    names = {_called_name(kind) for kind in kinds if kind is not None}
-    return bool(names) and names <= {"ImportError", "ModuleNotFoundError"}
-
-
-def _called_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _absolute(module: str | None, level: int, package: str) -> str | None:
-    if level == 0:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    return ".".join([*base, *([module] if module else [])])
-
-
 def names_in_native(data: bytes) -> set[str]:
     """Identifier-like strings of a shared object: candidates for modules its C code imports by name."""
     return {token.decode() for token in set(NATIVE_NAME_RE.findall(data)) if len(token) > 1}
 
 
-def site_roots(files: Iterable[tuple[Path, str]]) -> References:
-    """What the app's files (site-packages and the boot code) may import from the stdlib."""
+def scan_sources(python: Path, sources: dict[str, tuple[Path, str]], exists: Iterable[str]) -> dict[str, References]:
+    """What each source (key -> (path, package)) references, parsed by `python`: the target runtime,
+    which knows the syntax of the Python the sources are written for."""
+    if not sources:
+        return {}
+    request = {"exists": sorted(exists),
+               "files": [[key, str(path), package] for key, (path, package) in sorted(sources.items())]}
+    # The scanner's source goes by -c: inside a self-built amber its file is in the archive.
+    proc = subprocess.run([str(python), "-I", "-S", "-c", IMPORT_SCAN.read_text()], input=json.dumps(request),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        raise AmberError(f"scanning imports with {python} failed: {tail[0]}")
+    return {key: References(set(imports), set(strings)) for key, (imports, strings) in json.loads(proc.stdout).items()}
+
+
+def stdlib_references(members: list[Member], builtins: Iterable[str], python: Path, recipe_hash: str,
+                      workdir: Path) -> dict[str, References]:
+    """What each stdlib module's source references: scanned once per runtime (and scanner), then read
+    from `<cache>/trim/`. `members` must be the runtime's whole stdlib, not an app's selection."""
+    scanner = hashlib.sha256(IMPORT_SCAN.read_bytes()).hexdigest()[:16]
+    cached = cache_root() / "trim" / f"{recipe_hash}-{scanner}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return {name: References(set(i), set(s)) for name, (i, s) in json.loads(cached.read_text()).items()}
+    sources = {}
+    for member in members:
+        found = module_of(member.name)
+        if found is None or not member.name.endswith(".py"):
+            continue
+        path = workdir / "stdlib-sources" / member.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(member.data)
+        name, is_package = found
+        sources[name] = (path, name if is_package else name.rpartition(".")[0])
+    found_refs = scan_sources(python, sources, runtime_modules(members, builtins))
+    with contextlib.suppress(OSError):  # no cache: the next build scans again
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({k: [sorted(r.imports), sorted(r.strings)] for k, r in found_refs.items()}))
+        os.replace(tmp, cached)
+    return found_refs
+
+
+def runtime_modules(members: list[Member], builtins: Iterable[str]) -> set[str]:
+    """Every module name a runtime has: its archive's modules and its built-in ones."""
+    return {found[0] for member in members if (found := module_of(member.name))} | set(builtins)
+
+
+def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable[str]) -> References:
+    """What the app's files (site-packages and the boot code) may import from the stdlib: their Python
+    sources' references, and the module names among their shared objects' strings."""
     roots = References()
+    sources = {}
     for path, name in files:
         if name.endswith(".py"):
-            roots |= names_in_source(path.read_bytes())
+            sources[name] = (path, name.rpartition("/")[0].replace("/", "."))
         elif ".so" in Path(name).suffixes:
             with path.open("rb") as f:
                 if f.read(4) == b"\x7fELF":
                     roots.strings |= names_in_native(path.read_bytes())
+    for refs in scan_sources(python, sources, exists).values():
+        roots |= refs
     return roots
 
 

@@ -1,0 +1,79 @@
+"""Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93) of a `--compress`
+binary, so that code reading the binary as a zip gets their bytes: importlib.resources' ZipReader
+(zoneinfo reads tzdata's files through it), importlib.metadata on zip paths, an app opening its
+own executable with zipfile.
+
+CPython 3.13's zipfile knows no zstd. The runtime's built-in _amber_zstd inflates one frame of a
+known size in one call, so the decompressor gathers a member's compressed bytes as zipfile reads
+them and inflates them once the frame is whole: the frame's end is found by walking its block
+headers, its size is in its header (amber's writer always records it). Installed right after
+zipfile is first imported, only in compressed binaries.
+"""
+
+ZSTD = 93
+MAGIC = b"\x28\xb5\x2f\xfd"
+DICT_ID_SIZES = (0, 1, 2, 4)
+
+
+def frame_sizes(data):
+    """(compressed size, content size) of the zstd frame at the start of `data` once it is whole, else None."""
+    if len(data) < 6:
+        return None
+    if data[:4] != MAGIC:
+        raise ValueError("zstd: not a frame")
+    descriptor = data[4]
+    single_segment = descriptor >> 5 & 1
+    pos = 5 + (0 if single_segment else 1) + DICT_ID_SIZES[descriptor & 3]
+    size_bytes = (1 if single_segment else 0, 2, 4, 8)[descriptor >> 6]
+    if not size_bytes:
+        raise ValueError("zstd: frame without its content size")
+    if len(data) < pos + size_bytes:
+        return None
+    content = int.from_bytes(data[pos:pos + size_bytes], "little") + (256 if size_bytes == 2 else 0)
+    pos += size_bytes
+    while True:  # blocks: a 3-byte header (last flag, type, size); an RLE block holds one byte
+        if len(data) < pos + 3:
+            return None
+        header = int.from_bytes(data[pos:pos + 3], "little")
+        pos += 3 + (1 if header >> 1 & 3 == 1 else header >> 3)
+        if header & 1:
+            break
+    pos += 4 if descriptor >> 2 & 1 else 0  # content checksum
+    return (pos, content) if len(data) >= pos else None
+
+
+class ZstdMember:
+    """zipfile's decompressor protocol (decompress(chunk) -> bytes, eof) for one zstd member."""
+
+    def __init__(self):
+        self._data = bytearray()
+        self.eof = False
+
+    def decompress(self, data):
+        if self.eof:
+            return b""
+        self._data += data
+        sizes = frame_sizes(self._data)
+        if sizes is None:
+            return b""
+        from _amber_zstd import decompress
+
+        self.eof = True
+        return decompress(bytes(self._data[:sizes[0]]), sizes[1])
+
+
+def install():
+    import zipfile
+
+    get_decompressor, check_compression = zipfile._get_decompressor, zipfile._check_compression
+
+    def _check_compression(compression):
+        if compression != ZSTD:
+            check_compression(compression)
+
+    def _get_decompressor(compress_type):
+        return ZstdMember() if compress_type == ZSTD else get_decompressor(compress_type)
+
+    zipfile._check_compression = _check_compression
+    zipfile._get_decompressor = _get_decompressor
+    zipfile.compressor_names.setdefault(ZSTD, "zstd")
