@@ -17,13 +17,17 @@ that is already loaded.
 Where memory cannot serve (no /proc, no memfd, or a kernel that forbids
 executing memfds), the file is materialized once in the extraction cache
 (`__amber_cache__`) and loaded from there.
+
+Importing this module must stay cheap: every app whose archive carries shared
+objects (the stdlib's _ssl, unicodedata... are shared) installs its finder at
+start, and a hello world never loads one. So only built-in modules are imported
+here; `os` comes with the first load.
 """
 
 import _imp
-import contextlib
 import fcntl
 import mmap
-import os
+import posix
 import struct
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
@@ -58,6 +62,8 @@ def sealed_copy(fs, name):
     """A sealed memfd holding archive member `name`, executable as /proc/self/fd/N; -1 where memory
     files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so
     its bytes never pass through Python: no inflating, no second copy, no peak in RSS."""
+    import os
+
     flags = memfd_exec_flags()
     if flags is None or not os.path.isdir("/proc/self/fd"):
         return -1
@@ -69,19 +75,21 @@ def sealed_copy(fs, name):
         if fd >= 0:
             _send(fs.descriptor(), fd, *span)
     if fd >= 0:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib is no import for this module's start-up)
             fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+        except OSError:
+            pass
     return fd
 
 
 def _send(source, target, offset, size):
     end = offset + size
     while offset < end:
-        sent = os.sendfile(target, source, offset, end - offset)
+        sent = posix.sendfile(target, source, offset, end - offset)
         if sent == 0:
             raise OSError(f"the archive ends inside a member (at byte {offset})")
         offset += sent
-    os.lseek(target, 0, os.SEEK_SET)
+    posix.lseek(target, 0, 0)
 
 
 class _Cycle(Exception):
@@ -108,6 +116,8 @@ class NativeCode:
 
     def _locate(self, needed, origin_dir, runpath):
         """The archive name of library `needed` as this object would find it, or None (a system library)."""
+        import os
+
         dirs = [origin_dir]
         for entry in (runpath or "").split(":"):
             if entry.startswith("$ORIGIN"):
@@ -127,7 +137,7 @@ class NativeCode:
             raise _Cycle(chain[chain.index(name):])
         import ctypes
 
-        self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=os.RTLD_LOCAL), chain)
+        self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=posix.RTLD_LOCAL), chain)
 
     def find_bundled(self, name):
         """The archive path of library `name` (as ctypes.util.find_library takes it: "z" for libz.so.1)
@@ -166,16 +176,19 @@ class NativeCode:
             fd = sealed_copy(self.fs, name)
             try:
                 if fd >= 0:
-                    size = os.fstat(fd).st_size
-                    with mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else contextlib.nullcontext(b"") as view:
-                        self._load_dependencies(name, view, (*chain, name))
+                    size = posix.fstat(fd).st_size
+                    if size:
+                        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as view:
+                            self._load_dependencies(name, view, (*chain, name))
+                    else:
+                        self._load_dependencies(name, b"", (*chain, name))
                     self._paths[name] = f"/proc/self/fd/{fd}"
                 else:
                     self._load_dependencies(name, self.fs.read(name), (*chain, name))
                     self._paths[name] = None
             except _Cycle as cycle:
                 if fd >= 0:
-                    os.close(fd)
+                    posix.close(fd)
                 if cycle.members[0] != name:
                     raise
                 self._load_cycle(cycle.members, chain)
@@ -232,7 +245,7 @@ class NativeCode:
         except CacheError as exc:
             raise OSError(f"{', '.join(members)} need each other, which only works from disk: {exc}") from None
         for member in members:
-            self._paths[member] = os.path.join(entry, member)
+            self._paths[member] = f"{entry}/{member}"
 
     def create_extension(self, spec, name):
         def create(path):
@@ -310,7 +323,7 @@ def _patch_ctypes(native):
         if rel is None or not native.fs.exists(rel):
             return real_init(self, name, *args, **kwargs)
         native.open(rel, lambda path: real_init(self, path, *args, **kwargs))
-        self._name = os.fspath(name)
+        self._name = posix.fspath(name)
 
     __init__._amber = True
     __init__.__wrapped__ = real_init
@@ -337,7 +350,7 @@ def _patch_cffi(native):
     real = _cffi_backend.load_library
 
     def load_library(name, flags=0):
-        rel = native.fs.relative(name) if isinstance(name, (str, bytes, os.PathLike)) else None
+        rel = native.fs.relative(name) if isinstance(name, (str, bytes)) or hasattr(name, "__fspath__") else None
         if rel is None or not native.fs.exists(rel):
             return real(name, flags)
         return native.open(rel, lambda path: real(path, flags))

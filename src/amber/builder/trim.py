@@ -11,7 +11,11 @@ an `importlib.import_module("x")`/`__import__("x")` with a constant name, a
 dotted string constant naming a stdlib module (`"xml.sax.expatreader"`, the
 way xml.sax and dbm list their back ends), and, for native code, a stdlib
 module name among the strings of a shared object (C extensions import by
-name, invisibly to a parse). Whatever no edge reaches is dropped.
+name, invisibly to a parse). Whatever no edge reaches is dropped. Not edges:
+the fallback of `try: import a / except ImportError: import b` when `a` exists,
+and code that runs only when a module is a script (`if __name__ == "__main__":`
+and the functions only it calls). The sources are parsed by the runtime itself
+(import_scan.py), which knows the syntax of its Python.
 
 What cannot be seen is an import by a computed name (plugins, pickled class
 paths, `importlib.import_module(name)`): `--keep` names such modules, and the
@@ -65,8 +69,7 @@ C_IMPORTS: dict[str, tuple[str, ...]] = {
 }
 # Imports that only a tool nobody calls in an app would reach, cut so as not to pull in half the stdlib:
 # help() and license() (the interactive help: pydoc with its topic index of every module, and the REPL's
-# pager), and the hook by which
-# importlib.metadata (importing itself) finds distributions.
+# pager), and the hook by which importlib.metadata (importing itself) finds distributions.
 LAZY_EDGES: dict[str, tuple[str, ...]] = {  # module -> the modules (with their submodules) it does not pull in
     "_sitebuiltins": ("pydoc", "_pyrepl"),
     "importlib._bootstrap_external": ("importlib.metadata",),
