@@ -94,7 +94,7 @@ def load_project(root: Path) -> Project:
         if expected is None:
             raise AmberError(f"{pyproject}: unknown [tool.amber] option {key!r} (known: {', '.join(TOOL_OPTIONS)})")
         if not isinstance(value, expected):
-            raise AmberError(f"{pyproject}: [tool.amber] {key} must be {TYPE_NAMES.get(key, TYPE_NAMES[expected])}")
+            raise AmberError(f"{pyproject}: [tool.amber] {key} must be {TYPE_NAMES.get(key) or TYPE_NAMES[expected]}")
         if expected is list and not all(isinstance(item, str) for item in value):
             raise AmberError(f"{pyproject}: [tool.amber] {key} must be a list of strings")
     return Project(root=root, name=name.strip(), version=version if isinstance(version, str) else None,
