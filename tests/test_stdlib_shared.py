@@ -124,7 +124,8 @@ def test_app_loads_them_from_memory_once_each(plain_and_compressed, tmp_path: Pa
 
 def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp_path: Path, clean_env, chroot):
     plain, compressed = plain_and_compressed
-    assert compressed.stat().st_size < 0.6 * plain.stat().st_size
+    archive = {b: b.stat().st_size - elf_size(b) for b in (plain, compressed)}  # the ELF is not compressed
+    assert archive[compressed] < 0.55 * archive[plain]
     with zipfile.ZipFile(compressed) as zf:
         methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
     assert methods["_ssl.cpython-313-x86_64-linux-gnu.so"] == methods["json/__init__.pyc"] == 93
@@ -139,7 +140,7 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     out = chroot.run(["/app", *HEAVY])
     assert out.returncode == 0, out.stderr
     info = json.loads(run([*AMBER, "inspect", "--json", compressed]).stdout)
-    assert info["compression"] == {"zstd_level": 19}
+    assert info["compression"] == {"zstd_level": 9}
 
 
 def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compressed, runtime: Path, tmp_path: Path):

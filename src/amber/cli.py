@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from amber import __version__
-from amber.archive.writer import DEFAULT_ZSTD_LEVEL
+from amber.builder.project import DEFAULT_ZSTD_LEVEL
 from amber.errors import AmberError, RuntimeMissing
 
 

@@ -21,7 +21,6 @@ ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 MAX_U32 = 0xFFFFFFFF
 STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
 DEFLATE_LEVEL = 9
-DEFAULT_ZSTD_LEVEL = 19
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
 END_RECORD = struct.Struct("<4sHHHHIIH")

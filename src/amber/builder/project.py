@@ -23,7 +23,10 @@ TOOL_OPTIONS: dict[str, type] = {
 # How an error names the type a key takes.
 TYPE_NAMES = {str: "a string", bool: "true or false", list: "a list of strings",
               "compress": "true, false or a zstd level from 1 to 22"}
-# zstd levels `compress` takes; `compress = true` (or a bare --compress) means DEFAULT_ZSTD_LEVEL.
+# zstd levels `compress` takes; `compress = true` (or a bare --compress) means DEFAULT_ZSTD_LEVEL: on the
+# members of a hello app, level 9 is 6% larger than 19 but compresses 14 times faster (0.7 s vs 10 s)
+# and decompresses faster too (42 vs 60 ms for all of them).
+DEFAULT_ZSTD_LEVEL = 9
 ZSTD_LEVELS = range(1, 23)
 # List options whose [tool.amber] value and flags add up (the others: a non-empty flag replaces the table).
 LIST_OPTIONS = ("exclude", "keep")
@@ -134,8 +137,6 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
 
 
 def _zstd_level(value: bool | int, where: str) -> int | None:
-    from amber.archive.writer import DEFAULT_ZSTD_LEVEL
-
     if value is True:
         return DEFAULT_ZSTD_LEVEL
     if value is False:
