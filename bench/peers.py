@@ -8,7 +8,7 @@ script installs what it needs itself: Debian's python3-venv/python3-dev/patchelf
 apt-get, and the peers at pinned versions into its own environments under --workdir
 (~/.cache/amber-bench/peers). It then generates seven sample apps with exactly pinned
 dependency trees (hello; click; click+rich; Flask rendering a template; numpy; Django `check` +
-a template; a CLI importing kubernetes, sympy, boto3 and rich: more than 3,000 .py files), builds
+a template; a CLI importing kubernetes, sympy and rich: more than 3,000 .py files), builds
 each with every tool (once with empty caches, then again with warm ones), checks each output
 once, and measures, with the runs of all tools interleaved (A B C A B C ...) so machine drift
 hits all alike:
@@ -175,16 +175,14 @@ APPS = [
             assert "<li>amber</li>" in render_to_string("bench_django/page.html", {"items": ["amber", "peers"]})
             print("bench-ok")
         """, {"templates/bench_django/page.html": TEMPLATE}),
-    App("big", "a click CLI on kubernetes + sympy + boto3 + rich (3,000+ .py files)",
-        ("kubernetes==35.0.0", "sympy==1.14.0", "mpmath==1.3.0", "boto3==1.44.8", "botocore==1.44.8",
-         "s3transfer==0.19.3", "jmespath==1.1.0", "rich==15.0.0", "markdown-it-py==4.3.0", "mdurl==0.1.2",
-         "pygments==2.21.0", "click==8.5.1", "certifi==2026.10.19.post1", "charset-normalizer==3.5.3",
+    App("big", "a click CLI on kubernetes + sympy + rich (3,000+ .py files)",
+        ("kubernetes==35.0.0", "sympy==1.14.0", "mpmath==1.3.0", "rich==15.0.0", "markdown-it-py==4.3.0",
+         "mdurl==0.1.2", "pygments==2.21.0", "click==8.5.1", "certifi==2026.10.19.post1", "charset-normalizer==3.5.3",
          "durationpy==0.11", "idna==3.20", "oauthlib==4.0.1", "python-dateutil==2.9.0.post0", "pyyaml==6.0.4",
          "requests-oauthlib==2.0.0", "requests==2.34.2", "six==1.17.0", "urllib3==2.8.0",
          "websocket-client==1.9.2"), """
         import sys
 
-        import boto3
         import click
         import kubernetes.client as k8s
         import sympy
@@ -202,11 +200,8 @@ APPS = [
             cpu = parse_quantity(pod.spec.containers[0].resources.requests["cpu"])
             n = sympy.Symbol("n", positive=True)
             pods = sympy.solve(sympy.Eq(n * sympy.Rational(str(cpu)), cores), n)[0]
-            session = boto3.session.Session(region_name="eu-west-1", aws_access_key_id="x",
-                                            aws_secret_access_key="y")
-            operations = session.client("s3").meta.service_model.operation_names
-            table = Table("pods", "s3 operations", "modules imported")
-            table.add_row(str(pods), str(len(operations)), str(len(sys.modules)))
+            table = Table("cores", "pods of 250m", "modules imported")
+            table.add_row(str(cores), str(pods), str(len(sys.modules)))
             Console(width=80).print(table)
             print("modules", len(sys.modules))
             print("bench-ok")
@@ -415,6 +410,7 @@ class Tool:
     python = "pyenv CPython 3.13.0"
     apps: tuple[str, ...] | None = None  # None: every app
     run_cache = True  # False: nothing kept between runs, so a first run is a warm run
+    cold_build = True  # False: only a warm build is timed
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -502,7 +498,7 @@ class Pex(Tool):
     key, label, flags = "pex", "pex", ()
 
     def build(self, app: App, project: Path, out: Path, log: Path) -> Path:
-        env = self.ctx.build_env(PEX_ROOT=str(self.ctx.cache(self.key)))
+        env = self.ctx.build_env(PEX_ROOT=str(self.caches()[0]))
         target = out / f"{app.script}.pex"
         step([self.ctx.envs / "py313" / "bin" / "pex", project, "-c", app.script, "-o", target, "--python", PYENV_313,
               "--python-shebang", PYENV_313, *self.flags], env, log, self.ctx.build_timeout)
@@ -510,7 +506,13 @@ class Pex(Tool):
 
 
 class PexVenv(Pex):
+    """Built after pex with pex's cache: the same resolve, so only its warm build is timed (saves minutes)."""
+
     key, label, flags = "pex-venv", "pex --venv", ("--venv",)
+    cold_build = False
+
+    def caches(self) -> list[Path]:
+        return [self.ctx.cache("pex")]
 
 
 class Venv(Tool):
@@ -525,7 +527,7 @@ class Venv(Tool):
         return out / "venv" / "bin" / app.script
 
 
-TOOLS: list[type[Tool]] = [Amber, PyInstaller, Nuitka, Shiv, PexVenv, Pex, Venv]
+TOOLS: list[type[Tool]] = [Amber, PyInstaller, Nuitka, Shiv, Pex, PexVenv, Venv]
 FLOOR = "floor"
 
 
@@ -668,7 +670,7 @@ class Bench:
     tools: list[Tool]
     runs: int
     cold: bool
-    budget: float
+    budget: list[float]  # seconds per contender: warm series, first-run series
     results: dict = field(default_factory=dict)
 
     def log(self, message: str) -> None:
@@ -701,13 +703,14 @@ class Bench:
     def build_one(self, tool: Tool, app: App, project: Path, record: dict) -> Path | None:
         """Cold build (caches emptied), one check run, warm build; None if a build or the check failed."""
         artifact = None
-        for kind in ("cold", "warm") if self.cold else ("warm",):
+        cold = self.cold and tool.cold_build
+        for kind in ("cold", "warm") if cold else ("warm",):
             if kind == "cold":
                 for cache in tool.caches():
                     shutil.rmtree(cache, ignore_errors=True)
             try:
                 artifact = self.timed_build(tool, app, project, kind, record)
-                if kind == "cold" or not self.cold:
+                if kind == "cold" or not cold:
                     self.check(tool, app, artifact)
             except StepError as exc:
                 record["error"] = str(exc)
@@ -757,9 +760,10 @@ class Bench:
                     continue
                 if mode == "warm":
                     env = self.run_env(fresh=True)
-                    interleave(self.ctx, contenders, self.runs, 1, lambda _c, env=env: env, self.budget)
+                    interleave(self.ctx, contenders, self.runs, 1, lambda _c, env=env: env, self.budget[0])
                 else:
-                    interleave(self.ctx, contenders, self.runs, 0, lambda _c: self.run_env(fresh=True), self.budget)
+                    interleave(self.ctx, contenders, self.runs, 0, lambda _c: self.run_env(fresh=True),
+                               self.budget[1])
                 table.setdefault(app.name, {}).update({c.tool: summary(c) for c in contenders})
                 self.log(f"{mode} {app.name}: " + ", ".join(
                     f"{c.tool} {table[app.name][c.tool].get('ms', float('nan')):.0f} ms" for c in contenders))
@@ -842,8 +846,9 @@ def main() -> int:
                         "for --quick/--apps/--tools a copy in --workdir)")
     parser.add_argument("--build-timeout", type=float, default=900, help="seconds per build step (default 900)")
     parser.add_argument("--run-timeout", type=float, default=60, help="seconds per run (default 60)")
-    parser.add_argument("--series-budget", type=float, default=40,
-                        help="seconds of runs per tool and series, after which its figure has fewer runs (default 40)")
+    parser.add_argument("--budget", type=float, nargs=2, default=[30, 15], metavar=("WARM", "FIRST"),
+                        help="seconds of runs per tool and app in the warm and first-run series, after which its "
+                        "figure has fewer runs (default 30 15)")
     parser.add_argument("--from-json", type=Path, help="only write the document from a results.json")
     parser.add_argument("--plot", nargs=2, type=Path, metavar=("JSON", "PNG"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -882,11 +887,11 @@ def run_bench(args: argparse.Namespace, partial: bool) -> dict:
     runs = args.runs or (3 if args.quick else 10)
     command = " ".join(["bench/peers.py", *sys.argv[1:]])
     meta = {"t0": t0, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command,
-            "runs": runs, "budget": args.series_budget, "machine": machine(), "runtime_build_s": runtime_build,
+            "runs": runs, "budget": args.budget, "machine": machine(), "runtime_build_s": runtime_build,
             "partial": partial,
             "tools": {t.key: {"label": t.label, "python": t.python} for t in tools},
             "apps": [a.name for a in apps]}
-    bench = Bench(ctx, apps, tools, runs, not args.quick, args.series_budget, results={"meta": meta, "apps": {}})
+    bench = Bench(ctx, apps, tools, runs, not args.quick, args.budget, results={"meta": meta, "apps": {}})
     meta["setup_s"] = time.perf_counter() - t0
     bench.log(f"setup done ({meta['setup_s']:.0f} s)")
     projects = {a.name: make_project(work / "apps", a) for a in apps}
@@ -1112,8 +1117,9 @@ class Report:
                  f"Every start-up and memory figure is the median of {meta['runs']} runs (warm: after a warm-up "
                  "round), the runs of all tools interleaved (A B C … A B C, the order rotated each round) so that "
                  "machine drift hits all alike; the machine was shared with other work. A tool whose runs of one "
-                 f"series took more than {meta.get('budget', 0):.0f} s stops there: its figure is marked (n=K), the "
-                 "median of the K runs it had. Ratios are to amber (2.00× = twice amber's). Each run gets an empty "
+                 f"app took more than {meta['budget'][0]:.0f} s (warm) or {meta['budget'][1]:.0f} s (first run) stops "
+                 "there, to keep the bench within its time: its figure is marked (n=K), the median of the K runs it "
+                 "had. Ratios are to amber (2.00× = twice amber's). Each run gets an empty "
                  "environment (`PATH=/usr/bin:/bin`, `HOME`, `LANG=C.UTF-8`, `TMPDIR`), stdout to /dev/null, and is "
                  "started by a 1 MB C parent (`spawnrss`, in this script) that times fork to `wait4` and reads "
                  "`ru_maxrss` (a child forked by the bench's Python would count the bench's own RSS, which it has "
@@ -1121,7 +1127,9 @@ class Report:
                  "for PyInstaller, Nuitka, shiv and the venv, `PEX_ROOT` for pex, PyInstaller's bincache, Nuitka's "
                  "cache and ccache) followed by one warm build, each from the project directory to the output "
                  "(for PyInstaller and Nuitka: `pip install` of the app into a venv holding the tool, then the "
-                 "tool); amber's runtime is cached (its one-time build is amber's install step).",
+                 "tool); pex --venv is built after pex with pex's warm `PEX_ROOT` (the same resolve), so it has "
+                 "a warm figure only; amber's runtime is cached (its one-time build is amber's install step, "
+                 f"checked in {meta.get('runtime_build_s', 0):.0f} s here).",
                  "",
                  "| tool | runs the app on |", "|---|---|",
                  *[f"| {info['label']} | {info['python']} |" for info in self.tools.values()],
@@ -1174,10 +1182,12 @@ def plot(results: dict, png: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     tools, apps = results["meta"]["tools"], results["meta"]["apps"]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.9 + 0.28 * len(apps) * len(tools)), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 1.6 + 0.22 * len(apps) * len(tools)), sharey=True)
     height = 0.8 / len(tools)
+    floor = results.get("warm", {}).get("hello", {}).get(FLOOR, {}).get("ms")
     for ax, (mode, title) in zip(axes, (("warm", "warm start-up"), ("first", "first run (caches emptied)")),
                                  strict=True):
         for i, tool in enumerate(tools):
@@ -1189,17 +1199,21 @@ def plot(results: dict, png: Path) -> None:
                     ax.barh(y, entry["ms"], height, color=f"C{i}", label=tools[tool]["label"] if j == 0 else None)
                     ax.text(entry["ms"] * 1.05, y, f"{entry['ms']:.0f}", va="center", fontsize=6)
                 elif entry and "error" in entry:
-                    ax.text(1.2, y, f"{tools[tool]['label']}: failed", va="center", fontsize=6, color=f"C{i}")
+                    ax.text(5.5, y, f"{tools[tool]['label']}: fails", va="center", fontsize=6, color=f"C{i}")
+        if floor:
+            ax.axvline(floor, color="grey", linestyle="--", linewidth=0.8)
+            ax.text(floor * 1.05, -0.3, f"floor {floor:.0f} ms", fontsize=6, color="grey", va="bottom")
         ax.set_xscale("log")
-        ax.set_xlim(1, None)
+        ax.set_xlim(5, None)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.set_title(title)
         ax.set_xlabel("ms (log scale)")
         ax.grid(axis="x", which="both", alpha=0.3)
     axes[0].set_yticks([j + 0.4 - height / 2 for j in range(len(apps))], apps)
     axes[0].invert_yaxis()
-    axes[0].legend(fontsize=7, loc="lower right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(tools), fontsize=8)
     fig.suptitle("amber and its peers: start-up per tool and app (median, ms)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(png, dpi=110)
 
 

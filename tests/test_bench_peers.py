@@ -39,7 +39,7 @@ def test_only_the_peers_section_is_replaced():
 
 def test_report_ratios_failures_and_targets():
     results = {
-        "meta": {"runs": 10, "budget": 40, "date": "d", "wall_s": 60, "setup_s": 1, "build_s": 2, "measure_s": 3,
+        "meta": {"runs": 10, "budget": [30, 15], "date": "d", "wall_s": 60, "setup_s": 1, "build_s": 2, "measure_s": 3,
                  "machine": "m", "command": "bench/peers.py", "apps": ["hello", "flask"],
                  "tools": {"amber": {"label": "amber", "python": "a"},
                            "pyinstaller": {"label": "PyInstaller", "python": "b"},
