@@ -617,13 +617,18 @@ def summary(contender: Contender) -> dict:
             "n": len(contender.samples)}
 
 
-def importtime_split(binary: Path, app: App, env: dict[str, str], runs: int) -> dict:
-    """amber's start-up split: imports (-X importtime, top-level cumulative) and the archive index read.
+IMPORTTIME_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", re.M)
 
-    Interpreter mode (AMBER_INTERPRETER=1, -S as in app mode) runs the app's main with -X importtime; the index
-    read is timed in-process on a fresh zipimport directory read of the binary (median of 50 reads).
+
+def importtime_split(binary: Path, app: App, env: dict[str, str], runs: int) -> dict:
+    """amber's start-up split, from runs of the app's main under -X importtime (medians, ms).
+
+    Interpreter mode (AMBER_INTERPRETER=1, -S as in app mode) runs `import m; m.main()`. The top-level lines of
+    -X importtime (their cumulative times) before the app's module are the start-up imports (encodings, amber's
+    boot modules), the rest are the app's; the wall time of the same run minus all imports is runtime init,
+    the app's own work and exit. The archive index read is timed in-process: a fresh zipimport directory read of
+    the binary, median of 50.
     """
-    imports, index = [], []
     code = f"import {app.module} as m\ntry:\n    m.main()\nexcept SystemExit:\n    pass\n"
     probe = textwrap.dedent("""
         import statistics, sys, time, zipimport
@@ -635,15 +640,21 @@ def importtime_split(binary: Path, app: App, env: dict[str, str], runs: int) -> 
         print(statistics.median(took))
         """)
     run_env = {**env, "AMBER_INTERPRETER": "1"}
+    parts: dict[str, list[float]] = {"wall": [], "boot": [], "native": [], "app": [], "index": []}
     for _ in range(runs):
+        start = time.perf_counter()
         proc = subprocess.run([str(binary), "-S", "-X", "importtime", "-c", code], env=run_env, capture_output=True,
                               text=True, timeout=120)
-        top = [int(m.group(1)) for m in re.finditer(r"^import time:\s+\d+ \|\s+(\d+) \| \S", proc.stderr, re.M)]
-        imports.append(sum(top) / 1e6)
-        probe_out = subprocess.run([str(binary), "-S", "-c", probe], env=run_env, capture_output=True, text=True,
-                                   timeout=60).stdout
-        index.append(float(probe_out.strip() or "nan"))
-    return {"imports_ms": statistics.median(imports) * 1000, "index_ms": statistics.median(index) * 1000}
+        parts["wall"].append(time.perf_counter() - start)
+        top = [(name, int(us) / 1e6) for us, name in IMPORTTIME_LINE.findall(proc.stderr)]
+        first_app = next((i for i, (name, _) in enumerate(top) if name == app.module), len(top))
+        parts["boot"].append(sum(t for _, t in top[:first_app]))
+        parts["app"].append(sum(t for _, t in top[first_app:]))
+        parts["native"].append(sum(t for name, t in top[:first_app] if name == "__amber_native__"))
+        out = subprocess.run([str(binary), "-S", "-c", probe], env=run_env, capture_output=True, text=True,
+                             timeout=60).stdout
+        parts["index"].append(float(out.strip() or "nan"))
+    return {f"{key}_ms": statistics.median(values) * 1000 for key, values in parts.items()}
 
 
 @contextlib.contextmanager
@@ -1020,22 +1031,23 @@ class Report:
         split = self.results.get("split", {})
         if not split:
             return []
-        lines = ["### amber's start-up split (ms, warm)", "",
-                 "| app | warm start | imports | of which archive index | runtime init, app code, exit |",
-                 "|---|---:|---:|---:|---:|"]
+        lines = ["### amber's start-up split (ms)", "",
+                 "| app | warm start | run under importtime | runtime init, app's work, exit | start-up imports "
+                 "(of which `__amber_native__`) | app's imports | archive index read |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
         for app, part in split.items():
             total = (self.entry("warm", app, "amber") or {}).get("ms")
-            if total is None:
-                continue
-            rest = total - part["imports_ms"]
-            lines.append(f"| {app} | {total:.1f} | {part['imports_ms']:.1f} ({part['imports_ms'] / total:.0%}) | "
-                         f"{part['index_ms']:.2f} | {rest:.1f} ({rest / total:.0%}) |")
-        return [*lines, "", "Imports: the sum of the top-level cumulative times of `-X importtime` (the binary in "
-                "interpreter mode, `AMBER_INTERPRETER=1 app -S -X importtime -c 'import m; m.main()'`, median of "
-                "its runs; importtime's own overhead included). Archive index: one read and unmarshal of the "
-                "binary's index (`zipimport._read_directory`, median of 50 in one process); it happens once per "
-                "start, inside the first import. The rest is the warm start minus the imports: exec, dynamic "
-                "linking, interpreter initialisation, the app's own work and exit.", ""]
+            rest = part["wall_ms"] - part["boot_ms"] - part["app_ms"]
+            lines.append(f"| {app} | {'—' if total is None else f'{total:.1f}'} | {part['wall_ms']:.1f} | "
+                         f"{rest:.1f} | {part['boot_ms']:.1f} ({part['native_ms']:.1f}) | {part['app_ms']:.1f} | "
+                         f"{part['index_ms']:.2f} |")
+        return [*lines, "", "From runs of the binary in interpreter mode under `-X importtime` "
+                "(`AMBER_INTERPRETER=1 app -S -X importtime -c 'import m; m.main()'`, medians; importtime's own "
+                "overhead makes these runs slower than the warm start): the top-level imports before the app's "
+                "module are start-up imports (encodings, amber's boot modules), the others the app's; runtime init "
+                "is the run's wall time minus all imports (exec, dynamic linking, interpreter initialisation, the "
+                "app's own work, exit). The archive index read (`zipimport._read_directory` of the binary, median "
+                "of 50 in one process) happens once per start, inside the first import.", ""]
 
     def ratio(self, table: str, app: str, key: str) -> float | None:
         ours, venv = self.entry(table, app, "amber"), self.entry(table, app, "venv")
