@@ -61,5 +61,5 @@ def test_report_ratios_failures_and_targets():
     assert "| flask | 210.0 | fails [1] | 200.0 (0.95×) |" in text
     assert "1. PyInstaller, flask: jinja2.exceptions.TemplateNotFound: index.html (exit 1)" in text
     assert "| amber hello ≤ 1.15× the floor | 10.0 / 9.0 ms = 1.11× | ✓ |" in text
-    assert "| flask | 1.05 ✗ missed |" in text
+    assert "| flask | 1.050 ✗ missed |" in text
     assert text.startswith(peers.BEGIN) and text.rstrip().endswith(peers.END)
