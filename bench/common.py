@@ -39,13 +39,21 @@ def interleaved(commands: Mapping[str, Sequence[str]], runs: int, cwd: Path | No
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def replace_section(document: str, name: str, block: str) -> str:
+    """The document with its section `name` replaced by `block` (markers included), or `block` appended."""
+    begin, end = markers(name)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
+    block = block.rstrip("\n") + "\n"
+    text, found = pattern.subn(lambda _m: block, document, count=1)
+    return text if found else document.rstrip("\n") + "\n\n" + block
+
+
 def write_section(name: str, body: str, doc: Path = DOC) -> None:
     """Replace this script's section of the document (appended at the end the first time)."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    block = f"{begin}\n{body.strip()}\n{end}"
+    begin, end = markers(name)
     text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text, found = pattern.subn(lambda _m: block, text)
-    if not found:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    doc.write_text(text)
+    doc.write_text(replace_section(text, name, f"{begin}\n{body.strip()}\n{end}\n"))
