@@ -185,6 +185,11 @@ def app_module(scripts: dict[str, str], default: str, native: bool, parts: Nativ
     return "\n".join(lines).encode()
 
 
+def carries_shared_objects(app_files: list[tuple[Path, str]]) -> bool:
+    """Whether the installed files hold shared objects (C extensions, vendored libraries)."""
+    return any(".so" in Path(name).suffixes for _, name in app_files)
+
+
 def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: list[Member],
                  app_files: list[tuple[Path, str]], boot_copies: dict[str, Path], parts: NativeParts,
                  keep: list[str], workdir: Path) -> trim.TrimResult:
@@ -209,7 +214,7 @@ def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: 
             roots = roots | boot_refs[name]
         return trim.trim_stdlib(graph, roots, facts.bare, keep)
 
-    app_native = any(".so" in Path(name).suffixes for _, name in app_files)
+    app_native = carries_shared_objects(app_files)
     result = trimmed(app_native)
     if not app_native and any(store.is_dynload_member(m.name) for m in result.members):
         result = trimmed(True)
@@ -284,7 +289,7 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
             stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
         app_src = tmp / "__amber_app__.py"
         # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
-        native = any(".so" in Path(name).suffixes for _, name in app_files) or any(
+        native = carries_shared_objects(app_files) or any(
             store.is_dynload_member(m.name) for m in stdlib)
         app_src.write_bytes(app_module(scripts, default, native, parts, trimmed.dropped if trimmed else None,
                                        zstd=options.compress is not None))
