@@ -858,9 +858,9 @@ def main() -> int:
                         "for --quick/--apps/--tools a copy in --workdir)")
     parser.add_argument("--build-timeout", type=float, default=900, help="seconds per build step (default 900)")
     parser.add_argument("--run-timeout", type=float, default=60, help="seconds per run (default 60)")
-    parser.add_argument("--budget", type=float, nargs=2, default=[30, 15], metavar=("WARM", "FIRST"),
+    parser.add_argument("--budget", type=float, nargs=2, default=[30, 8], metavar=("WARM", "FIRST"),
                         help="seconds of runs per tool and app in the warm and first-run series, after which its "
-                        "figure has fewer runs (default 30 15)")
+                        "figure has fewer runs (default 30 8)")
     parser.add_argument("--from-json", type=Path, help="only write the document from a results.json")
     parser.add_argument("--plot", nargs=2, type=Path, metavar=("JSON", "PNG"), help=argparse.SUPPRESS)
     args = parser.parse_args()

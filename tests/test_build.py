@@ -56,6 +56,20 @@ def test_site_builtins_are_there_without_site(hello_binary: Path, clean_env):
     assert text == "See https://www.python.org/psf/license/"  # as CPython prints it without a LICENSE file
 
 
+def test_start_up_imports_only_what_it_uses(hello_binary: Path, clean_env):
+    """A start that loads nothing native imports no os (site's _Printer would) and none of the loader's
+    helpers; loading a shared object from memory needs neither ctypes nor its sysconfig and threading."""
+    heavy = ("os", "ctypes", "sysconfig", "threading", "struct", "mmap", "importlib", "__amber_children__")
+    code = f"import sys; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    env = dict(clean_env, AMBER_INTERPRETER="1")
+    out = run([hello_binary, "-c", code], env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    out = run([hello_binary, "-c", "import _ssl, unicodedata; " + code], env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['__amber_children__', 'mmap', 'os', 'struct']"
+
+
 def test_exit_codes_and_tracebacks(hello_binary: Path, tmp_path: Path, clean_env):
     link = tmp_path / "hello-fail"
     link.symlink_to(hello_binary)

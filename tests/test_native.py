@@ -68,6 +68,23 @@ def files_under(path: Path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
+def cache_entries(extract: Path) -> tuple[list[set[str]], dict[str, int]]:
+    """What an extraction cache holds: per extracted distribution the top-level names of its entry, and
+    the shared objects the loader keeps on disk (an entry of one file each: archive path -> size)."""
+    extracted, kept = [], {}
+    for entry in extract.iterdir():
+        files = [p for p in entry.rglob("*") if p.is_file() and p.name != ".amber-entry"]
+        if len(files) == 1 and ".so" in files[0].name and files[0].relative_to(entry).parts[0] not in EXTRACTED:
+            kept[str(files[0].relative_to(entry))] = files[0].stat().st_size
+        else:
+            extracted.append({p.name for p in entry.iterdir() if p.name != ".amber-entry"})
+    return extracted, kept
+
+
+def extracts_exactly(extracted: list[set[str]], distributions: set[str]) -> bool:
+    return len(extracted) == len(distributions) and distributions <= set().union(*extracted)
+
+
 @pytest.fixture
 def noexec_dir(tmp_path: Path):
     """A small tmpfs mounted noexec (root only), removed afterwards."""
@@ -99,14 +116,34 @@ def test_runs_with_noexec_tmp_and_read_only_home_writing_only_the_cache(zoo: Pat
            "AMBER_CACHE": str(cache), "MPLCONFIGDIR": str(mpl)}
     assert report(run([zoo, "all"], env=env, cwd=noexec_dir)) == EXPECTED
     assert files_under(noexec_dir) == ["home"]  # nothing in TMPDIR, HOME or the working directory
-    entries = list((cache / "extract").iterdir())
-    assert len(entries) == len(EXTRACTED)
-    tops = {p.name for entry in entries for p in entry.iterdir()}
-    assert {"certifi", "matplotlib"} <= tops and not any(n.startswith(("numpy", "PIL", "lxml")) for n in tops)
+    extracted, kept = cache_entries(cache / "extract")
+    assert extracts_exactly(extracted, EXTRACTED)
+    # Shared objects of 1 MiB or more are kept in the cache (a copy per start would cost more), the rest
+    # come from memory files.
+    assert "numpy/_core/_multiarray_umath.cpython-313-x86_64-linux-gnu.so" in kept
+    assert any(name.startswith("numpy.libs/libscipy_openblas") for name in kept)
+    assert min(kept.values()) >= 1 << 20
     # A second run reuses the entries (nothing rewritten) and still passes.
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
     assert report(run([zoo, "extract"], env=env, cwd=noexec_dir)).keys() == EXTRACTED
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*")} == before
+
+
+def test_large_objects_come_from_memory_when_the_cache_cannot_execute_or_is_declined(zoo: Path, noexec_dir: Path,
+                                                                                     tmp_path: Path):
+    """The cache keeps large shared objects only where it can serve code: on a noexec file system, or with
+    AMBER_NATIVE=memory, memory files serve them and nothing is written; a misspelt policy is an error."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"}
+    numpy_only = {"numpy": EXPECTED["numpy"]}
+    assert report(run([zoo, "numpy"], env=dict(env, AMBER_CACHE=str(noexec_dir / "cache")))) == numpy_only
+    assert cache_entries(noexec_dir / "cache" / "extract") == ([], {})
+    assert report(run([zoo, "numpy"], env=dict(env, AMBER_NATIVE="memory"))) == numpy_only
+    assert not (tmp_path / ".cache").exists()
+    assert report(run([zoo, "numpy"], env=env)) == numpy_only
+    assert cache_entries(tmp_path / ".cache" / "amber" / "extract")[1]
+    bad = run([zoo, "numpy"], env=dict(env, AMBER_NATIVE="disk"))
+    assert bad.returncode == 1
+    assert bad.stderr == "amber: AMBER_NATIVE='disk' is not one of: auto, memory\n"
 
 
 def _chroot_env() -> dict[str, str]:
@@ -123,10 +160,12 @@ def _prepare_chroot(chroot, zoo: Path) -> None:
 
 
 def test_runs_in_an_empty_chroot_with_noexec_tmp(zoo: Path, chroot):
-    """Only glibc's files: libstdc++/libgcc_s come from the binary, native code from memory."""
+    """Only glibc's files: libstdc++/libgcc_s come from the binary, native code (AMBER_NATIVE=memory: all
+    of it) from memory."""
     _prepare_chroot(chroot, zoo)
     chroot.mount_proc()
-    assert report(chroot.run(["/app/nativezoo", "all"], env=_chroot_env(), timeout=300)) == EXPECTED
+    env = dict(_chroot_env(), AMBER_NATIVE="memory")
+    assert report(chroot.run(["/app/nativezoo", "all"], env=env, timeout=300)) == EXPECTED
     assert files_under(chroot.root / "tmp") == []
     cached = files_under(chroot.root / "home" / ".cache" / "amber" / "extract")
     assert not any(".so" in name and "matplotlib" not in name for name in cached)  # native code stayed in memory
@@ -153,7 +192,10 @@ def test_sixteen_concurrent_first_runs_share_one_cache(zoo: Path, tmp_path: Path
     for result in results:
         assert report(result) == {name: EXPECTED[name] for name in EXTRACTED}
     names = sorted(p.name for p in (cache / "extract").iterdir())
-    assert len(names) == len(EXTRACTED) and not any(n.startswith(".") for n in names)  # no temp dir left
+    assert not any(n.startswith(".") for n in names)  # no temp dir left
+    extracted, kept = cache_entries(cache / "extract")
+    assert extracts_exactly(extracted, EXTRACTED)
+    assert kept  # the large shared objects (numpy, _ssl) raced for their entries too
 
 
 def test_forced_extraction_without_a_usable_cache_names_amber_cache(runtime: Path, tmp_path: Path):
@@ -196,7 +238,7 @@ def test_kernel_memfd_exec_policies(zoo: Path, tmp_path: Path, policy: int):
     if os.geteuid() != 0 or not Path("/proc/sys/vm/memfd_noexec").exists() or not shutil.which("unshare"):
         pytest.skip("needs root, Linux 6.3+ and unshare")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_CACHE": str(tmp_path / "cache"),
-           "MPLCONFIGDIR": str(tmp_path / "mpl"), "LC_ALL": "C.UTF-8"}
+           "MPLCONFIGDIR": str(tmp_path / "mpl"), "LC_ALL": "C.UTF-8", "AMBER_NATIVE": "memory"}
     script = f'echo {policy} > /proc/sys/vm/memfd_noexec && exec "$0" all'
     result = run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script, zoo], env=env, timeout=300)
     assert report(result) == EXPECTED

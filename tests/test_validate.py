@@ -62,9 +62,11 @@ def test_build_paths_are_found(tmp_path: Path):
 
 def test_probe_problems():
     result = {"failed": {"_ssl": "ImportError: x"}, "ca_files": ["/etc/ssl/cert.pem"],
-              "terminfo_fallback": "error: no terminal", "sysconfig_cc": "/opt/zig-cc"}
+              "terminfo_fallback": "error: no terminal", "sysconfig_cc": "/opt/zig-cc",
+              "memfd_create": "AttributeError: module 'os' has no attribute 'memfd_create'"}
     problems = validate.check_probe(result)
     assert problems[0] == "module _ssl does not import: ImportError: x"
     assert any("/etc/pki/tls/certs/ca-bundle.crt" in p for p in problems)
     assert any("terminfo" in p for p in problems)
     assert any("CC=/opt/zig-cc" in p for p in problems)
+    assert "os.memfd_create does not work: AttributeError: module 'os' has no attribute 'memfd_create'" in problems

@@ -1,7 +1,8 @@
 """`amber cache info` and `amber cache clean`: what amber keeps on disk, and removing what is not needed.
 
 Binaries add entries to `extract/` as they run (one per extracted distribution and build,
-plus native files where memory could not serve), so without cleaning it grows with every
+one per shared object of 1 MiB or more, plus native files where memory could not serve; an
+entry is shared by every build holding the same file), so without cleaning it grows with every
 new build that is run. Each entry's marker is touched at most daily when a binary uses it
 (boot/cache.py), which is what `--older-than` compares. The other areas are amber's own
 build caches: runtimes (17 minutes to rebuild), libraries, fetched sources, logs.

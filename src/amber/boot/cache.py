@@ -208,3 +208,19 @@ def materialize_file(name, data, executable=True):
 
     key = sha256(data).hexdigest()
     return os.path.join(materialize(key, {name: (name, executable)}, lambda _name: data), name)
+
+
+def keep_member(fs, name):
+    """Archive member `name` (a shared object) alone in its own entry, written on first use: the file's path.
+
+    The key comes from what the archive's index says of the member (fingerprint: name, size, CRC-32,
+    time), so a warm start reads none of its bytes, unlike materialize_file's digest of them. A cache
+    whose file system is mounted noexec cannot serve code: CacheError, and memory serves it.
+    """
+    from _sha2 import sha256  # not hashlib: see materialize_file
+
+    root = prepare_root()
+    if os.statvfs(root).f_flag & os.ST_NOEXEC:
+        raise CacheError(f"{root} is on a file system mounted noexec; {HINT}")
+    key = sha256(f"{name}\0{fs.fingerprint(name)}".encode("utf-8", "surrogateescape")).hexdigest()
+    return os.path.join(materialize(key, {name: (name, True)}, fs.read), name)

@@ -35,12 +35,21 @@ def _install_site_builtins():
     builtins.quit = _sitebuiltins.Quitter("quit", eof)
     builtins.help = _sitebuiltins._Helper()
     # site.setcopyright()'s three, which some libraries touch (dill pickles builtins by name).
-    builtins.copyright = _sitebuiltins._Printer("copyright", sys.copyright)
-    builtins.credits = _sitebuiltins._Printer(
-        "credits", "    Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software\n"
+    builtins.copyright = _printer(_sitebuiltins, "copyright", sys.copyright)
+    builtins.credits = _printer(_sitebuiltins, "credits",
+        "    Thanks to CWI, CNRI, BeOpen, Zope Corporation, the Python Software\n"
         "    Foundation, and a cast of thousands for supporting Python\n"
         "    development.  See www.python.org for more information.")
-    builtins.license = _sitebuiltins._Printer("license", "See https://www.python.org/psf/license/")
+    builtins.license = _printer(_sitebuiltins, "license", "See https://www.python.org/psf/license/")
+
+
+def _printer(sitebuiltins, name, text):
+    """A `_sitebuiltins._Printer` of `text`, made without its __init__: that imports os (to join the
+    file names site passes for license(), which we have none of), and os is a sixth of a hello world's
+    start-up. The attributes are the ones __init__ sets (name-mangled)."""
+    printer = object.__new__(sitebuiltins._Printer)
+    vars(printer).update(_Printer__name=name, _Printer__data=text, _Printer__lines=None, _Printer__filenames=[])
+    return printer
 
 
 # Modules whose process-starting primitives __amber_children__ wraps.

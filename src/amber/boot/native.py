@@ -1,7 +1,9 @@
 """C extension modules and their vendored libraries, loaded from the archive through memory (memfd).
 
-Nothing is written to disk: an extension's bytes go into an anonymous, sealed
-memory file and are dlopen()ed as /proc/self/fd/N. Before that, the libraries
+An extension's bytes go into an anonymous, sealed memory file and are
+dlopen()ed as /proc/self/fd/N; only an object of KEEP_ON_DISK bytes or more,
+whose copy would cost too much at every start, is written once into the
+extraction cache and mapped from there (AMBER_NATIVE=memory: never). Before that, the libraries
 it needs (DT_NEEDED) that the archive carries — auditwheel's `<dist>.libs/`,
 siblings, RUNPATH `$ORIGIN/...` directories — are loaded the same way, in
 dependency order, so the dynamic linker finds them already loaded under their
@@ -20,20 +22,19 @@ executing memfds), the file is materialized once in the extraction cache
 
 Importing this module must stay cheap: every app whose archive carries shared
 objects (the stdlib's _ssl, unicodedata... are shared) installs its finder at
-start, and a hello world never loads one. So only built-in modules are imported
-here; `os` comes with the first load.
+start, and a hello world never loads one. So only modules the interpreter has
+already loaded are imported here; what loading needs (os, fcntl, mmap, struct,
+the ELF reader) comes with the first load.
 """
 
 import _imp
-import fcntl
-import mmap
 import posix
-import struct
 import sys
-from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+from _frozen_importlib import ModuleSpec  # importlib.machinery's, without importing importlib
 
-from __amber_elf__ import ELFError, dynamic_info
 from __amber_vfs__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, AfterImport, memory_file
+
+EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
 
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -41,8 +42,18 @@ SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, 
 MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexec=1 makes them noexec
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
+KEEP_ON_DISK = 1 << 20  # bytes: from here on a copy per start costs more (~0.45 ms) than the cache's checks
+POLICIES = ("auto", "memory")  # AMBER_NATIVE: large objects from the cache (default), or everything in memory
 _UNKNOWN = object()
 _exec_flags = _UNKNOWN
+
+
+def native_policy():
+    """AMBER_NATIVE, checked: a misspelt value must not silently mean the default."""
+    value = posix.environ.get(b"AMBER_NATIVE", b"").decode("utf-8", "replace") or "auto"
+    if value not in POLICIES:
+        raise ImportError(f"AMBER_NATIVE={value!r} is not one of: {', '.join(POLICIES)}")
+    return value
 
 
 def memfd_exec_flags():
@@ -75,6 +86,8 @@ def sealed_copy(fs, name):
         if fd >= 0:
             _send(fs.descriptor(), fd, *span)
     if fd >= 0:
+        import fcntl
+
         try:  # noqa: SIM105 (contextlib is no import for this module's start-up)
             fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
         except OSError:
@@ -92,6 +105,14 @@ def _send(source, target, offset, size):
     posix.lseek(target, 0, 0)
 
 
+def _dlopen(path, mode):
+    """dlopen() through the built-in _ctypes, without the ctypes package: that imports sysconfig and
+    threading, several milliseconds of a start-up that loads one C extension. OSError on failure."""
+    import _ctypes
+
+    return _ctypes.dlopen(path, mode)
+
+
 class _Cycle(Exception):
     """Raised when loading the libraries `members` (in dependency order) comes back to the first."""
 
@@ -105,7 +126,7 @@ class NativeCode:
 
     def __init__(self, fs):
         self.fs = fs
-        self._handles = {}  # archive name or soname -> ctypes handle, kept so nothing is ever unloaded
+        self._handles = {}  # archive name or soname -> dlopen() handle, never closed: nothing is unloaded
         self._paths = {}  # archive name -> the path it was (or will be) loaded from
         self._library_dirs = None
 
@@ -135,9 +156,7 @@ class NativeCode:
             return
         if name in chain:  # a dependency cycle: handled by the open() of its first member
             raise _Cycle(chain[chain.index(name):])
-        import ctypes
-
-        self._handles[name] = self.open(name, lambda path: ctypes.CDLL(path, mode=posix.RTLD_LOCAL), chain)
+        self._handles[name] = self.open(name, lambda path: _dlopen(path, posix.RTLD_LOCAL), chain)
 
     def find_bundled(self, name):
         """The archive path of library `name` (as ctypes.util.find_library takes it: "z" for libz.so.1)
@@ -158,10 +177,8 @@ class NativeCode:
         """Make `soname` loaded: the system's copy if it has one, else the one bundled in the archive."""
         if soname in self._handles:
             return
-        import ctypes
-
         try:
-            self._handles[soname] = ctypes.CDLL(soname)
+            self._handles[soname] = _dlopen(soname, posix.RTLD_LOCAL)
         except OSError:
             bundled = f"{SYSTEM_LIBRARY_DIR}/{soname}"
             if not self.fs.exists(bundled):
@@ -170,18 +187,18 @@ class NativeCode:
             self._handles[soname] = self._handles[bundled]
 
     def open(self, name, opener, chain=()):
-        """opener(path) for archive member `name`, its dependencies loaded first: from a memory file,
-        else (or when the kernel refuses to map it) from the extraction cache."""
+        """opener(path) for archive member `name`, its dependencies loaded first: a large object from
+        the extraction cache, else from a memory file, else (or when the kernel refuses to map it)
+        from the extraction cache."""
         if name not in self._paths:
-            fd = sealed_copy(self.fs, name)
+            disk = self._kept_on_disk(name)
+            fd = -1 if disk else sealed_copy(self.fs, name)
             try:
-                if fd >= 0:
-                    size = posix.fstat(fd).st_size
-                    if size:
-                        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as view:
-                            self._load_dependencies(name, view, (*chain, name))
-                    else:
-                        self._load_dependencies(name, b"", (*chain, name))
+                if disk:
+                    self._scan_file(name, disk, (*chain, name))
+                    self._paths[name] = disk
+                elif fd >= 0:
+                    self._scan_descriptor(name, fd, (*chain, name))
                     self._paths[name] = f"/proc/self/fd/{fd}"
                 else:
                     self._load_dependencies(name, self.fs.read(name), (*chain, name))
@@ -211,7 +228,46 @@ class NativeCode:
             self._paths[name] = disk
             return opener(disk)
 
+    def _kept_on_disk(self, name):
+        """The extraction-cache path of `name` when it is large enough to be kept on disk, else None.
+
+        A memory file costs a copy of the whole object at every start (numpy's OpenBLAS is 25 MB:
+        about 10 ms, a fifth of `import numpy`), a file in the cache is written once and then mapped
+        from the page cache like an installed library. So an object of KEEP_ON_DISK bytes or more is
+        kept in the cache, unless AMBER_NATIVE=memory asks for nothing on disk, or the cache cannot
+        serve (unwritable, or on a noexec file system): then memory serves it after all."""
+        if self.fs.member_size(name) < KEEP_ON_DISK or native_policy() == "memory":
+            return None
+        from __amber_cache__ import CacheError, keep_member
+
+        try:
+            return keep_member(self.fs, name)
+        except CacheError:
+            return None
+
+    def _scan_file(self, name, path, chain):
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            self._scan_descriptor(name, fd, chain)
+        finally:
+            posix.close(fd)
+
+    def _scan_descriptor(self, name, fd, chain):
+        """_load_dependencies of the object open as `fd`, read through a mapping (no copy)."""
+        size = posix.fstat(fd).st_size
+        if not size:
+            self._load_dependencies(name, b"", chain)
+            return
+        import mmap
+
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as view:
+            self._load_dependencies(name, view, chain)
+
     def _load_dependencies(self, name, data, chain, skip=()):
+        import struct
+
+        from __amber_elf__ import ELFError, dynamic_info
+
         try:
             needed, _soname, runpath = dynamic_info(data)
         except (ELFError, struct.error) as exc:
@@ -361,6 +417,10 @@ def _patch_cffi(native):
 
 def install(fs):
     """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
+    try:
+        native_policy()  # a bad AMBER_NATIVE stops the start with one line, not inside some import
+    except ImportError as exc:
+        raise SystemExit(f"amber: {exc}") from None
     native = NativeCode(fs)
     finder = ExtensionFinder(native)
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),

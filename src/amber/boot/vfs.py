@@ -14,11 +14,11 @@ Everything built on these functions follows: os.path.exists/isfile/isdir/
 getsize/islink, os.walk, glob, pathlib.Path, shutil.copy*, linecache.
 """
 
+import _stat  # the C module stat.py re-exports: one import less at start-up
 import builtins
 import errno
 import io
 import posix
-import stat as _stat
 import sys
 
 # `os` is not imported here: a hello world never needs it, and importing it
@@ -28,7 +28,6 @@ _normpath = posix._path_normpath
 _fspath = posix.fspath
 
 _WRITE_MODES = frozenset("wax+")
-_SYS_MEMFD_CREATE = 319  # x86_64; glibc 2.17 has no memfd_create() wrapper
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
 _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
@@ -36,15 +35,13 @@ _fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, 
 
 def memory_file(label, data, flags=MFD_CLOEXEC):
     """A memfd holding `data`, positioned at its start; -1 when the kernel gives none
-    (older than 3.17, or a seccomp filter refuses memfd_create)."""
+    (older than 3.17, or a seccomp filter refuses memfd_create). The runtime's os.memfd_create
+    makes the system call itself (runtime patch 0004: glibc 2.17 has no wrapper)."""
     try:
-        import ctypes
-
-        fd = ctypes.CDLL(None, use_errno=True).syscall(_SYS_MEMFD_CREATE, label.encode()[:240], flags)
-    except (OSError, AttributeError, ImportError):
+        fd = posix.memfd_create(label.encode("utf-8", "surrogateescape")[:240], flags)
+    except OSError:
         return -1
-    if fd >= 0:
-        _write_all(fd, data)
+    _write_all(fd, data)
     return fd
 
 
@@ -251,6 +248,14 @@ class ArchiveFS:
         if self._fd is None:
             self._fd = posix.open(self.archive, posix.O_RDONLY | posix.O_CLOEXEC)
         return self._fd
+
+    def member_size(self, rel):
+        return self._directory[rel][3]
+
+    def fingerprint(self, rel):
+        """What the index says of member `rel`: size, CRC-32, DOS date and time (no byte of it is read)."""
+        entry = self._directory[rel]
+        return f"{entry[3]}-{entry[7]:08x}-{entry[6]}-{entry[5]}"
 
     def stored_span(self, rel):
         """(offset, size) of member `rel`'s bytes in the archive file when stored uncompressed, else None."""

@@ -140,6 +140,11 @@ result["openssl"] = ssl.OPENSSL_VERSION
 result["sysconfig_cc"] = sysconfig.get_config_var("CC")
 result["version"] = sys.version
 result["builtin"] = sorted(sys.builtin_module_names)
+try:  # patch 0004: amber's boot code makes its memory files with it
+    os.close(os.memfd_create("probe", os.MFD_CLOEXEC))
+    result["memfd_create"] = True
+except Exception as exc:
+    result["memfd_create"] = f"{type(exc).__name__}: {exc}"
 try:
     curses.setupterm("xterm-256color", sys.stdout.fileno())
     result["terminfo_fallback"] = True
@@ -164,6 +169,8 @@ def check_probe(result: dict) -> list[str]:
     missing_ca = [p for p in REQUIRED_CA_FILES if p not in result["ca_files"]]
     if missing_ca:
         problems.append(f"ssl does not look for CA bundles at: {', '.join(missing_ca)}")
+    if result["memfd_create"] is not True:
+        problems.append(f"os.memfd_create does not work: {result['memfd_create']}")
     if result["terminfo_fallback"] is not True:
         problems.append(f"curses has no built-in terminfo fallback: {result['terminfo_fallback']}")
     cc = (result.get("sysconfig_cc") or "").split()
