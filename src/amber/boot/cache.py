@@ -140,8 +140,9 @@ def _remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)  # entries are 0700 directories of ours: nothing to chmod
 
 
-def _write_entry(directory, files, read):
-    """Write `files` ({relative path: (archive name, executable)}) into the new private `directory`."""
+def _write_entry(directory, files, read, copy=None):
+    """Write `files` ({relative path: (archive name, executable)}) into the new private `directory`:
+    each by copy(name, fd) when given and it can (a kernel copy), else as read(name)."""
     lines = []
     made = set()
     for rel in sorted(files):
@@ -154,7 +155,8 @@ def _write_entry(directory, files, read):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o500 if executable else 0o400)
         with open(fd, "wb") as f:
-            f.write(read(name))
+            if copy is None or not copy(name, fd):
+                f.write(read(name))
         st = os.lstat(path)
         lines.append(f"{st.st_size} {st.st_mtime_ns} {rel}\n")
     fd = os.open(os.path.join(directory, MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
@@ -162,10 +164,11 @@ def _write_entry(directory, files, read):
         f.write("".join(lines))
 
 
-def materialize(key, files, read):
+def materialize(key, files, read, copy=None):
     """The directory `<extract root>/<key>` holding `files`, written now if no complete copy exists.
 
-    files: {relative path on disk: (archive member name, executable?)}; read(name) -> bytes.
+    files: {relative path on disk: (archive member name, executable?)}; read(name) -> bytes;
+    copy(name, fd) -> whether it wrote the member into fd itself (optional).
     Raises CacheError (with a one-line reason) when the cache cannot be used.
     """
     root = prepare_root()
@@ -175,7 +178,7 @@ def materialize(key, files, read):
     tmp = os.path.join(root, f".tmp-{key[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
     try:
         os.mkdir(tmp, 0o700)
-        _write_entry(tmp, files, read)
+        _write_entry(tmp, files, read, copy)
         for _attempt in range(3):
             try:
                 os.rename(tmp, entry)
@@ -223,4 +226,4 @@ def keep_member(fs, name):
     if os.statvfs(root).f_flag & os.ST_NOEXEC:
         raise CacheError(f"{root} is on a file system mounted noexec; {HINT}")
     key = sha256(f"{name}\0{fs.fingerprint(name)}".encode("utf-8", "surrogateescape")).hexdigest()
-    return os.path.join(materialize(key, {name: (name, True)}, fs.read), name)
+    return os.path.join(materialize(key, {name: (name, True)}, fs.read, fs.copy_stored), name)

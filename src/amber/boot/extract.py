@@ -49,7 +49,7 @@ class ExtractedFinder:
             rel, name, mode = line.split("\t")
             files[rel] = (name, mode == "x")
         try:
-            return materialize(key, files, self.fs.read)
+            return materialize(key, files, self.fs.read, self.fs.copy_stored)
         except CacheError as exc:
             if forced:  # the user asked for real files: running without them would fail later, obscurely
                 raise SystemExit(f"amber: cannot extract {fullname}: {exc}") from None

@@ -32,7 +32,7 @@ import posix
 import sys
 from _frozen_importlib import ModuleSpec  # importlib.machinery's, without importing importlib
 
-from __amber_vfs__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, AfterImport, memory_file
+from __amber_vfs__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, AfterImport, memory_file, write_all
 
 EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
 
@@ -78,13 +78,9 @@ def sealed_copy(fs, name):
     flags = memfd_exec_flags()
     if flags is None or not os.path.isdir("/proc/self/fd"):
         return -1
-    span = fs.stored_span(name)
-    if span is None:
-        fd = memory_file("amber:" + name, fs.read(name), flags)
-    else:
-        fd = memory_file("amber:" + name, b"", flags)
-        if fd >= 0:
-            _send(fs.descriptor(), fd, *span)
+    fd = memory_file("amber:" + name, b"", flags)
+    if fd >= 0 and not fs.copy_stored(name, fd):
+        write_all(fd, fs.read(name))
     if fd >= 0:
         import fcntl
 
@@ -93,16 +89,6 @@ def sealed_copy(fs, name):
         except OSError:
             pass
     return fd
-
-
-def _send(source, target, offset, size):
-    end = offset + size
-    while offset < end:
-        sent = posix.sendfile(target, source, offset, end - offset)
-        if sent == 0:
-            raise OSError(f"the archive ends inside a member (at byte {offset})")
-        offset += sent
-    posix.lseek(target, 0, 0)
 
 
 def _dlopen(path, mode):
@@ -297,7 +283,7 @@ class NativeCode:
             self._load_dependencies(member, data, (*chain, member), skip=members)
             digest.update(member.encode() + b"\0" + sha256(data).digest())
         try:
-            entry = materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read)
+            entry = materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read, self.fs.copy_stored)
         except CacheError as exc:
             raise OSError(f"{', '.join(members)} need each other, which only works from disk: {exc}") from None
         for member in members:

@@ -41,7 +41,7 @@ def memory_file(label, data, flags=MFD_CLOEXEC):
         fd = posix.memfd_create(label.encode("utf-8", "surrogateescape")[:240], flags)
     except OSError:
         return -1
-    _write_all(fd, data)
+    write_all(fd, data)
     return fd
 
 
@@ -53,16 +53,29 @@ def anonymous_file(label, data):
 
         with tempfile.TemporaryFile() as tmp:
             fd = posix.dup(tmp.fileno())
-        _write_all(fd, data)
+        write_all(fd, data)
     return fd
 
 
-def _write_all(fd, data):
+def write_all(fd, data):
+    """Write `data` to `fd` whole, then rewind it."""
     view = memoryview(data)
     written = 0
     while written < len(view):
         written += posix.write(fd, view[written:])
     posix.lseek(fd, 0, 0)
+
+
+def send_span(source, target, offset, size):
+    """Copy `size` bytes at `offset` of descriptor `source` to `target` in the kernel (sendfile: they
+    never pass through Python), then rewind `target`."""
+    end = offset + size
+    while offset < end:
+        sent = posix.sendfile(target, source, offset, end - offset)
+        if sent == 0:
+            raise OSError(f"the archive ends inside a member (at byte {offset})")
+        offset += sent
+    posix.lseek(target, 0, 0)
 
 
 class _ArchiveBytes(io.BytesIO):
@@ -267,6 +280,15 @@ class ArchiveFS:
             raise OSError(errno.EIO, f"bad local header of {self.prefix}{rel}")
         name_size, extra_size = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
         return entry[4] + 30 + name_size + extra_size, entry[3]
+
+    def copy_stored(self, rel, fd):
+        """Copy member `rel` into descriptor `fd` by the kernel when it is stored uncompressed (True);
+        False, with nothing written, when it is compressed and must be read()."""
+        span = self.stored_span(rel)
+        if span is None:
+            return False
+        send_span(self.descriptor(), fd, *span)
+        return True
 
     def read(self, rel):
         if rel in self.dirs:
