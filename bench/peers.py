@@ -531,6 +531,7 @@ class Venv(Tool):
 
 TOOLS: list[type[Tool]] = [Amber, PyInstaller, Nuitka, Shiv, Pex, PexVenv, Venv]
 FLOOR = "floor"
+UNBUDGETED = ("amber", "venv")  # never cut short by the time budget: the targets compare these two
 
 
 def size_of(tool: Tool, artifact: Path) -> int:
@@ -540,31 +541,34 @@ def size_of(tool: Tool, artifact: Path) -> int:
 
 # ---------------------------------------------------------------------------------------------- setup
 
-def ensure_apt(packages: list[str]) -> None:
-    """Debian's packages the peers need (PyInstaller/Nuitka: venv and headers; Nuitka: patchelf, ccache)."""
+def ensure_apt(packages: list[str]) -> list[str]:
+    """Debian's packages the peers need (PyInstaller/Nuitka: venv and headers; Nuitka: patchelf, ccache);
+    returns those it had to install."""
     missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode]
     if not missing:
-        return
+        return []
     print(f"apt-get install {' '.join(missing)}", flush=True)
     install = ["apt-get", "install", "-y", "-q", *missing]
     if subprocess.run(install, capture_output=True).returncode:
         subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
         subprocess.run(install, check=True, capture_output=True)
+    return missing
 
 
-def ensure_env(ctx: Context, name: str) -> Path:
-    """A venv with one peer's pinned packages; kept between runs while its pins are unchanged."""
+def ensure_env(ctx: Context, name: str) -> bool:
+    """A venv with one peer's pinned packages, kept between runs while its pins are unchanged; True when it
+    had to be made now."""
     python, pins = ENVS[name]
     env_dir, stamp = ctx.envs / name, ctx.envs / f"{name}.pins"
     if stamp.is_file() and stamp.read_text() == "\n".join(pins):
-        return env_dir
+        return False
     shutil.rmtree(env_dir, ignore_errors=True)
     env = ctx.build_env(PIP_CACHE_DIR=str(ctx.work / "caches" / "tools-pip"))
     log = ctx.work / "logs" / f"env-{name}.log"
     step([python, "-m", "venv", env_dir], env, log, ctx.build_timeout)
     step([env_dir / "bin" / "python", "-m", "pip", "install", "-q", *pins], env, log, ctx.build_timeout)
     stamp.write_text("\n".join(pins))
-    return env_dir
+    return True
 
 
 def find_runtime() -> tuple[Path, float]:
@@ -597,10 +601,12 @@ def interleave(ctx: Context, contenders: list[Contender], rounds: int, warmup: i
     env_of is called before each run (the first-run series empties HOME and TMPDIR there). A contender whose
     run fails or times out leaves the series with that reason; one whose runs of this series took more than
     `budget` seconds leaves it with the samples it has (its figure says how many), so that a tool taking
-    seconds per start cannot blow the bench's time.
+    seconds per start cannot blow the bench's time. amber and the venv, the two sides of every target, always
+    get all their runs.
     """
     for i in range(warmup + rounds):
-        live = [c for c in contenders if c.error is None and not (c.samples and c.spent > budget)]
+        live = [c for c in contenders
+                if c.error is None and not (c.samples and c.spent > budget and c.tool not in UNBUDGETED)]
         shift = i % max(1, len(live))
         for contender in live[shift:] + live[:shift]:
             sample = run_once(ctx.spawnrss, contender.argv, env_of(contender), ctx.run_timeout)
@@ -609,6 +615,19 @@ def interleave(ctx: Context, contenders: list[Contender], rounds: int, warmup: i
                 contender.error = sample.error
             elif i >= warmup:
                 contender.samples.append(sample)
+
+
+def setup_words(meta: dict) -> str:
+    """What the run's setup did, for the document's first line."""
+    apt, made = meta.get("apt_installed"), meta.get("envs_made")
+    if apt is None:  # a results.json of an older bench
+        return "apt-get and the peers' environments"
+    done = [f"apt-get install {' '.join(apt)}" if apt else "Debian's packages already installed"]
+    if made:
+        done.append(f"the peers' environments made from PyPI ({', '.join(made)})")
+    else:
+        done.append("the peers' environments kept from an earlier run (pins unchanged)")
+    return ", ".join(done)
 
 
 def summary(contender: Contender) -> dict:
@@ -887,12 +906,11 @@ def run_bench(args: argparse.Namespace, partial: bool) -> dict:
     for sub in ("apps", "out", "run", "logs", "bin"):
         shutil.rmtree(work / sub, ignore_errors=True)
         (work / sub).mkdir(parents=True)
-    ensure_apt(APT_PACKAGES)
+    installed = ensure_apt(APT_PACKAGES)
     runtime, runtime_build = find_runtime()
     amber_cache = runtime.parents[3]
     ctx = Context(work, runtime, amber_cache, args.build_timeout, args.run_timeout, build_spawnrss(work))
-    for name in ENVS:
-        ensure_env(ctx, name)
+    made = [name for name in ENVS if ensure_env(ctx, name)]
     names = args.apps.split(",") if args.apps else ["hello", "cli"] if args.quick else [a.name for a in APPS]
     keys = args.tools.split(",") if args.tools else [t.key for t in TOOLS]
     apps = [a for a in APPS if a.name in names]
@@ -901,6 +919,7 @@ def run_bench(args: argparse.Namespace, partial: bool) -> dict:
     command = " ".join(["bench/peers.py", *sys.argv[1:]])
     meta = {"t0": t0, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": command,
             "runs": runs, "budget": args.budget, "machine": machine(), "runtime_build_s": runtime_build,
+            "apt_installed": installed, "envs_made": made,
             "partial": partial,
             "tools": {t.key: {"label": t.label, "python": t.python} for t in tools},
             "apps": [a.name for a in apps]}
@@ -1128,16 +1147,15 @@ class Report:
         meta = self.results["meta"]
         lines = [BEGIN, "## amber and its peers", "",
                  f"Generated by `bench/peers.py` on {meta['date']}, in {meta['wall_s'] / 60:.1f} minutes (setup "
-                 f"{meta['setup_s'] / 60:.1f}: apt-get and the peers' environments, kept from an earlier run while "
-                 f"their pins are unchanged; builds {meta.get('build_s', 0) / 60:.1f}; runs "
+                 f"{meta['setup_s'] / 60:.1f}: {setup_words(meta)}; builds {meta.get('build_s', 0) / 60:.1f}; runs "
                  f"{meta.get('measure_s', 0) / 60:.1f}) — {meta['machine']}.",
                  "",
                  f"Every start-up and memory figure is the median of {meta['runs']} runs (warm: after a warm-up "
                  "round), the runs of all tools interleaved (A B C … A B C, the order rotated each round) so that "
                  "machine drift hits all alike. A tool whose runs of one "
                  f"app took more than {meta['budget'][0]:.0f} s (warm) or {meta['budget'][1]:.0f} s (first run) stops "
-                 "there, to keep the bench within its time: its figure is marked (n=K), the median of the K runs it "
-                 "had. Ratios are to amber (2.00× = twice amber's). Each run gets an empty "
+                 "there, to keep the bench within its time (amber and the venv never do): its figure is marked (n=K), "
+                 "the median of the K runs it had. Ratios are to amber (2.00× = twice amber's). Each run gets an empty "
                  "environment (`PATH=/usr/bin:/bin`, `HOME`, `LANG=C.UTF-8`, `TMPDIR`), stdout to /dev/null, and is "
                  "started by a 1 MB C parent (`spawnrss`, in this script) that times fork to `wait4` and reads "
                  "`ru_maxrss` (a child forked by the bench's Python would count the bench's own RSS, which it has "
