@@ -87,9 +87,15 @@ def _check_ancestors(path):
         parent = up
 
 
+_prepared = set()  # extract directories already made and checked by this process
+
+
 def prepare_root():
-    """The extract directory, created private (0700) if missing, checked every time."""
+    """The extract directory, created private (0700) if missing, checked once per process (every
+    run: numpy's four large objects and its extracted distributions ask for it again and again)."""
     root = extract_root()
+    if root in _prepared:
+        return root
     try:
         os.makedirs(os.path.dirname(root), mode=0o700, exist_ok=True)
         with contextlib.suppress(FileExistsError):
@@ -98,6 +104,7 @@ def prepare_root():
         _check_ancestors(root)
     except OSError as exc:
         raise CacheError(f"cannot use the cache directory {root}: {exc.strerror}; {HINT}") from None
+    _prepared.add(root)
     return root
 
 
@@ -222,7 +229,7 @@ def keep_member(fs, name):
     """
     from _sha2 import sha256  # not hashlib: see materialize_file
 
-    root = prepare_root()
+    root = prepare_root()  # materialize() asks again: answered from _prepared
     if os.statvfs(root).f_flag & os.ST_NOEXEC:
         raise CacheError(f"{root} is on a file system mounted noexec; {HINT}")
     key = sha256(f"{name}\0{fs.fingerprint(name)}".encode("utf-8", "surrogateescape")).hexdigest()

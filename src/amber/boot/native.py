@@ -52,7 +52,7 @@ def native_policy():
     """AMBER_NATIVE, checked: a misspelt value must not silently mean the default."""
     value = posix.environ.get(b"AMBER_NATIVE", b"").decode("utf-8", "replace") or "auto"
     if value not in POLICIES:
-        raise ImportError(f"AMBER_NATIVE={value!r} is not one of: {', '.join(POLICIES)}")
+        raise ValueError(f"AMBER_NATIVE={value!r} is not one of: {', '.join(POLICIES)}")
     return value
 
 
@@ -110,8 +110,9 @@ class _Cycle(Exception):
 class NativeCode:
     """Loads shared objects from one archive."""
 
-    def __init__(self, fs):
+    def __init__(self, fs, policy="auto"):
         self.fs = fs
+        self.policy = policy  # AMBER_NATIVE, read once at start
         self._handles = {}  # archive name or soname -> dlopen() handle, never closed: nothing is unloaded
         self._paths = {}  # archive name -> the path it was (or will be) loaded from
         self._library_dirs = None
@@ -222,7 +223,7 @@ class NativeCode:
         from the page cache like an installed library. So an object of KEEP_ON_DISK bytes or more is
         kept in the cache, unless AMBER_NATIVE=memory asks for nothing on disk, or the cache cannot
         serve (unwritable, or on a noexec file system): then memory serves it after all."""
-        if self.fs.member_size(name) < KEEP_ON_DISK or native_policy() == "memory":
+        if self.policy == "memory" or self.fs.member_size(name) < KEEP_ON_DISK:
             return None
         from __amber_cache__ import CacheError, keep_member
 
@@ -404,10 +405,10 @@ def _patch_cffi(native):
 def install(fs):
     """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
     try:
-        native_policy()  # a bad AMBER_NATIVE stops the start with one line, not inside some import
-    except ImportError as exc:
+        policy = native_policy()  # a bad AMBER_NATIVE stops the start with one line, not inside some import
+    except ValueError as exc:
         raise SystemExit(f"amber: {exc}") from None
-    native = NativeCode(fs)
+    native = NativeCode(fs, policy)
     finder = ExtensionFinder(native)
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
                     len(sys.meta_path))
