@@ -133,8 +133,18 @@ def test_concurrent_first_uses_agree_on_one_entry(cache_env: Path):
 
 def test_rule_picks_certificates_and_fonts_but_not_test_data():
     assert extract_rule.reason_for(["certifi/cacert.pem"]) == "ships a certificate bundle that C code opens by path"
-    assert "fonts" in extract_rule.reason_for(["matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf"])
+    matplotlib = ["matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf", "matplotlib/ft2font.cpython-313-x86_64-linux-gnu.so"]
+    assert extract_rule.reason_for(matplotlib) == "ships fonts that C code opens by path"
     assert extract_rule.reason_for(["gevent/tests/server.crt", "numpy/core/x.so"]) is None
+
+
+def test_rule_leaves_fonts_no_c_code_opens():
+    """mkdocs' web fonts are served to browsers: extracted only when the app has C code that opens fonts."""
+    mkdocs = ["mkdocs/themes/mkdocs/webfonts/fa-solid-900.ttf", "mkdocs/__init__.py"]
+    assert extract_rule.reason_for(mkdocs) is None
+    assert extract_rule.reason_for(mkdocs, app_has_freetype=True) == "ships fonts that C code opens by path"
+    assert extract_rule.carries_freetype(["pillow.libs/libfreetype-3a7bc2d0.so.6.20.2", "PIL/_imagingft.so"])
+    assert not extract_rule.carries_freetype(["mkdocs/themes/mkdocs/webfonts/fa-solid-900.ttf"])
     assert extract_rule.top_level_names(["six.py", "pkg/__init__.py", "pkg-1.0.dist-info/RECORD",
                                          "pkg.libs/libz.so", "fast.cpython-313-x86_64-linux-gnu.so"]) \
         == ("fast", "pkg", "six")

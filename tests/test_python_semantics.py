@@ -95,9 +95,11 @@ def test_multiprocessing_and_process_pools(procs: Path, clean_env, method: str):
         assert tracker["cmdline"][-1].startswith("from multiprocessing.resource_tracker import main")
 
 
-def test_sys_executable_relaunch_with_m_and_c(procs: Path, clean_env):
+def test_sys_executable_relaunch_with_m_and_c(procs: Path, clean_env, tmp_path: Path):
     env = dict(clean_env, PATH="/usr/bin:/bin")
-    report = run_json(["./procs", "relaunch"], env=env, cwd=procs.parent, timeout=300)
+    script = tmp_path / "task.py"
+    script.write_text("import sys, procs.work as w; print(w.leaked(), sys.argv[1:], __name__)\n")
+    report = run_json(["./procs", "relaunch", str(script)], env=env, cwd=procs.parent, timeout=300)
     child = json.loads(report["m"]["out"])
     assert child["name"] == "__main__"
     assert child["argv"] == ["x", "-c", "y"]
@@ -124,6 +126,30 @@ def test_sys_executable_relaunch_with_m_and_c(procs: Path, clean_env):
     reloaded = json.loads(report["reloader"]["out"])
     assert (reloaded["argv0"], reloaded["args_ascii"], reloaded["leaked"]) == ("./procs", ["'x'"], [])
     assert reloaded["utf8_mode"] == 1  # options before the script stay in force
+    # sys.executable given the app's own arguments runs the app's script, not a python
+    by_name = json.loads(report["self_with_app_args"]["out"])
+    assert (by_name["argv0"], by_name["args_ascii"], by_name["leaked"]) == (
+        str(procs), ["'--to'", "'html'"], [])
+    # through a shell: a python command line gets a python, the app's arguments the app
+    assert report["shell_python"] == {"code": 0, "out": "[]", "err": ""}
+    shell_app = json.loads(report["shell_app"]["out"])
+    assert (shell_app["argv0"], shell_app["args_ascii"], shell_app["leaked"]) == (str(procs), ["'x'"], [])
+    assert report["shell_script"] == {"code": 0, "out": "[] [] __main__", "err": ""}
+    assert report["system"] == 3
+
+
+def test_a_link_named_python_is_the_interpreter(procs: Path, clean_env, tmp_path: Path):
+    for name in ("python", "python3", "python3.13"):
+        link = tmp_path / name
+        link.symlink_to(procs)
+        out = run([link, "-c", "import sys, procs.work as w; print(w.__name__, sys.argv, w.leaked())"],
+                  env=clean_env)
+        assert (out.returncode, out.stdout.strip()) == (0, "procs.work ['-c'] []"), out.stderr
+    # any other name is the app (its default script), whatever the arguments look like
+    other = tmp_path / "pythonic"
+    other.symlink_to(procs)
+    out = run([other, "-c", "pass"], env=clean_env)
+    assert out.returncode == 2 and json.loads(out.stdout)["usage"] is True, out.stderr
 
 
 # -- item 2: the documented way into the interpreter ------------------------------------------------

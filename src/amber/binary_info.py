@@ -205,6 +205,8 @@ def _describe_inputs(inputs: dict) -> str:
         text += ", out of date with pyproject.toml" if inputs.get("stale") else ""
     else:
         text = "resolved at build time (no lock)"
+    if inputs.get("requirement"):
+        text = f"the requirement {inputs['requirement']}, {text}"
     if inputs.get("requirements"):
         text += f", plus {inputs['requirements']} (sha256 {inputs.get('requirements_sha256', '?')[:12]})"
     return text + f"; pins in {REQUIREMENTS_NAME}"

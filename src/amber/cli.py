@@ -57,7 +57,7 @@ def _build(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr)
 
     try:
-        result = build(Path(args.project), cli, log=log)
+        result = build(args.project, cli, log=log)
     except RuntimeMissing as missing:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise
@@ -67,7 +67,7 @@ def _build(args: argparse.Namespace) -> int:
         from amber.runtime.build import build_runtime
 
         build_runtime(missing.python)
-        result = build(Path(args.project), cli, log=log)
+        result = build(args.project, cli, log=log)
     dists = ", ".join(f"{d.name} {d.version}" for d in result.dists)
     others = sorted(set(result.scripts) - {result.entry})
     print(f"amber: built {result.output} ({result.size / 1e6:.1f} MB) in {result.seconds:.1f}s", file=sys.stderr)
@@ -128,10 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"amber {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    build = commands.add_parser("build", help="build a project into one executable file")
-    build.add_argument("project", nargs="?", default=".", help="project directory with pyproject.toml (default: .)")
+    build = commands.add_parser("build", help="build a project (or a requirement from PyPI) into one executable file")
+    build.add_argument("project", nargs="?", default=".", metavar="PROJECT",
+                       help="project directory with pyproject.toml (default: .), or a requirement such as "
+                            "'httpie==3.2.4' (a local project needs a path: ./name)")
     build.add_argument("-o", "--output", help="output file (default: dist/<script name>)")
-    build.add_argument("--entry", help="script name from [project.scripts], or module:function")
+    build.add_argument("--entry", help="script name from [project.scripts] (for a requirement: a console script of "
+                                       "an installed distribution), or module:function")
     build.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
     build.add_argument("--platform", metavar="TAG",
                        help="wheel platform: the oldest glibc the binary must run on, e.g. manylinux_2_17 "

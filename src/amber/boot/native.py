@@ -314,7 +314,7 @@ class ExtensionLoader:
         _imp.exec_dynamic(module)
 
     def is_package(self, fullname):
-        return False
+        return self.name.rpartition("/")[2].startswith("__init__.")
 
     def get_code(self, fullname):
         return None
@@ -323,11 +323,19 @@ class ExtensionLoader:
         return None
 
 
-class ExtensionFinder:
-    """Finds extension modules (`*.cpython-313-x86_64-linux-gnu.so`, `*.abi3.so`, `*.so`) in the archive.
+# The Python files that make a directory a package for the path finder (FileFinder's loaders, after
+# the extension suffixes).
+_PACKAGE_SOURCES = ("__init__.py", "__init__.pyc")
 
-    It runs before the path finder, as FileFinder tries extensions before
-    source and bytecode in a directory.
+
+class ExtensionFinder:
+    """Finds extension modules (`*.cpython-313-x86_64-linux-gnu.so`, `*.abi3.so`, `*.so`) in the archive,
+    and packages whose `__init__` is one (mypyc compiles black's `black/__init__.py` to
+    `black/__init__.cpython-313-x86_64-linux-gnu.so`, beside the source).
+
+    It runs before the path finder and decides as FileFinder does in a directory: a package directory
+    wins over a module of the same name, and in a package the extension `__init__` wins over its
+    `.py`; a package whose `__init__` is Python code is left to the path finder.
     """
 
     def __init__(self, native):
@@ -342,6 +350,16 @@ class ExtensionFinder:
             dirs = [d for d in (self.fs.listable(entry) for entry in path) if d is not None]
         for directory in dirs:
             base = f"{directory}/{leaf}" if directory else leaf
+            if base in self.fs.dirs:
+                for suffix in EXTENSION_SUFFIXES:
+                    name = f"{base}/__init__{suffix}"
+                    if self.fs.exists(name):
+                        spec = ModuleSpec(fullname, ExtensionLoader(self.native, name), origin=self.fs.prefix + name,
+                                          is_package=True)
+                        spec.submodule_search_locations.append(self.fs.prefix + base)
+                        return spec
+                if any(self.fs.exists(f"{base}/{init}") for init in _PACKAGE_SOURCES):
+                    return None  # a package of Python code: the path finder's
             for suffix in EXTENSION_SUFFIXES:
                 name = base + suffix
                 if self.fs.exists(name):

@@ -230,17 +230,26 @@ class ArchiveFS:
         return hash(rel) & 0x7FFFFFFFFFFF or 1
 
     def stat(self, rel):
+        """A full stat_result for member or directory `rel`: every field a real file's has (the _ns
+        times, st_blksize, st_blocks, st_rdev: Jinja2, sphinx and pathlib read them), the times and
+        owner those of the binary, which is what was installed."""
         if self._real is None:
-            self._real = posix.stat(self.archive)
-        real = self._real
+            real = posix.stat(self.archive)
+            # Fields 7-16 of a stat_result (int, float and ns times, st_blksize) come from the binary;
+            # st_blocks and st_rdev (17, 18) are per member.
+            self._real = (real.st_dev, real.st_uid, real.st_gid, *tuple(real)[7:10],
+                          real.st_atime, real.st_mtime, real.st_ctime,
+                          real.st_atime_ns, real.st_mtime_ns, real.st_ctime_ns, real.st_blksize)
+        dev, uid, gid, *times_blksize = self._real
         if rel in self.dirs:
-            mode, size = _stat.S_IFDIR | 0o555, 0
+            mode, size, links = _stat.S_IFDIR | 0o555, 0, 2
         elif rel in self._directory:
-            mode, size = _stat.S_IFREG | (0o555 if rel in self.executables else 0o444), self._directory[rel][3]
+            mode, size, links = _stat.S_IFREG | (0o555 if rel in self.executables else 0o444), \
+                self._directory[rel][3], 1
         else:
             raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
-        times = (real.st_atime, real.st_mtime, real.st_ctime)
-        return posix.stat_result((mode, self.inode(rel), real.st_dev, 1, real.st_uid, real.st_gid, size, *times))
+        blocks = (size + 511) // 512
+        return posix.stat_result((mode, self.inode(rel), dev, links, uid, gid, size, *times_blksize, blocks, 0))
 
     def listdir(self, rel):
         if rel not in self.dirs:
@@ -314,6 +323,7 @@ def install(archive):
         directory = zipimport._read_directory(archive)
     fs = ArchiveFS(archive, directory, zipimport._get_data)
     _wrap_open(fs)
+    _wrap_file_finder_hook(fs, zipimport.zipimporter)
     if "os" in sys.modules:
         _wrap_os(fs)
     else:
@@ -351,6 +361,34 @@ def _wrap_open(fs):
     tokenize = sys.modules.get("tokenize")
     if tokenize is not None and getattr(tokenize, "_builtin_open", None) is real_open:
         tokenize._builtin_open = open
+
+
+def _wrap_file_finder_hook(fs, zipimporter):
+    """The path hook of FileFinder also answers for directories inside the archive, with the archive's
+    importer.
+
+    The path finder never asks it there (zipimporter comes first in sys.path_hooks), but some import
+    machinery picks "the FileFinder hook" out of sys.path_hooks and calls it for its own package
+    directories: ansible's collection loader does (by `'FileFinder' in repr(hook)`, requiring exactly
+    one), and a real FileFinder, which lists directories through posix, finds nothing in an archive.
+    The wrapper keeps the hook's name, so such code still finds exactly one."""
+    positions = [i for i, hook in enumerate(sys.path_hooks) if "FileFinder" in getattr(hook, "__qualname__", "")]
+    if not positions:
+        return
+    position = positions[0]
+    real = sys.path_hooks[position]
+
+    def path_hook_for_FileFinder(path):
+        rel = fs.listable(path)
+        if rel is None:
+            return real(path)
+        if rel not in fs.dirs:
+            raise ImportError("only directories are supported", path=path)
+        return zipimporter(path)
+
+    _same_identity(path_hook_for_FileFinder, real)
+    path_hook_for_FileFinder.__qualname__ = real.__qualname__
+    sys.path_hooks[position] = path_hook_for_FileFinder
 
 
 def _wrap_os(fs):

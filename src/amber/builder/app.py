@@ -28,7 +28,7 @@ from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.elf import ELFError, dynamic_info
 from amber.builder import exclude, extract_rule, lock, native_scan, resolve, trim
 from amber.builder.entry_check import check_entry_points
-from amber.builder.project import choose_entry, load_project, merge_options
+from amber.builder.project import choose_entry, load_target, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import embedded, store
 from amber.runtime.recipe import load_recipe
@@ -221,9 +221,10 @@ def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: 
     return result
 
 
-def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
+def build(target: str | Path, cli: dict, log=print) -> BuildResult:
+    """Build `target` (a project directory, or a requirement such as 'httpie==3.2.4') into one file."""
     started = time.monotonic()
-    project = load_project(project_dir.resolve())
+    project = load_target(str(target), Path.cwd())
     options = merge_options(project, cli)
     rec = load_recipe().python(options.python)
     runtime = store.find(rec)
@@ -235,9 +236,9 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name, \
             resolve.uv_scratch(Path(tmp_name) / "uv-tmp"):
         tmp = Path(tmp_name)
-        wheel = resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
+        wheel = None if project.requirement else resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
         site = tmp / "site"
-        inputs = lock.install(project, options, wheel, runtime.executable, site, tmp, log)
+        inputs = lock.install_app(project, options, wheel, runtime.executable, site, tmp, log)
         resolved = resolve.installed_dists(site)
         lock.check_installed(inputs, project, resolved, log)
         pins = lock.requirements_member(inputs, project, resolved, rec.version, options.platform)
@@ -247,9 +248,15 @@ def build(project_dir: Path, cli: dict, log=print) -> BuildResult:
         resolve.check_portable(dists)
         own = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(project.name)), None)
         scripts = console_scripts(site, own.dist_info) if own else {}
-        entry = choose_entry(project, scripts, options.entry)
+        # A requirement build may take its entry from any installed distribution's scripts.
+        available = {name: target for d in dists for name, target in console_scripts(site, d.dist_info).items()
+                     } if project.requirement else {}
+        entry = choose_entry(project, scripts, options.entry, available)
         if entry in scripts:
             default = entry
+        elif entry in available:
+            default = entry
+            scripts = {**scripts, entry: available[entry]}
         else:  # an explicit module:function
             default = project.normalized_name
             scripts = {**scripts, default: entry}

@@ -1,11 +1,14 @@
 """Which distributions are materialized on disk at run time instead of read from the archive.
 
 The rule, in one sentence: a distribution is extracted when it ships (outside
-its test suite) a file of a kind that C code opens by path — a certificate bundle (`.pem`, `.crt`,
-`.cer`) that Python hands to OpenSSL, a font (`.ttf`, `.otf`, `.ttc`, `.afm`,
-`.pfb`, `.pfa`) that FreeType opens — because no wrapper in Python can reach a
-C library's own `fopen()`. Everything else, native code included, is served
-from the archive (extensions and vendored libraries from memory).
+its test suite) a file that C code of the app opens by path — a certificate bundle (`.pem`,
+`.crt`, `.cer`) that Python hands to OpenSSL, or a font (`.ttf`, `.otf`, `.ttc`,
+`.afm`, `.pfb`, `.pfa`) where C code can open it: the distribution ships native code
+of its own (matplotlib's ft2font, pygame's SDL_ttf), or the app carries FreeType
+(pillow's `ImageFont.truetype(path)`) — because no wrapper in Python can reach a
+C library's own `fopen()`. Fonts only a browser reads (mkdocs' and Sphinx themes' web
+fonts, served as bytes by Python) stay in the archive, as does everything else,
+native code included (extensions and vendored libraries load from memory).
 `[tool.amber] extract = [...]` / `--extract NAME` adds distributions,
 `no-extract` / `--no-extract NAME` removes them.
 
@@ -51,11 +54,24 @@ class Extraction:
         return Member(f"{LIST_DIR}/{self.key}", lines.encode(), compress=True)
 
 
-def reason_for(files: Iterable[str]) -> str | None:
+def _is_shared_object(path: str) -> bool:
+    return ".so" in PurePosixPath(path).suffixes
+
+
+def carries_freetype(files: Iterable[str]) -> bool:
+    """Whether these installed files vendor FreeType (pillow.libs/libfreetype-<hash>.so.6...)."""
+    return any(PurePosixPath(f).name.startswith("libfreetype") and _is_shared_object(f) for f in files)
+
+
+def reason_for(files: Iterable[str], app_has_freetype: bool = False) -> str | None:
     """Why the rule extracts a distribution with these files, or None. Files of a package's own test
-    suite (a `tests/` directory: gevent ships test certificates) do not count."""
-    kinds = sorted({PATH_CONSUMED_SUFFIXES[suffix] for f in files
-                    if (suffix := PurePosixPath(f).suffix.lower()) in PATH_CONSUMED_SUFFIXES
+    suite (a `tests/` directory: gevent ships test certificates) do not count; fonts count only where
+    C code can open them (native code in the distribution, or FreeType anywhere in the app)."""
+    files = list(files)
+    fonts_opened_by_c = app_has_freetype or any(_is_shared_object(f) for f in files)
+    kinds = sorted({kind for f in files
+                    if (kind := PATH_CONSUMED_SUFFIXES.get(PurePosixPath(f).suffix.lower()))
+                    and (kind != "fonts" or fonts_opened_by_c)
                     and not TEST_DIRS.intersection(PurePosixPath(f).parts[:-1])})
     return f"ships {' and '.join(kinds)} that C code opens by path" if kinds else None
 
@@ -123,11 +139,12 @@ def choose(dist_files: dict[str, list[str]], files: dict[str, Path], *, keep_sou
     forced = {canonicalize_name(n) for n in extract}
     refused = {canonicalize_name(n) for n in no_extract}
     executable = {name: bool(path.stat().st_mode & 0o111) for name, path in files.items()}
+    freetype = any(carries_freetype(paths) for paths in dist_files.values())
     chosen = []
     for canonical, dist in sorted(by_name.items()):
         if canonical in refused:
             continue
-        reason = "asked for (extract)" if canonical in forced else reason_for(dist_files[dist])
+        reason = "asked for (extract)" if canonical in forced else reason_for(dist_files[dist], freetype)
         if reason is None:
             continue
         layout = _disk_layout(dist_files[dist], keep_sources, cache_tag, executable)

@@ -43,6 +43,7 @@ class Inputs:
     lock_sha256: str | None = None
     locked: bool = False  # --locked: the lock was checked and had to match
     stale: bool = False  # the lock did not match pyproject.toml (and --locked was not given)
+    requirement: str | None = None  # what a requirement build installed ('httpie==3.2.4'), else None
     requirements: str | None = None  # the --requirements file's name (not its path)
     requirements_sha256: str | None = None
     # canonical name -> the versions the lock lists for it ("" for a path or URL entry without one)
@@ -117,9 +118,10 @@ def _export_uv_lock(project: Project, runtime: Path, out: Path, locked: bool, lo
     return True
 
 
-def install(project: Project, options: BuildOptions, wheel: Path, runtime: Path, site: Path, tmp: Path,
-            log=print) -> Inputs:
-    """Install the project's wheel and its dependencies into `site`, from the lock when there is one."""
+def install_app(project: Project, options: BuildOptions, wheel: Path | None, runtime: Path, site: Path, tmp: Path,
+                log=print) -> Inputs:
+    """Install what the binary carries into `site`: the project's wheel (or, for a requirement build, the
+    requirement) and their dependencies, pinned by the project's lock when there is one."""
     inputs = Inputs(locked=options.locked)
     extra: list[str] = []
     if options.requirements is not None:
@@ -128,6 +130,13 @@ def install(project: Project, options: BuildOptions, wheel: Path, runtime: Path,
         inputs.requirements = options.requirements.name
         inputs.requirements_sha256 = _sha256(options.requirements)
         extra = ["-r", str(options.requirements)]
+    if project.requirement is not None:  # no project directory, so no lock of its own: --requirements pins
+        if options.locked:
+            raise AmberError(f"--locked needs a project's {UV_LOCK} or {PYLOCK}; to pin a requirement build, "
+                             "give --requirements FILE (a binary's .amber/requirements.lock, say)")
+        inputs.requirement = project.requirement
+        resolve.install_requirements([*extra, project.requirement], runtime, site, options.platform)
+        return inputs
     lock = find_lock(project.root)
     if lock is None and options.locked:
         raise AmberError(f"--locked needs a {UV_LOCK} or {PYLOCK} in {project.root}")
@@ -135,15 +144,16 @@ def install(project: Project, options: BuildOptions, wheel: Path, runtime: Path,
         inputs.lock, inputs.lock_sha256 = lock.name, _sha256(lock)
         inputs.pins = lock_pins(lock)
     if lock is None:
-        resolve.install([*extra, str(wheel)], runtime, site, options.platform)
+        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform)
     elif lock.name == UV_LOCK:
         exported = tmp / "uv-lock-requirements.txt"
         inputs.stale = _export_uv_lock(project, runtime, exported, options.locked, log)
         # The export names path dependencies relative to the project.
-        resolve.install(["-r", str(exported), *extra, str(wheel)], runtime, site, options.platform, cwd=project.root)
+        resolve.install_requirements(["-r", str(exported), *extra, str(wheel)], runtime, site, options.platform,
+                                     cwd=project.root)
     else:
-        resolve.install(["-r", str(lock)], runtime, site, options.platform)
-        resolve.install([*extra, str(wheel)], runtime, site, options.platform)
+        resolve.install_requirements(["-r", str(lock)], runtime, site, options.platform)
+        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform)
     return inputs
 
 

@@ -11,6 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from amber.errors import AmberError
 
 ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -53,15 +55,35 @@ class BuildOptions:
 
 @dataclass
 class Project:
+    """What `amber build` builds: a project directory, or a requirement from an index (`httpie==3.2.4`).
+
+    A requirement build has no pyproject.toml and no wheel of its own to build: `requirement` is
+    installed with its dependencies, `name` is its distribution, and `root` is the current directory
+    (where `dist/` goes)."""
+
     root: Path
     name: str
     version: str | None
     scripts: dict[str, str] = field(default_factory=dict)
     tool: dict = field(default_factory=dict)
+    requirement: str | None = None
 
     @property
     def normalized_name(self) -> str:
         return re.sub(r"[-_.]+", "-", self.name).lower()
+
+
+def load_target(argument: str, cwd: Path) -> Project:
+    """The PROJECT argument of `amber build`: a directory is a project; anything else that does not
+    look like a path is read as a requirement, as pip does (a local project needs a path: `./name`)."""
+    path = cwd / argument
+    if path.is_dir() or "/" in argument or argument.startswith(".") or path.exists():
+        return load_project(path.resolve())
+    try:
+        requirement = Requirement(argument)
+    except InvalidRequirement as exc:
+        raise AmberError(f"{argument!r} is neither a project directory nor a requirement ({exc})") from None
+    return Project(root=cwd, name=requirement.name, version=None, requirement=str(requirement))
 
 
 def load_project(root: Path) -> Project:
@@ -146,26 +168,34 @@ def _zstd_level(value: bool | int, where: str) -> int | None:
     return value
 
 
-def choose_entry(project: Project, scripts: dict[str, str], entry: str | None) -> str:
+def choose_entry(project: Project, scripts: dict[str, str], entry: str | None,
+                 available: dict[str, str] | None = None) -> str:
     """The script that runs when the binary is started under its own name.
 
     `entry` may be a script name or an explicit 'module:function'; without it the
-    script named like the project wins, else the only script.
+    script named like the project wins, else the only script. A requirement build may
+    also pick a script of any installed distribution (`available`).
     """
+    what = "the requirement's" if project.requirement else "the project's"
     if entry:
-        if entry in scripts:
+        if entry in scripts or entry in (available or {}):
             return entry
         if ENTRY_RE.match(entry):
             return entry
-        known = ", ".join(sorted(scripts)) or "none"
-        raise AmberError(f"unknown entry point {entry!r}: the project's scripts are {known}; "
+        known = ", ".join(sorted({*scripts, *(available or {})})) or "none"
+        raise AmberError(f"unknown entry point {entry!r}: {what} scripts are {known}; "
                          "or give --entry module:function")
     if not scripts:
+        if project.requirement:
+            raise AmberError(f"{project.name} has no console scripts: give --entry NAME (a script of an installed "
+                             f"distribution: {', '.join(sorted(available or {})) or 'there are none'}) "
+                             "or --entry module:function")
         raise AmberError(f"{project.name} declares no [project.scripts]: add one, or give --entry module:function")
     for candidate in (project.name, project.normalized_name):
         if candidate in scripts:
             return candidate
     if len(scripts) == 1:
         return next(iter(scripts))
+    named = "the distribution" if project.requirement else "the project"
     raise AmberError(f"{project.name} has several scripts ({', '.join(sorted(scripts))}) and none is named "
-                     "like the project: pick one with --entry NAME")
+                     f"like {named}: pick one with --entry NAME")

@@ -112,7 +112,8 @@ def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
     return wheels[0]
 
 
-def install(requirements: list[str], runtime: Path, target: Path, platform: str, cwd: Path | None = None) -> str:
+def install_requirements(requirements: list[str], runtime: Path, target: Path, platform: str,
+                         cwd: Path | None = None) -> str:
     """Install `requirements` (uv pip install arguments: wheel paths, specifiers, `-r FILE`) and their
     dependencies into `target`; relative paths inside requirements files are taken from `cwd`."""
     major, minor = parse_platform(platform)

@@ -8,7 +8,7 @@
  *   offset size
  *        0    8  magic "AMBER\0\1\0"
  *        8    4  flags (little endian; bit 0: app, the archive holds an app)
- *       12    4  reserved, 0
+ *       12    4  crc32 of the index data (checked by the patched zipimport)
  *       16    8  absolute file offset of the index data
  *       24    8  size of the index data
  *       32    8  absolute file offset of the archive's first entry
@@ -281,14 +281,19 @@ set_search_path(PyConfig *config, const char *self, int app)
     return status;
 }
 
-/* prefix = the directory above the binary's directory, like an installed python. */
+/* sys.prefix and sys.exec_prefix. The bare runtime is an installed python:
+ * the directory above its bin/. An app binary is its own prefix, because its
+ * archive is where everything the app installed lives: a wheel's data files
+ * (`share/jupyter/...`, `etc/...`) sit at the archive root, so
+ * `os.path.join(sys.prefix, "share", ...)` and sysconfig's "data" path name
+ * them (paths under the binary are read from the archive by __amber_vfs__). */
 static PyStatus
-set_prefix(PyConfig *config, const char *self)
+set_prefix(PyConfig *config, const char *self, int app)
 {
     char root[PATH_MAX];
     strncpy(root, self, sizeof(root) - 1);
     root[sizeof(root) - 1] = '\0';
-    for (int up = 0; up < 2; up++) {
+    for (int up = 0; up < 2 && !app; up++) {
         char *slash = strrchr(root, '/');
         if (slash == NULL) {
             break;
@@ -302,6 +307,12 @@ set_prefix(PyConfig *config, const char *self)
     PyStatus status = PyConfig_SetBytesString(config, &config->prefix, root);
     if (!PyStatus_Exception(status)) {
         status = PyConfig_SetBytesString(config, &config->exec_prefix, root);
+    }
+    /* The standard library is in the binary too: sys._stdlib_dir names it,
+     * so the frozen modules (os, codecs...) get `__file__` = <binary>/os.py
+     * like the ones imported from the archive, as in any installed python. */
+    if (!PyStatus_Exception(status)) {
+        status = PyConfig_SetBytesString(config, &config->stdlib_dir, self);
     }
     return status;
 }
@@ -322,19 +333,111 @@ set_prefix(PyConfig *config, const char *self)
     L"        raise\n" \
     L"    raise SystemExit(f'{e}; copy the file again') from None\n"
 
-/* 1 when this run is an interpreter-style invocation. The variable is removed
- * from the environment either way, before Python copies it into os.environ,
- * so it never reaches a grandchild or an unrelated program. */
+/* A script argument a python would run: a Python file name, a directory
+ * (its __main__.py), or this very binary (script_is_self runs the app). */
 static int
-take_interpreter_request(void)
+is_python_script(const char *arg, const char *self)
 {
-    const char *value = getenv(AMBER_INTERPRETER_VAR);
-    if (value == NULL) {
+    static const char *suffixes[] = {".py", ".pyw", ".pyc", ".pyz"};
+    size_t len = strlen(arg);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        size_t n = strlen(suffixes[i]);
+        if (len > n && strcmp(arg + len - n, suffixes[i]) == 0) {
+            return 1;
+        }
+    }
+    struct stat a, b;
+    if (stat(arg, &a) != 0) {
         return 0;
     }
-    int wanted = value[0] != '\0' && strcmp(value, "0") != 0;
-    unsetenv(AMBER_INTERPRETER_VAR);
-    return wanted;
+    return S_ISDIR(a.st_mode) || (stat(self, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+}
+
+/* 1 when argv[1:] is a command line a python runs code from: interpreter
+ * options (CPython's short options, combined or not) up to -c, -m, "-" or a
+ * script is_python_script accepts. Options alone (-V, --help) and anything
+ * else are the app's arguments. */
+static int
+is_python_command(int argc, char **argv, const char *self)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-") == 0) {
+            return 1;
+        }
+        if (strcmp(arg, "--") == 0) {
+            return i + 1 < argc && is_python_script(argv[i + 1], self);
+        }
+        if (arg[0] != '-') {
+            return is_python_script(arg, self);
+        }
+        if (arg[1] == '-') {
+            if (strcmp(arg, "--check-hash-based-pycs") == 0) {
+                i++;
+                continue;
+            }
+            return 0; /* --help, --version, or an option of the app */
+        }
+        for (const char *p = arg + 1; *p; p++) {
+            if (*p == 'c' || *p == 'm') {
+                return 1;
+            }
+            if (*p == 'W' || *p == 'X') {
+                if (p[1] == '\0') {
+                    i++; /* the value is the next argument */
+                }
+                break;
+            }
+            if (strchr("bBdEhiIOPqsSuvVx", *p) == NULL) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A link named python, python3 or python3.X to an app binary is its interpreter. */
+static int
+named_python(const char *argv0)
+{
+    if (argv0 == NULL) {
+        return 0;
+    }
+    const char *slash = strrchr(argv0, '/');
+    const char *name = slash ? slash + 1 : argv0;
+    char versioned[32];
+    snprintf(versioned, sizeof(versioned), "python%d.%d", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    return strcmp(name, "python") == 0 || strcmp(name, "python3") == 0 || strcmp(name, versioned) == 0;
+}
+
+/* 1 when this run of an app binary is an interpreter, after AMBER_INTERPRETER:
+ *   unset, empty or "0"  the app (unless argv[0] is named python);
+ *   an absolute path     what a parent amber app sets for children that may
+ *                        run it (boot/children.py): granted only to the binary
+ *                        at that path, and only for a command line a python
+ *                        runs code from (multiprocessing's `-c`, `-m`, a .py
+ *                        script); any other command line runs the app, whose
+ *                        script argv[0] names, as links do;
+ *   anything else ("1")  the interpreter, whatever the arguments (debugging).
+ * The variable is removed from the environment either way, before Python
+ * copies it into os.environ, so it never reaches a grandchild. */
+static int
+take_interpreter_request(int argc, char **argv, const char *self)
+{
+    const char *value = getenv(AMBER_INTERPRETER_VAR);
+    int wanted = 0;
+    if (value != NULL && value[0] == '/') {
+        struct stat a, b;
+        wanted = stat(value, &a) == 0 && stat(self, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+                 && is_python_command(argc, argv, self);
+    }
+    else if (value != NULL) {
+        wanted = value[0] != '\0' && strcmp(value, "0") != 0;
+    }
+    if (value != NULL) {
+        unsetenv(AMBER_INTERPRETER_VAR);
+    }
+    return wanted || named_python(argc > 0 ? argv[0] : NULL);
 }
 
 /* Both modes of an app binary: the interpreter ignores PYTHON* variables and
@@ -468,7 +571,7 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
     /* Before PyConfig_SetBytesArgv: it pre-initializes Python (locale,
      * UTF-8 mode) from the fields set so far. */
     if (flags & AMBER_FLAG_APP) {
-        interpreter = take_interpreter_request();
+        interpreter = take_interpreter_request(argc, argv, self);
         if (interpreter) {
             configure_interpreter(&config);
         }
@@ -492,7 +595,7 @@ run_with_archive(int argc, char **argv, const char *self, uint32_t flags)
             goto fail;
         }
     }
-    status = set_prefix(&config, self);
+    status = set_prefix(&config, self, (flags & AMBER_FLAG_APP) != 0);
     if (PyStatus_Exception(status)) {
         goto fail;
     }
