@@ -383,3 +383,38 @@ def test_interrupted_build_leaves_nothing_behind(runtime: Path, tmp_path: Path):
     ours = [p for p in scratch.iterdir() if not p.name.startswith("uv-")]  # uv keeps its own lock files there
     leftovers = sorted(str(p.relative_to(tmp_path)) for p in [*ours, *project.glob("dist/*")])
     assert (proc.returncode, "Traceback" in err, leftovers) == (130, False, []), err
+
+
+def test_build_straight_from_a_requirement(runtime: Path, tmp_path: Path, clean_env):
+    """`amber build 'typer==0.29.2'`, as `shiv -c typer typer` users do: the distribution's script named like
+    it is the default, another installed distribution's script can be the entry, the pins are recorded,
+    and the recorded pins rebuild the same file."""
+    out = run([*AMBER, "build", "typer==0.29.2", "-o", "bin/typer"], cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "amber: entry point typer\n" in out.stderr
+    binary = tmp_path / "bin" / "typer"
+    version = run([binary, "--version"], env=clean_env)
+    assert (version.returncode, version.stdout.strip()) == (0, "Typer version: 0.29.2"), version.stderr
+    info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
+    assert info["inputs"]["requirement"] == "typer==0.29.2"
+    # the binary's own record of its pins takes the requirement back to the same versions
+    pins = tmp_path / "pins.txt"
+    pins.write_text(_member(binary, ".amber/requirements.lock"))
+    again = run([*AMBER, "build", "typer==0.29.2", "--requirements", pins, "-o", "again"], cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert _member(tmp_path / "again", ".amber/requirements.lock") == pins.read_text()
+    # an entry point from a dependency; the default output is ./dist/<entry>
+    out = run([*AMBER, "build", "typer==0.29.2", "--entry", "pygmentize"], cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    pygmentize = run([tmp_path / "dist" / "pygmentize", "-V"], env=clean_env)
+    assert pygmentize.stdout.startswith("Pygments version 2.21.0"), pygmentize.stderr
+    for bad, message in (("typer=0.29", "amber: 'typer=0.29' is neither a project directory nor a requirement"),
+                         ("./typer", f"amber: {tmp_path}/typer is not a directory")):
+        out = run([*AMBER, "build", bad], cwd=tmp_path)
+        assert out.returncode == 1 and out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
+
+
+def _member(binary: Path, name: str) -> str:
+    from amber.archive.reader import open_binary
+
+    return open_binary(binary).members(lambda member: member == name)[0].data.decode()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from amber.builder.project import choose_entry, load_project, merge_options
+from amber.builder.project import choose_entry, load_project, load_target, merge_options
 from amber.builder.resolve import InstalledDist, check_portable, parse_platform
 from amber.errors import AmberError
 
@@ -40,6 +40,38 @@ def test_missing_pyproject(tmp_path: Path):
         load_project(tmp_path)
     with pytest.raises(AmberError, match="is not a directory"):
         load_project(tmp_path / "nope")
+
+
+def test_build_target_is_a_directory_or_a_requirement(tmp_path: Path):
+    """As pip reads its arguments: a local project needs a path; anything else is a requirement."""
+    (tmp_path / "app").mkdir()
+    project(tmp_path / "app", BASE)
+    assert load_target("app", tmp_path).requirement is None
+    assert load_target(str(tmp_path / "app"), Path("/")).name == "My_App"
+    wanted = load_target("httpie==3.2.4", tmp_path)
+    assert (wanted.name, wanted.requirement, wanted.root) == ("httpie", "httpie==3.2.4", tmp_path)
+    assert load_target("black[d]>=24", tmp_path).requirement == "black[d]>=24"
+    with pytest.raises(AmberError, match="is not a directory"):
+        load_target("./httpie", tmp_path)
+    with pytest.raises(AmberError, match="is not a directory"):
+        load_target("sub/dir", tmp_path)
+    with pytest.raises(AmberError, match="'httpie=3' is neither a project directory nor a requirement"):
+        load_target("httpie=3", tmp_path)
+
+
+def test_requirement_entry_choice(tmp_path: Path):
+    wanted = load_target("httpie==3.2.4", tmp_path)
+    scripts = {"http": "httpie.__main__:main", "https": "httpie.__main__:main", "httpie": "httpie.manager:main"}
+    available = {**scripts, "pygmentize": "pygments.cmdline:main"}
+    assert choose_entry(wanted, scripts, None, available) == "httpie"  # named like the distribution
+    assert choose_entry(wanted, scripts, "pygmentize", available) == "pygmentize"  # another distribution's
+    with pytest.raises(AmberError, match="unknown entry point 'nope': the requirement's scripts are http, httpie, "
+                                         "https, pygmentize"):
+        choose_entry(wanted, scripts, "nope", available)
+    with pytest.raises(AmberError, match="has several scripts \\(a, b\\) and none is named like the distribution"):
+        choose_entry(wanted, {"a": "m:a", "b": "m:b"}, None, available)
+    with pytest.raises(AmberError, match="httpie has no console scripts: give --entry NAME"):
+        choose_entry(wanted, {}, None, {"pygmentize": "pygments.cmdline:main"})
 
 
 def test_command_line_wins_over_tool_amber(tmp_path: Path):

@@ -82,7 +82,8 @@ def load_target(argument: str, cwd: Path) -> Project:
     try:
         requirement = Requirement(argument)
     except InvalidRequirement as exc:
-        raise AmberError(f"{argument!r} is neither a project directory nor a requirement ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else "not PEP 508"
+        raise AmberError(f"{argument!r} is neither a project directory nor a requirement ({reason})") from None
     return Project(root=cwd, name=requirement.name, version=None, requirement=str(requirement))
 
 
