@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import marshal
+import re
 import subprocess
 import sys
 import zipfile
@@ -17,10 +18,10 @@ from amber.archive.writer import Member, write_archive
 PREFIX = b"\x7fELF" + b"\0" * 1000  # stands in for the interpreter ELF
 
 
-def build(members: list[Member], prefix: bytes = PREFIX, flags: int = 0) -> bytes:
+def build(members: list[Member], prefix: bytes = PREFIX, flags: int = 0, **kwargs) -> bytes:
     out = io.BytesIO()
     out.write(prefix)
-    write_archive(out, members, flags=flags)
+    write_archive(out, members, flags=flags, **kwargs)
     return out.getvalue()
 
 
@@ -71,12 +72,18 @@ def test_not_an_amber_file():
 
 
 def test_same_inputs_same_bytes(monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first = build(SAMPLE)
     second = build(list(reversed(SAMPLE)))
     assert first == second
+    # the writer reads no environment: the member time is a parameter
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000100")
-    assert build(SAMPLE) != first
+    assert build(SAMPLE) == first
+    stamped = build(SAMPLE, timestamp=1700000100)
+    assert stamped != first
+    with zipfile.ZipFile(io.BytesIO(stamped)) as zf:
+        assert {info.date_time for info in zf.infolist()} == {(2023, 11, 14, 22, 15, 0)}
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
 def test_duplicate_member_is_refused():
@@ -165,3 +172,66 @@ def test_more_members_than_a_plain_zip_can_count(tmp_path):
         names = zf.namelist()
         assert len(names) == 70_000 + 2 and zf.read("m/69999.txt") == b"x"
     assert read_trailer(path.read_bytes()[-TAIL_SIZE:]) is not None
+
+
+# -- one description of the format: the C launcher, the zipimport patch and the docs agree with format.py --
+
+RUNTIME_DIR = Path(__file__).parent.parent / "src" / "amber" / "runtime"
+EOCD = 22  # the zip end-of-central-directory record before the comment that is the trailer
+
+
+def _c_bytes(literal: str) -> bytes:
+    return literal.encode().decode("unicode_escape").encode("latin-1")
+
+
+def test_launcher_reads_the_trailer_format_py_describes():
+    from amber.archive.format import FLAG_APP, MAGIC, TRAILER_FIELDS, TRAILER_SIZE
+
+    source = (RUNTIME_DIR / "launcher.c").read_text()
+    defines = dict(re.findall(r"^#define (AMBER_\w+|EOCD_SIZE) (.+)$", source, re.MULTILINE))
+    assert _c_bytes(defines["AMBER_MAGIC"].strip('"')) == MAGIC
+    assert int(defines["AMBER_MAGIC_SIZE"]) == len(MAGIC)
+    assert int(defines["AMBER_COMMENT_SIZE"]) == TRAILER_SIZE
+    assert int(defines["EOCD_SIZE"]) == EOCD
+    assert int(defines["AMBER_FLAG_APP"].rstrip("u")) == FLAG_APP
+    reads = dict(re.findall(r"t->(\w+) = (?:\(uint32_t\))?read_le\(c \+ (\d+, \d+)\);", source))
+    assert reads and {name: tuple(map(int, at.split(", "))) for name, at in reads.items()} == {
+        name: TRAILER_FIELDS[name] for name in reads}
+    # the layout table in its header comment
+    table = re.findall(r"^ \*\s+(\d+)\s+(\d+)\s+(\S.*)$", source, re.MULTILINE)
+    assert [(int(o), int(s)) for o, s, _ in table] == list(TRAILER_FIELDS.values())
+
+
+def test_zipimport_patch_reads_the_format_py_describes():
+    from amber.archive.format import MAGIC, RECORD, RECORD_FIELDS, TRAILER_FIELDS, TRAILER_SIZE
+
+    patch = (RUNTIME_DIR / "patches" / "0001-zipimport-amber-index.patch").read_text()
+    assert f"+_AMBER_MAGIC = {MAGIC!r}" in patch
+    assert f"+_AMBER_COMMENT_SIZE = {TRAILER_SIZE}" in patch
+    assert f"+_AMBER_RECORD_SIZE = {RECORD.size}" in patch
+    slices = {name: tuple(map(int, at)) for name, *at in re.findall(r"(\w+) = _unpack_uint\d+\(tail\[(\d+):(\d+)\]\)",
+                                                                    patch)}
+    slices["magic"] = tuple(map(int, re.search(r"tail\[(\d+):(\d+)\] != _AMBER_MAGIC", patch).groups()))
+    slices["index_crc"] = tuple(map(int, re.search(r"_crc32\(data\) != _unpack_uint32\(tail\[(\d+):(\d+)\]\)",
+                                                   patch).groups()))
+    assert slices == {name: (EOCD + TRAILER_FIELDS[name][0], EOCD + sum(TRAILER_FIELDS[name]))
+                      for name in ("magic", "index_crc", "index_offset", "index_size")}
+    # a record becomes zipimport's toc_entry: (path, method, compressed size, size, offset, time, date, crc)
+    entry = re.search(r"return \(self\._prefix \+ name, (.+?)\)\n", patch, re.DOTALL).group(1)
+    named = {"offset": "header_offset"}
+    read = [(int(a), int(b)) for a, b in re.findall(r"r\[o\+(\d+):o\+(\d+)\]", entry)]
+    size_at = re.search(r"size = _unpack_uint32\(r\[o\+(\d+):o\+(\d+)\]\)", patch).groups()
+    offset_at = re.search(r"offset = _unpack_uint64\(r\[o:o\+(\d+)\]\)", patch).groups()
+    span = {name: (start, start + size) for name, (start, size) in RECORD_FIELDS.items()}
+    assert read == [span["method"], span["size"], span["dos_time"], span["dos_date"], span["crc"]]
+    assert (int(size_at[0]), int(size_at[1])) == span["compressed_size"]
+    assert (0, int(offset_at[0])) == span[named["offset"]]
+
+
+def test_architecture_doc_table_is_format_py():
+    from amber.archive.format import TRAILER_FIELDS
+
+    doc = (Path(__file__).parent.parent / "docs" / "ARCHITECTURE.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (.+) \|$", doc, re.MULTILINE)
+    assert [(int(o), int(s)) for o, s, _ in rows] == list(TRAILER_FIELDS.values())
+    assert "crc32 of the index" in rows[2][2]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tarfile
 
 import pytest
 
 from amber.errors import AmberError
-from amber.runtime import cpython, sources
-from amber.runtime.recipe import load_recipe, recipe_hash
+from amber.runtime import cpython, libraries, sources
+from amber.runtime.recipe import library_hash, load_recipe, recipe_hash
 
 REQUIRED_LIBRARIES = {"zlib", "bzip2", "xz", "libffi", "zstd", "openssl", "sqlite", "ncurses", "libedit", "libuuid"}
 
@@ -34,8 +36,33 @@ def test_python_selection():
 
 
 def test_recipe_hash_is_stable_and_short():
-    assert recipe_hash("3.13") == recipe_hash("3.13")
-    assert re.fullmatch(r"[0-9a-f]{16}", recipe_hash("3.13"))
+    """Computed afresh (the function caches its result), in another process, from the same files."""
+    here = recipe_hash("3.13")
+    recipe_hash.cache_clear()
+    assert recipe_hash("3.13") == here
+    code = "from amber.runtime.recipe import recipe_hash; print(recipe_hash('3.13'))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert fresh == here
+    assert re.fullmatch(r"[0-9a-f]{16}", here)
+    assert recipe_hash("3.12") != here
+
+
+@pytest.mark.parametrize(("library", "name", "value"), [
+    ("libffi", "_FFICONFIG", "#define EH_FRAME_FLAGS \"aw\"\n"),
+    ("libffi", "_FFI_SOURCES", ["src/prep_cif.c"]),
+    ("ncurses", "TERMINFO_DIRS", "/usr/share/terminfo"),
+    ("ncurses", "TERMINFO_FALLBACKS", "xterm"),
+])
+def test_library_hash_covers_the_data_its_step_reads(monkeypatch, library: str, name: str, value):
+    """Editing a value a library's build step reads must give that library a new cache key (and not
+    the libraries that do not read it)."""
+    recipe = load_recipe()
+    by_key = {s.key: s for s in recipe.python(None).libraries}
+    before = {key: library_hash(source, ()) for key, source in by_key.items()}
+    monkeypatch.setattr(libraries, name, value)
+    after = {key: library_hash(source, ()) for key, source in by_key.items()}
+    assert before[library] != after[library]
+    assert {key for key in by_key if before[key] != after[key]} == {library}
 
 
 def _setup_stdlib_modules() -> set[str]:

@@ -24,13 +24,27 @@ import struct
 from dataclasses import dataclass
 
 MAGIC = b"AMBER\x00\x01\x00"
-TRAILER = struct.Struct("<8sIIQQQ")
+# The trailer's fields in order (struct codes, little endian). The launcher (C), the patched zipimport
+# and docs/ARCHITECTURE.md read the trailer by the offsets TRAILER_FIELDS derives from this;
+# tests/test_archive.py checks each of them against it, so this is the one description of the format.
+TRAILER_LAYOUT = (("magic", "8s"), ("flags", "I"), ("index_crc", "I"), ("index_offset", "Q"), ("index_size", "Q"),
+                  ("archive_offset", "Q"))
+TRAILER = struct.Struct("<" + "".join(code for _, code in TRAILER_LAYOUT))
+# name -> (offset in the trailer, size in bytes)
+TRAILER_FIELDS = {name: (struct.calcsize("<" + "".join(c for _, c in TRAILER_LAYOUT[:i])), struct.calcsize("<" + code))
+                  for i, (name, code) in enumerate(TRAILER_LAYOUT)}
 TRAILER_SIZE = TRAILER.size  # 40
 EOCD_SIZE = 22
 TAIL_SIZE = EOCD_SIZE + TRAILER_SIZE
 INDEX_NAME = ".amber/index"
-# header_offset (absolute), compressed size, size, crc32, compression method, dos time, dos date, padding
-RECORD = struct.Struct("<QIIIHHH6x")
+# One index record per member name, in order: the absolute offset of its local header, its compressed
+# size, size, crc32, compression method, DOS time and date, then padding to 32 bytes.
+RECORD_LAYOUT = (("header_offset", "Q"), ("compressed_size", "I"), ("size", "I"), ("crc", "I"), ("method", "H"),
+                 ("dos_time", "H"), ("dos_date", "H"))
+RECORD = struct.Struct("<" + "".join(code for _, code in RECORD_LAYOUT) + "6x")
+# name -> (offset in the record, size in bytes)
+RECORD_FIELDS = {name: (struct.calcsize("<" + "".join(c for _, c in RECORD_LAYOUT[:i])), struct.calcsize("<" + code))
+                 for i, (name, code) in enumerate(RECORD_LAYOUT)}
 FLAG_APP = 1
 
 assert TRAILER_SIZE == 40 and RECORD.size == 32

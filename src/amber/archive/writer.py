@@ -1,13 +1,13 @@
 """Writing an amber archive: deterministic zip members, the index, the trailer.
 
-Determinism: members are written in sorted order with a fixed timestamp
-(SOURCE_DATE_EPOCH, clamped to the zip epoch), fixed permissions and a fixed
-compression level, so the same inputs give the same bytes.
+Determinism: members are written in sorted order with a fixed timestamp (the
+zip epoch unless the caller passes another: nothing is read from the
+environment), fixed permissions and a fixed compression level, so the same
+inputs give the same bytes.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import time
 import zlib
@@ -49,9 +49,9 @@ class Member:
     packed: Packed | None = None  # the compressed bytes this member was read with, if any
 
 
-def fixed_date_time() -> tuple[int, int, int, int, int, int]:
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", ZIP_EPOCH))
-    return time.gmtime(max(epoch, ZIP_EPOCH))[:6]
+def _date_time(timestamp: int) -> tuple[int, int, int, int, int, int]:
+    """UTC calendar fields of `timestamp` (seconds), clamped to the earliest time a zip holds."""
+    return time.gmtime(max(timestamp, ZIP_EPOCH))[:6]
 
 
 def _directories(names: Iterable[str]) -> set[str]:
@@ -112,12 +112,12 @@ def _payload(member: Member, method: int, zstd_level: int | None) -> bytes:
 class _ZipWriter:
     """Local headers and data as they come, the central directory and end records at the end."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, timestamp: int) -> None:
         self.out = out
         self.start = out.tell()
         self.central = bytearray()
         self.count = 0
-        self.dostime, self.dosdate = _dos(fixed_date_time())
+        self.dostime, self.dosdate = _dos(_date_time(timestamp))
 
     def put(self, name: str, method: int, payload: bytes, size: int, crc: int, external_attr: int) -> int:
         """Write one member; returns the absolute offset of its local header."""
@@ -151,20 +151,23 @@ class _ZipWriter:
                                        len(comment)) + comment)
 
 
-def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd_level: int | None = None) -> None:
+def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd_level: int | None = None,
+                  timestamp: int = ZIP_EPOCH) -> None:
     """Append an amber archive holding `members` at `out`'s current position.
 
     A standard zip (local headers, central directory, end record whose comment is the
     amber trailer), written by hand so that members already compressed elsewhere (the
     runtime's stdlib) are copied as they are and Zstandard (method 93) can be written.
-    With `zstd_level`, every member but amber's metadata is Zstandard-compressed.
+    With `zstd_level`, every member but amber's metadata is Zstandard-compressed. Every
+    member carries `timestamp` (seconds since 1970; the zip epoch by default: no member
+    time is ever read, the .pyc files are hash-based).
     """
     by_name: dict[str, Member] = {}
     for member in members:
         if member.name in by_name:
             raise ValueError(f"duplicate archive member {member.name}")
         by_name[member.name] = member
-    zipped = _ZipWriter(out)
+    zipped = _ZipWriter(out, timestamp)
     index_names: list[str] = []
     records = bytearray()
     for name in sorted(set(by_name) | _directories(by_name)):

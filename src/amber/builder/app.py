@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import configparser
-import contextlib
 import json
 import os
 import tempfile
@@ -359,23 +358,6 @@ def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts
     return Member(MANIFEST_NAME, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 
-@contextlib.contextmanager
-def _no_build_time():
-    """Stamp every member with the zip epoch, whatever SOURCE_DATE_EPOCH says.
-
-    The archive writer honours SOURCE_DATE_EPOCH (the runtime build sets it);
-    an app binary must not: one CI exports it and another does not, and the same
-    project would give two different files. No member time is ever read (the
-    .pyc files are hash-based), so nothing is lost.
-    """
-    saved = os.environ.pop("SOURCE_DATE_EPOCH", None)
-    try:
-        yield
-    finally:
-        if saved is not None:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
-
-
 def write_binary(output: Path, interpreter: bytes, members: list[Member], zstd_level: int | None = None) -> None:
     """Write interpreter + archive to a temporary name beside `output`, then rename it into place."""
     try:
@@ -385,7 +367,7 @@ def write_binary(output: Path, interpreter: bytes, members: list[Member], zstd_l
         raise AmberError(f"cannot write {output}: {exc.strerror}") from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, _no_build_time():
+        with os.fdopen(fd, "wb") as out:
             out.write(interpreter)
             write_archive(out, members, flags=FLAG_APP, zstd_level=zstd_level)
         tmp.chmod(0o755)

@@ -146,18 +146,53 @@ def recipe_hash(minor: str) -> str:
 def library_hash(source: Source, deps: tuple[str, ...]) -> str:
     """Cache key of one built library: its source, its build step, the toolchain, what it links.
 
-    Only the library's own build function is hashed (plus the shared helpers),
-    so editing one library's step rebuilds that library alone.
+    The library's own build function is hashed with everything of `libraries` it reads: the
+    module-level data (libffi's generated config, ncurses' terminfo directories) and the functions
+    and classes it calls, followed transitively (`_build_inputs`). So editing one library's step, or
+    a value only that step reads, rebuilds that library alone, and no edit it depends on is missed.
     """
-    import inspect
-
     from amber.runtime import libraries
 
     recipe = load_recipe()
     digest = hashlib.sha256()
     for part in (source.sha256, *deps, recipe.target, recipe.zig):
         digest.update(part.encode() + b"\0")
-    for obj in (libraries.BUILDERS[source.key], libraries.LibContext, libraries._merge_tree):
-        digest.update(inspect.getsource(obj).encode())
+    # The step, plus the helpers every step runs through (its context, the merge of the prefixes).
+    for text in _build_inputs(libraries, libraries.BUILDERS[source.key], libraries.LibContext, libraries._merge_tree):
+        digest.update(text.encode() + b"\0")
     digest.update((RUNTIME_DIR / "toolchain.py").read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _build_inputs(module, *roots) -> list[str]:
+    """The source of the functions and classes `roots` and of every global of `module` they reach
+    (functions and classes by their source, data by its repr), in a stable order."""
+    import inspect
+    import types
+
+    seen: dict[str, str] = {}
+
+    def names_of(code: types.CodeType) -> set[str]:
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= names_of(const)
+        return names
+
+    def visit(name: str, obj) -> None:
+        if name in seen:
+            return
+        if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) == module.__name__:
+            seen[name] = inspect.getsource(obj)
+            codes = [obj.__code__] if isinstance(obj, types.FunctionType) else [
+                member.__code__ for member in vars(obj).values() if isinstance(member, types.FunctionType)]
+            for code in codes:
+                for used in sorted(names_of(code)):
+                    if used in vars(module):
+                        visit(used, vars(module)[used])
+        elif isinstance(obj, (str, bytes, int, float, bool, tuple, list, dict, frozenset, set)):
+            seen[name] = f"{name} = {obj!r}"
+
+    for root in roots:
+        visit(root.__name__, root)
+    return [seen[name] for name in sorted(seen)]
