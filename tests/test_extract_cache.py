@@ -112,6 +112,28 @@ def test_no_home_and_no_override_is_a_clear_error(monkeypatch):
         cache.extract_root()
 
 
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("AMBER_CACHE", "~/c", "{home}/c"),
+    ("AMBER_CACHE", "rel", "{cwd}/rel"),
+    ("XDG_CACHE_HOME", "~/x", "{home}/x/amber"),
+    (None, None, "{home}/.cache/amber"),
+])
+def test_binaries_and_amber_agree_on_the_cache(monkeypatch, tmp_path: Path, variable, value, expected):
+    """One function for both sides: `amber cache clean` looks where the binaries write, `~` included."""
+    from amber.paths import cache_root
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    for name in ("AMBER_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    if variable:
+        monkeypatch.setenv(variable, value)
+    want = expected.format(home=home, cwd=tmp_path)
+    assert cache.cache_root() == want == str(cache_root())
+    assert cache.extract_root() == f"{want}/extract"
+
+
 CONCURRENT = """
 import sys
 sys.path.insert(0, sys.argv[1])

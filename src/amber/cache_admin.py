@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber.boot.cache import MARKER
 from amber.errors import AmberError
 from amber.paths import cache_root
 
@@ -31,7 +32,6 @@ AREAS = {
     "sources": "fetched source tarballs",
     "logs": "build logs",
 }
-MARKER = ".amber-entry"  # as in boot/cache.py
 LEFTOVER_AGE = 3600  # a temporary or half-removed entry older than this belongs to a dead process
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

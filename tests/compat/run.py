@@ -38,7 +38,8 @@ if str(HERE.parent) not in sys.path:  # run as a script: make tests/helpers impo
 
 from amber.archive.reader import open_binary  # noqa: E402
 from amber.boot.elf import ELFError  # noqa: E402
-from amber.builder.native_scan import SYSTEM_LIBRARY_DIR, glibc_needed  # noqa: E402
+from amber.boot.vfs import SYSTEM_LIBRARY_DIR  # noqa: E402
+from amber.builder.native_scan import glibc_needed  # noqa: E402
 from helpers.chroot import Chroot  # noqa: E402
 
 # group -> the distributions its app checks, in the order it checks them.
@@ -304,6 +305,15 @@ def markdown(results: list[GroupResult], total_seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+OWNED_SECTION_RE = re.compile(r"\n<!-- (\w+): begin .*?-->\n.*?<!-- \1: end -->\n", re.DOTALL)
+
+
+def owned_sections(doc: Path) -> str:
+    """The sections of `doc` another runner writes between its markers (tests/realapps/run.py's real tools),
+    kept when this runner rewrites the document."""
+    return "".join(m.group(0) for m in OWNED_SECTION_RE.finditer(doc.read_text())) if doc.is_file() else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"groups to run (default: all): {', '.join(GROUPS)}")
@@ -334,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.monotonic() - started
     text = markdown(results, total)
     if output:
-        output.write_text(text)
+        output.write_text(text + owned_sections(output))
         print(f"wrote {output}")
     else:
         print(text)

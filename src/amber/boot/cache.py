@@ -35,13 +35,15 @@ class CacheError(Exception):
     """The extraction cache cannot be used; the message says why and what to do."""
 
 
-def extract_root():
-    """`$AMBER_CACHE/extract`, else `$XDG_CACHE_HOME/amber/extract`, else `~/.cache/amber/extract`."""
+def cache_root():
+    """amber's cache directory, for the binaries and for `amber` alike (amber.paths uses this one):
+    `$AMBER_CACHE`, else `$XDG_CACHE_HOME/amber`, else `~/.cache/amber`; `~` is expanded and the
+    result made absolute, so that `AMBER_CACHE='~/c'` names one directory for both."""
     env = os.environ
     if env.get("AMBER_CACHE"):
-        return os.path.join(os.path.abspath(env["AMBER_CACHE"]), "extract")
+        return os.path.abspath(os.path.expanduser(env["AMBER_CACHE"]))
     if env.get("XDG_CACHE_HOME"):
-        return os.path.join(os.path.abspath(env["XDG_CACHE_HOME"]), "amber", "extract")
+        return os.path.join(os.path.abspath(os.path.expanduser(env["XDG_CACHE_HOME"])), "amber")
     home = env.get("HOME")
     if not home:
         try:
@@ -52,7 +54,12 @@ def extract_root():
             home = None
     if not home:
         raise CacheError(f"no cache directory: HOME is not set; {HINT}")
-    return os.path.join(home, ".cache", "amber", "extract")
+    return os.path.join(home, ".cache", "amber")
+
+
+def extract_root():
+    """`<cache_root()>/extract`: where binaries materialize files."""
+    return os.path.join(cache_root(), "extract")
 
 
 def _refuse(path, why):

@@ -17,8 +17,7 @@ import sys
 from importlib.machinery import PathFinder
 
 from __amber_cache__ import CacheError, materialize
-
-LIST_DIR = ".amber/extract"
+from __amber_vfs__ import EXTRACT_LIST_DIR
 
 
 class ExtractedFinder:
@@ -45,7 +44,7 @@ class ExtractedFinder:
 
     def _materialize(self, fullname, key, forced):
         files = {}
-        for line in self.fs.read(f"{LIST_DIR}/{key}").decode("utf-8", "surrogateescape").splitlines():
+        for line in self.fs.read(f"{EXTRACT_LIST_DIR}/{key}").decode("utf-8", "surrogateescape").splitlines():
             rel, name, mode = line.split("\t")
             files[rel] = (name, mode == "x")
         try:

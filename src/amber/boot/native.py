@@ -32,13 +32,19 @@ import posix
 import sys
 from _frozen_importlib import ModuleSpec  # importlib.machinery's, without importing importlib
 
-from __amber_vfs__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, AfterImport, memory_file, write_all
+from __amber_vfs__ import (
+    MFD_ALLOW_SEALING,
+    MFD_CLOEXEC,
+    SYSTEM_LIBRARY_DIR,
+    AfterImport,
+    memory_file,
+    write_all,
+)
 
 EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
 
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
-SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, bundled from the build machine
 MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexec=1 makes them noexec
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")

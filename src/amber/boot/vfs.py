@@ -27,6 +27,11 @@ import sys
 _normpath = posix._path_normpath
 _fspath = posix.fspath
 
+# Where the builder puts amber's own files in the archive; the builder imports these names from here
+# (this module is standard library only, so the host imports it as amber.boot.vfs).
+SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, bundled from the build machine
+EXTRACT_LIST_DIR = ".amber/extract"  # one listing per extracted distribution, named by its cache key
+
 _WRITE_MODES = frozenset("wax+")
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS

@@ -25,6 +25,7 @@ from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.elf import ELFError, dynamic_info
+from amber.boot.vfs import SYSTEM_LIBRARY_DIR
 from amber.builder import exclude, extract_rule, lock, native_scan, resolve, trim
 from amber.builder.entry_check import check_entry_points
 from amber.builder.project import choose_entry, load_target, merge_options
@@ -318,7 +319,7 @@ def build(target: str | Path, cli: dict, log=print) -> BuildResult:
         members = [replace(m, compress=False) if m.compress and native_scan.is_elf(m.data) else m for m in members]
         present = {m.name for m in members}
         members += [e.listing(present) for e in extractions]
-        members += [Member(f"{native_scan.SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
+        members += [Member(f"{SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
                     for lib in parts.system_libraries]
         glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,

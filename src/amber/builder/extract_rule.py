@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from amber.archive.writer import Member
+from amber.boot.vfs import EXTRACT_LIST_DIR
 from amber.errors import AmberError
 
 PATH_CONSUMED_SUFFIXES = {
@@ -35,7 +36,6 @@ PATH_CONSUMED_SUFFIXES = {
     ".ttf": "fonts", ".otf": "fonts", ".ttc": "fonts", ".afm": "fonts", ".pfb": "fonts", ".pfa": "fonts",
 }
 TEST_DIRS = frozenset({"test", "tests", "testing"})
-LIST_DIR = ".amber/extract"  # must match boot/extract.py
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Extraction:
         """The archive member that lists the entry's files (those the archive really has: a .py that
         did not compile has no .pyc)."""
         lines = "".join(f"{disk}\t{name}\t{'x' if x else '-'}\n" for disk, name, x in self.files if name in members)
-        return Member(f"{LIST_DIR}/{self.key}", lines.encode(), compress=True)
+        return Member(f"{EXTRACT_LIST_DIR}/{self.key}", lines.encode(), compress=True)
 
 
 def _is_shared_object(path: str) -> bool:

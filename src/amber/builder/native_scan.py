@@ -29,7 +29,6 @@ GLIBC_SONAMES = frozenset({
     "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libcrypt.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
     "libthread_db.so.1", "ld-linux-x86-64.so.2",
 })
-SYSTEM_LIBRARY_DIR = ".amber/lib"  # where bundled copies go; must match boot/native.py
 HOST_LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
 
 
