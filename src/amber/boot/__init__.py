@@ -3,8 +3,15 @@
 The builder copies these modules into the archive under fixed top-level
 names: `entry.py` becomes `__amber_boot__`, which the launcher imports first in
 an app binary. The per-app constants go into a generated `__amber_app__`.
+
+On the host the same modules are this package's, and they import each other by
+their in-binary names (`from __amber_vfs__ import ...`): importing this package
+makes those names resolve to its modules (`_HostNames`), so every boot module
+imports, and is unit-tested, like any other (tests/test_boot_units.py).
 """
 
+import importlib
+import sys
 from pathlib import Path
 
 BOOT_DIR = Path(__file__).parent
@@ -32,3 +39,34 @@ def boot_modules_used(native: bool, extract: bool, programs: bool) -> list[str]:
     if programs:
         used += ["__amber_exec__", "__amber_cache__"]
     return list(dict.fromkeys(used))
+
+
+class _HostNames:
+    """Last on the host's sys.meta_path: `__amber_vfs__` is `amber.boot.vfs`, and so on. Inside a
+    self-built amber the real boot modules in the archive are found first, by the path finder."""
+
+    def find_spec(self, name, path=None, target=None):
+        file = BOOT_MODULES.get(name)
+        if file is None or path is not None:
+            return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, _SameModule(importlib.import_module(f"{__name__}.{file.stem}")))
+
+
+class _SameModule:
+    """A loader that gives the module already imported under the package's name."""
+
+    def __init__(self, module):
+        self.module = module
+        self.spec = module.__spec__
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        module.__spec__ = self.spec  # the import system set the alias's spec on it
+
+
+if not any(isinstance(finder, _HostNames) for finder in sys.meta_path):
+    sys.meta_path.append(_HostNames())

@@ -60,19 +60,14 @@ def _install_child_relaunch():
     """Children started as sys.executable get a python: wrap the primitives once their module is imported.
 
     __amber_children__ itself is imported only then, off a hello world's path.
-    Two AfterImport hooks on one module (vfs has one on os) chain: the first
-    one's _find_spec call reaches the second, and both actions run.
     """
-    from __amber_vfs__ import AfterImport
+    from __amber_vfs__ import after_import
 
     def action(name):
         return lambda: __import__("__amber_children__").wrap(name)
 
     for name in _CHILD_PRIMITIVES:
-        if name in sys.modules:
-            action(name)()
-        else:
-            sys.meta_path.insert(0, AfterImport(name, action(name)))
+        after_import(name, action(name))
 
 
 def _archive_path():
@@ -89,7 +84,7 @@ def _install_archive_loaders():
     """The archive file system, then what the app's table asks for: native code, extracted
     distributions, programs inside the archive. Each piece is imported only when the app has it."""
     from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, ZSTD
-    from __amber_vfs__ import AfterImport, install
+    from __amber_vfs__ import after_import, install
 
     filesystem = install(_archive_path())
     native = None
@@ -109,10 +104,10 @@ def _install_archive_loaders():
 
             __amber_exec__.wrap(module_name, filesystem, EXECUTABLES)
 
-        sys.meta_path.insert(0, AfterImport("os", lambda: wrap("os")))
-        sys.meta_path.insert(0, AfterImport("subprocess", lambda: wrap("subprocess")))
+        after_import("os", lambda: wrap("os"))
+        after_import("subprocess", lambda: wrap("subprocess"))
     if ZSTD:  # zipfile reading this binary (importlib.resources, metadata) must know its zstd members
-        sys.meta_path.insert(0, AfterImport("zipfile", lambda: __import__("__amber_zipzstd__").install()))
+        after_import("zipfile", lambda: __import__("__amber_zipzstd__").install())
 
 
 class _TrimmedModules:

@@ -36,7 +36,7 @@ from __amber_vfs__ import (
     MFD_ALLOW_SEALING,
     MFD_CLOEXEC,
     SYSTEM_LIBRARY_DIR,
-    AfterImport,
+    after_import,
     memory_file,
     write_all,
 )
@@ -439,8 +439,5 @@ def install(fs):
     sys.meta_path.insert(position, finder)
     for module, patch in (("ctypes", _patch_ctypes), ("ctypes.util", _patch_find_library),
                           ("_cffi_backend", _patch_cffi)):
-        if module in sys.modules:
-            patch(native)
-        else:
-            sys.meta_path.insert(0, AfterImport(module, lambda patch=patch: patch(native)))
+        after_import(module, lambda patch=patch: patch(native))
     return native

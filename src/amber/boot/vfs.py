@@ -32,6 +32,12 @@ _fspath = posix.fspath
 SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, bundled from the build machine
 EXTRACT_LIST_DIR = ".amber/extract"  # one listing per extracted distribution, named by its cache key
 
+# The fields of zipimport's toc entry of a member (its directory maps names to these tuples):
+# (path, method, compressed size, size, local header offset, DOS time, DOS date, crc32).
+TOC_METHOD, TOC_SIZE, TOC_HEADER_OFFSET, TOC_TIME, TOC_DATE, TOC_CRC = 1, 3, 4, 5, 6, 7
+LOCAL_HEADER_SIZE = 30  # a zip local file header before its name and extra field
+STORED = 0
+
 _WRITE_MODES = frozenset("wax+")
 MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
@@ -209,10 +215,14 @@ class ArchiveFS:
             path = path.decode(sys.getfilesystemencoding(), "surrogateescape")
         elif not path.startswith(self.prefix):
             return None
-        rel = _normpath(path)[len(self.prefix):] if len(path) > len(self.prefix) else ""
-        if rel.startswith("..") or rel.startswith("/"):
-            return None  # normalised out of the archive: a real path again
-        return "" if rel == "." else rel
+        if len(path) == len(self.prefix):
+            return ""
+        normal = _normpath(path)
+        if normal == self.archive:
+            return ""  # `<binary>/pkg/..`: the archive root
+        if not normal.startswith(self.prefix):
+            return None  # normalised out of the archive (`<binary>/../x`): a real path again
+        return normal[len(self.prefix):]
 
     def listable(self, path):
         """Like relative(), but the binary's own path lists the archive root.
@@ -250,7 +260,7 @@ class ArchiveFS:
             mode, size, links = _stat.S_IFDIR | 0o555, 0, 2
         elif rel in self._directory:
             mode, size, links = _stat.S_IFREG | (0o555 if rel in self.executables else 0o444), \
-                self._directory[rel][3], 1
+                self._directory[rel][TOC_SIZE], 1
         else:
             raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
         blocks = (size + 511) // 512
@@ -277,23 +287,24 @@ class ArchiveFS:
         return self._fd
 
     def member_size(self, rel):
-        return self._directory[rel][3]
+        return self._directory[rel][TOC_SIZE]
 
     def fingerprint(self, rel):
         """What the index says of member `rel`: size, CRC-32, DOS date and time (no byte of it is read)."""
         entry = self._directory[rel]
-        return f"{entry[3]}-{entry[7]:08x}-{entry[6]}-{entry[5]}"
+        return f"{entry[TOC_SIZE]}-{entry[TOC_CRC]:08x}-{entry[TOC_DATE]}-{entry[TOC_TIME]}"
 
     def stored_span(self, rel):
         """(offset, size) of member `rel`'s bytes in the archive file when stored uncompressed, else None."""
         entry = self._directory.get(rel)
-        if entry is None or entry[1] != 0:
+        if entry is None or entry[TOC_METHOD] != STORED:
             return None
-        header = posix.pread(self.descriptor(), 30, entry[4])
-        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        offset = entry[TOC_HEADER_OFFSET]
+        header = posix.pread(self.descriptor(), LOCAL_HEADER_SIZE, offset)
+        if len(header) != LOCAL_HEADER_SIZE or header[:4] != b"PK\x03\x04":
             raise OSError(errno.EIO, f"bad local header of {self.prefix}{rel}")
         name_size, extra_size = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
-        return entry[4] + 30 + name_size + extra_size, entry[3]
+        return offset + LOCAL_HEADER_SIZE + name_size + extra_size, entry[TOC_SIZE]
 
     def copy_stored(self, rel, fd):
         """Copy member `rel` into descriptor `fd` by the kernel when it is stored uncompressed (True);
@@ -329,10 +340,7 @@ def install(archive):
     fs = ArchiveFS(archive, directory, zipimport._get_data)
     _wrap_open(fs)
     _wrap_file_finder_hook(fs, zipimport.zipimporter)
-    if "os" in sys.modules:
-        _wrap_os(fs)
-    else:
-        sys.meta_path.insert(0, AfterImport("os", lambda: _wrap_os(fs)))
+    after_import("os", lambda: _wrap_os(fs))
     global filesystem
     filesystem = fs
     return fs
@@ -471,34 +479,57 @@ def _wrap_os(fs):
     os.stat, os.lstat, os.fstat, os.listdir, os.scandir, os.access = stat, lstat, fstat, listdir, scandir, access
 
 
-class AfterImport:
-    """Runs `action` once, right after module `name` is first imported, without importing it earlier."""
+class _AfterImports:
+    """The one finder that runs actions right after a module is first imported, without importing it
+    earlier (the os functions are wrapped once the app imports os, the process-starting primitives
+    once subprocess is imported...). It sits first on sys.meta_path while actions wait, and costs one
+    dict lookup per import whatever the number of actions; it leaves once none waits."""
 
-    def __init__(self, name, action):
-        self.name = name
-        self.action = action
+    def __init__(self):
+        self.waiting = {}  # module name -> actions, in the order they were registered
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
+        actions = self.waiting.pop(fullname, None)
+        if actions is None:
             return None
-        sys.meta_path.remove(self)
+        if not self.waiting:
+            sys.meta_path.remove(self)
         import _frozen_importlib
 
+        # The other finders answer (this one no longer has the name, so there is no recursion).
         spec = _frozen_importlib._find_spec(fullname, path, target)
-        if spec is None or spec.loader is None:
-            return spec
-        real_loader, action = spec.loader, self.action
-
-        class Loader:
-            def __getattr__(self, attr):
-                return getattr(real_loader, attr)
-
-            def create_module(self, spec_):
-                return real_loader.create_module(spec_)
-
-            def exec_module(self, module):
-                real_loader.exec_module(module)
-                action()
-
-        spec.loader = Loader()
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenRun(spec.loader, actions)
         return spec
+
+
+class _ThenRun:
+    """A module's own loader, then the actions waiting for the module."""
+
+    def __init__(self, loader, actions):
+        self._loader = loader
+        self._actions = actions
+
+    def __getattr__(self, attr):
+        return getattr(self._loader, attr)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        for action in self._actions:
+            action()
+
+
+_after_imports = _AfterImports()
+
+
+def after_import(name, action):
+    """Run `action()` right after module `name` is first imported; at once if it already is."""
+    if name in sys.modules:
+        action()
+        return
+    if not _after_imports.waiting:
+        sys.meta_path.insert(0, _after_imports)
+    _after_imports.waiting.setdefault(name, []).append(action)
