@@ -13,16 +13,14 @@ builder reports is measured, not guessed from wheel tags.
 from __future__ import annotations
 
 import re
-import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from amber.boot.elf import ELF_MAGIC, ELFError, dynamic_info, dynamic_section
+from amber.boot.elf import ELFError, dynamic_info
+from amber.elf import ElfFile, is_elf
 
-DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
-ET_EXEC, ET_DYN, PT_INTERP = 2, 3, 3
-GLIBC_VERSION_RE = re.compile(r"^GLIBC_(\d+)\.(\d+)")
+__all__ = ["SystemLibrary", "bundle_missing", "glibc_needed", "is_elf", "is_program"]
 # Sonames glibc itself provides (every target has them: they are the baseline).
 GLIBC_SONAMES = frozenset({
     "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
@@ -41,49 +39,13 @@ class SystemLibrary:
 
 
 def glibc_needed(data: bytes) -> tuple[int, int] | None:
-    """The newest GLIBC_x.y version an ELF object requires (its DT_VERNEED entries), or None."""
-    entries, string, file_offset = dynamic_section(data)
-    tags = dict(entries)
-    if DT_VERNEED not in tags:
-        return None
-    best = None
-    offset = file_offset(tags[DT_VERNEED])
-    for _ in range(tags.get(DT_VERNEEDNUM, 0)):
-        _version, count, _file, aux, following = struct.unpack_from("<HHIII", data, offset)
-        aux_offset = offset + aux
-        for _ in range(count):
-            _hash, _flags, _other, name, next_aux = struct.unpack_from("<IHHII", data, aux_offset)
-            match = GLIBC_VERSION_RE.match(string(name))
-            if match:
-                found = (int(match.group(1)), int(match.group(2)))
-                best = found if best is None or found > best else best
-            if not next_aux:
-                break
-            aux_offset += next_aux
-        if not following:
-            break
-        offset += following
-    return best
-
-
-def is_elf(data: bytes) -> bool:
-    return data[:4] == ELF_MAGIC
+    """The newest GLIBC_x.y version an ELF object requires (its version-needs table), or None."""
+    return ElfFile(data).glibc_needed
 
 
 def is_program(data: bytes) -> bool:
-    """A file the kernel can execute: a `#!` script, or an ELF executable (ET_EXEC, or ET_DYN with an
-    interpreter: a PIE), as opposed to a shared library."""
-    if data[:2] == b"#!":
-        return True
-    if not is_elf(data) or len(data) < 64:
-        return False
-    e_type, = struct.unpack_from("<H", data, 16)
-    if e_type == ET_EXEC:
-        return True
-    phoff, = struct.unpack_from("<Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    headers = [phoff + i * phentsize for i in range(phnum) if phoff + (i + 1) * phentsize <= len(data)]
-    return e_type == ET_DYN and any(struct.unpack_from("<I", data, at)[0] == PT_INTERP for at in headers)
+    """A file the kernel can execute: a `#!` script, or an ELF executable, as opposed to a library."""
+    return data[:2] == b"#!" or (is_elf(data) and ElfFile(data).is_program)
 
 
 def _host_library_index() -> dict[str, Path]:

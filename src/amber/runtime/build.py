@@ -17,15 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from amber.errors import AmberError
 from amber.paths import cache_root
 from amber.progress import BuildLog
-from amber.runtime import cpython, sources, stdlib, store
+from amber.runtime import cpython, sources, stdlib, store, validate
 from amber.runtime.hide_symbols import hide_archive
 from amber.runtime.libraries import BUILDERS, LibContext
 from amber.runtime.recipe import PythonRecipe, Recipe, Source, library_hash, load_recipe, recipe_hash
 from amber.runtime.sources import unpack
-from amber.runtime.toolchain import Toolchain, make_toolchain
+from amber.runtime.toolchain import Toolchain, make_toolchain, zig_binary
 
 # Libraries whose headers and archives another library's build needs.
 LIBRARY_DEPS: dict[str, tuple[str, ...]] = {"libedit": ("ncurses",)}
@@ -110,15 +109,6 @@ def build_runtime(python: str | None = None, jobs: int | None = None, quiet: boo
         return _build_locked(recipe, rec, key, workroot, jobs, quiet)
 
 
-def _validator():
-    """runtime/validate.py, which needs pyelftools: only building a runtime does (the runtime-build extra)."""
-    try:
-        from amber.runtime import validate
-    except ImportError as exc:
-        raise AmberError(f"building a runtime needs {exc.name}: pip install 'amber[runtime-build]'") from exc
-    return validate
-
-
 @contextmanager
 def _exclusive(lock_path: Path, what: str) -> Iterator[None]:
     """One build of a thing at a time: concurrent `amber runtime build`s wait here."""
@@ -132,7 +122,7 @@ def _exclusive(lock_path: Path, what: str) -> Iterator[None]:
 
 
 def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, jobs: int, quiet: bool) -> Path:
-    validator = _validator()  # fail now, not after twenty minutes of compiling
+    zig_binary()  # the runtime-build extra: fail now, not after minutes of work
     if workroot.exists():
         shutil.rmtree(workroot)
     workroot.mkdir(parents=True)
@@ -154,7 +144,7 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
         with log.stage("validation"):
             # Laid out as in the store, so that the runtime finds its lib-dynload.
             staged_exe = store.lay_out(workroot / "validate", rec.minor, runtime_file)
-            report = validator.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()])
+            report = validate.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()])
         metadata = {
             "python_version": rec.version,
             "python_minor": rec.minor,

@@ -15,10 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
-
+from amber.elf import ElfFile
 from amber.errors import AmberError
 from amber.runtime.recipe import PythonRecipe
 
@@ -51,28 +48,10 @@ def _version_tuple(name: str) -> tuple[int, ...]:
 
 
 def elf_facts(path: Path) -> dict:
-    """DT_NEEDED, required symbol versions and exported symbols of an ELF file."""
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        needed: list[str] = []
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                needed += [tag.needed for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
-        versions: set[str] = set()
-        for section in elf.iter_sections():
-            if isinstance(section, GNUVerNeedSection):
-                for _verneed, auxiliaries in section.iter_versions():
-                    versions.update(aux.name for aux in auxiliaries)
-        exported: list[str] = []
-        dynsym = elf.get_section_by_name(".dynsym")
-        if dynsym is not None:
-            for sym in dynsym.iter_symbols():
-                if (sym.name and sym["st_shndx"] != "SHN_UNDEF"
-                        and sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
-                        and sym["st_other"]["visibility"] in ("STV_DEFAULT", "STV_PROTECTED")):
-                    exported.append(sym.name)
-    glibc = sorted((v for v in versions if v.startswith("GLIBC_") and v != "GLIBC_PRIVATE"), key=_version_tuple)
-    return {"needed": sorted(needed), "glibc_versions": glibc, "exported": sorted(exported)}
+    """DT_NEEDED, required GLIBC_x.y versions and exported symbols of an ELF file (amber.elf: the same
+    reader the builder measures an app's glibc baseline with)."""
+    elf = ElfFile(path.read_bytes())
+    return {"needed": sorted(elf.needed), "glibc_versions": elf.glibc_versions, "exported": elf.exported_symbols}
 
 
 def check_elf(facts: dict, baseline: str) -> list[str]:
