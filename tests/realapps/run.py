@@ -9,11 +9,11 @@ Each tool under tests/realapps/<tool>/ is a wrapper project: nothing but a `pypr
 tool and everything it pulls in, and re-exports the tool's console scripts (uvicorn's also holds the FastAPI
 app it serves). Here it is built with `amber build`, unchanged: no `--extract`, no `--entry`, no wrapper
 code. The binary goes to /app/<script> in a root holding glibc's files, /proc and a noexec tmpfs on /tmp
-(tests/helpers/chroot.py), with a symlink per other script of the tool, /app first on PATH, HOME=/home and
-LANG=C.UTF-8 (a user's terminal); then the commands of TOOLS run one after the other from /work, as typed,
-and each must exit as the tool documents and print or write what it should. A tool gets more in its root
-only where a real system always has it and the tool cannot do without (Tool.needs, with the reason).
-Needs root (chroot, mounts). tests/test_realapps.py runs the same code.
+(tests/helpers/chroot.py), with a symlink per other script of the tool, /app first on PATH and HOME=/home
+(no locale: the C locale, as in the compatibility suite); then the commands of TOOLS run one after the other
+from /work, as typed, and each must exit as the tool documents and print or write what it should. A tool
+gets more in its root only where a real system always has it and the tool cannot do without (Tool.needs,
+with the reason). Needs root (chroot, mounts). tests/test_realapps.py runs the same code.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -42,11 +43,13 @@ REPO = HERE.parent.parent
 if str(HERE.parent) not in sys.path:  # run as a script: make tests/helpers importable
     sys.path.insert(0, str(HERE.parent))
 
-from helpers.chroot import Chroot  # noqa: E402
+from helpers.chroot import LIBDIR, Chroot  # noqa: E402
 
-CHROOT_ENV = {"PATH": "/app:/bin", "HOME": "/home", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
+CHROOT_ENV = {"PATH": "/app:/bin", "HOME": "/home", "TMPDIR": "/tmp"}
 WORK = "/work"  # the user's directory in the chroot: where commands run and files are written
 DOC = REPO / "docs" / "compat.md"
+LOCALE = Path("/usr/lib/locale/C.utf8")
+COREUTILS = ("mkdir", "chmod", "rm")
 BEGIN, END = "<!-- realapps: begin (tests/realapps/run.py) -->", "<!-- realapps: end -->"
 
 
@@ -55,15 +58,22 @@ class CheckResult:
     name: str
     command: str
     ok: bool
-    reason: str = ""  # why it failed: the expectation missed, then the key error line
+    reason: str = ""  # why it failed: the expectations missed, then the key error line
     output: str = ""  # the command's stdout and stderr (tails), for the report
+    summary: str = ""  # the reason in short: the first expectation missed and the key error line
+
+    @classmethod
+    def failed(cls, name: str, command: str, misses: list[str], output: str, error_text: str) -> CheckResult:
+        error = key_line(error_text)
+        more = f" (and {len(misses) - 1} more)" if len(misses) > 1 else ""
+        return cls(name, command, False, "; ".join(misses) + f" -- {error}", output, f"{misses[0]}{more} -- {error}")
 
 
 class Session:
     """One tool's chroot while its checks run: where the binary is, what `amber inspect` said about it."""
 
-    def __init__(self, chroot: Chroot, binary: Path, info: dict, workdir: Path) -> None:
-        self.chroot, self.binary, self.info, self.workdir = chroot, binary, info, workdir
+    def __init__(self, chroot: Chroot, binary: Path, info: dict, workdir: Path, env: dict[str, str]) -> None:
+        self.chroot, self.binary, self.info, self.workdir, self.env = chroot, binary, info, workdir, env
 
     def path(self, inside: str, cwd: str = WORK) -> Path:
         """The host path of `inside` (relative: to `cwd`) in the chroot."""
@@ -107,9 +117,10 @@ def key_line(output: str) -> str:
 @dataclass(frozen=True)
 class Command:
     """A command as the user types it, run in the chroot from `cwd` after writing `write` (path -> text,
-    relative to `cwd`). It must exit with `returncode`, print every string of `stdout` (`output`: on stdout
-    or stderr), print at least `min_lines` lines, and leave every file of `files` (path -> the strings it must
-    contain; "" = it exists). `{version}` in an expected string stands for the tool's pinned version."""
+    relative to `cwd`), its stdin /dev/null (with `tty`: a terminal, as in an interactive shell). It must exit
+    with `returncode`, print every string of `stdout` (of `output`: on stdout or stderr) and at least
+    `min_lines` lines, and leave every file of `files` (path -> the strings it must contain; "" = it exists).
+    `{version}` in an expected string stands for the tool's pinned version."""
 
     name: str
     argv: tuple[str, ...]
@@ -121,6 +132,7 @@ class Command:
     cwd: str = WORK
     min_lines: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    tty: bool = False
     timeout: int = 600
 
     def run(self, session: Session, version: str) -> CheckResult:
@@ -129,12 +141,18 @@ class Command:
             target = session.path(name, self.cwd)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
+        terminal, stdin = pty.openpty() if self.tty else (None, subprocess.DEVNULL)
         try:
-            out = subprocess.run(list(self.argv), env={**CHROOT_ENV, **self.env}, preexec_fn=session.preexec(self.cwd),
-                                 capture_output=True, text=True, errors="replace", timeout=self.timeout)
+            out = subprocess.run(list(self.argv), env={**CHROOT_ENV, **session.env, **self.env},
+                                 preexec_fn=session.preexec(self.cwd), stdin=stdin, capture_output=True, text=True,
+                                 errors="replace", timeout=self.timeout)
         except subprocess.TimeoutExpired as error:
-            return CheckResult(self.name, command, False, f"no exit after {self.timeout} s",
-                               f"{error.stdout or ''}\n--- stderr\n{error.stderr or ''}")
+            return CheckResult.failed(self.name, command, [f"no exit after {self.timeout} s"],
+                                      f"{error.stdout or ''}\n--- stderr\n{error.stderr or ''}", "")
+        finally:
+            if terminal is not None:
+                os.close(terminal)
+                os.close(stdin)
         output = f"{_tail(out.stdout)}\n--- stderr\n{_tail(out.stderr)}"
         misses = []
         if out.returncode != self.returncode:
@@ -152,11 +170,11 @@ class Command:
             else:
                 text = target.read_text(errors="replace")
                 wanted = (expected,) if isinstance(expected, str) else expected
-                misses += [f"{name} lacks {s!r}" for s in (e.replace("{version}", version) for e in wanted) if s not in text]
+                misses += [f"{name} lacks {s!r}" for s in (e.replace("{version}", version) for e in wanted)
+                           if s not in text]
         if not misses:
             return CheckResult(self.name, command, True, output=output)
-        return CheckResult(self.name, command, False, "; ".join(misses) + f" -- {key_line(out.stdout + out.stderr)}",
-                           output)
+        return CheckResult.failed(self.name, command, misses, output, out.stdout + out.stderr)
 
 
 @dataclass(frozen=True)
@@ -171,7 +189,8 @@ class NothingExtracted:
         if not extract:
             return CheckResult(self.name, command, True)
         why = "; ".join(f"{e.get('distribution')}: {e.get('reason', e)}" for e in extract)
-        return CheckResult(self.name, command, False, f"extracted: {why}", json.dumps(extract, indent=1))
+        return CheckResult(self.name, command, False, f"extracted: {why}", json.dumps(extract, indent=1),
+                           f"extracted: {why}")
 
 
 @dataclass(frozen=True)
@@ -179,7 +198,7 @@ class Serve:
     """A server started as typed (`{port}` in argv: a free port), asked over HTTP until `url_path` answers
     JSON containing `expect`, with `workers` workers each logging `ready`; then stopped with `stop` sent to
     the server's PID (`group`: to its whole process group, as Ctrl-C in a terminal does). It must exit 0,
-    within `timeout` seconds, leaving no process behind."""
+    within `timeout` seconds, each worker logging `finished`, leaving no process behind."""
 
     name: str
     argv: tuple[str, ...]
@@ -187,6 +206,7 @@ class Serve:
     expect: dict
     workers: int
     ready: str
+    finished: str
     stop: int = signal.SIGTERM
     group: bool = False
     timeout: int = 60
@@ -194,7 +214,7 @@ class Serve:
     def run(self, session: Session, version: str) -> CheckResult:
         port = free_port()
         argv = [a.format(port=port) for a in self.argv]
-        command = " ".join(argv)
+        command = " ".join(self.argv).replace("{port}", "PORT")
         log = session.workdir / f"serve-{port}.log"
         with log.open("w") as sink:
             enter = session.preexec(WORK)
@@ -203,7 +223,8 @@ class Serve:
                 os.setpgid(0, 0)  # its own process group, so a Ctrl-C can be sent to it alone
                 enter()
 
-            server = subprocess.Popen(argv, env=dict(CHROOT_ENV), preexec_fn=preexec, stdout=sink, stderr=sink)
+            server = subprocess.Popen(argv, env={**CHROOT_ENV, **session.env}, preexec_fn=preexec, stdout=sink,
+                                      stderr=sink)
         misses, answer = [], None
         try:
             deadline = time.monotonic() + self.timeout
@@ -232,6 +253,9 @@ class Serve:
                         misses.append(f"exit {code} after {signal.Signals(self.stop).name}, expected 0")
                 except subprocess.TimeoutExpired:
                     misses.append(f"still running {self.timeout} s after {signal.Signals(self.stop).name}")
+                finished = log.read_text(errors="replace").count(self.finished)
+                if finished < self.workers:
+                    misses.append(f"{finished} of {self.workers} workers logged {self.finished!r}")
                 time.sleep(1)
                 left = session.processes()
                 if left:
@@ -248,7 +272,7 @@ class Serve:
             output = f"GET {self.url_path}: {json.dumps(answer)}\n{output}"
         if not misses:
             return CheckResult(self.name, command, True, output=output)
-        return CheckResult(self.name, command, False, "; ".join(misses) + f" -- {key_line(output)}", output)
+        return CheckResult.failed(self.name, command, misses, output, output)
 
 
 def free_port() -> int:
@@ -270,13 +294,14 @@ class Tool:
     """One wrapper project: `dist` is the tool's distribution (its pinned version is reported), `binary` the
     script the binary is named after (the project's default: `[tool.amber] entry`, or its only script),
     `scripts` every script it re-exports (the others become symlinks to the binary), `needs` what its root
-    holds beyond glibc, /proc and /tmp: "sh" (/bin/sh), "passwd" (/etc/passwd and /etc/group with root)."""
+    holds beyond glibc's shared objects, /proc and /tmp (NEEDS), `env` what is added to CHROOT_ENV."""
 
     dist: str
     binary: str
     scripts: tuple[str, ...]
     checks: tuple[Command | NothingExtracted | Serve, ...]
     needs: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
 
 
 MESSY_PY = "import os\ndef f(a,b):\n  return {'a':a,'b':b}\nx = [1,2,\n 3]\n"
@@ -316,6 +341,14 @@ PLAYBOOK = """\
       ansible.builtin.debug:
         msg: hello from the playbook
 """
+CLIP = "not really a video, but yt-dlp goes by the extension\n" * 2000
+# What a tool's root may hold beyond the empty chroot; each is on every real Linux system.
+NEEDS = {
+    "sh": "/bin/sh (the host's dash)",
+    "coreutils": f"{', '.join(COREUTILS)} (the host's, with their libraries)",
+    "dev": "/dev/null (bound to the host's) and /dev/shm (a tmpfs)",
+    "locale": "glibc's C.UTF-8 locale files (/usr/lib/locale/C.utf8)",
+}
 UVICORN = ("uvicorn", "realapp_uvicorn:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2")
 
 # tool (its directory under tests/realapps/) -> how it is built, linked and used.
@@ -357,22 +390,34 @@ TOOLS: dict[str, Tool] = {
                 stdout=("hello from the playbook", "ok=3", "changed=2", "failed=0"),
                 files={"/tmp/ansible-demo/hello.txt": "written by ansible-playbook"}),
     ),
-        # Ansible runs every module as a child `/bin/sh -c '<python> <module>'` (the implicit localhost's
-        # python is the binary itself): a POSIX shell is a hard requirement of ansible on any target. It
-        # also looks the user up (pwd.getpwuid) for the remote user and temp directories.
-        needs=("sh", "passwd")),
+        # Ansible runs every module as `/bin/sh -c '<python> <module file>'` (the implicit localhost's python is
+        # sys.executable: the binary itself), after `mkdir` and `chmod` of a temporary directory under
+        # ~/.ansible/tmp, which it removes with `rm -f -r`: a POSIX shell and those three are what it requires of
+        # any managed host. Its workers are multiprocessing processes (semaphores in /dev/shm) that detach from
+        # stdio onto /dev/null. And it refuses to start unless the locale's encoding is UTF-8 (setlocale(LC_ALL,
+        # "") then getlocale(); Python's UTF-8 mode does not count): LANG=C.UTF-8 with glibc's C.UTF-8 files.
+        # (No /etc/passwd: ansible runs without one.)
+        needs=("sh", "coreutils", "dev", "locale"), env={"LANG": "C.UTF-8"}),
     "httpie": Tool("httpie", "http", ("http", "httpie", "https"), (
+        # stdin is a terminal, as in a shell: piped, httpie would send it as the body (scripts pass --ignore-stdin).
         Command("http --offline POST", ("http", "--offline", "POST", "example.org/post", "a=b", "n:=1", "X-Demo:yes"),
-                stdout=("POST /post HTTP/1.1", "Host: example.org", "X-Demo: yes", "application/json",
-                        '"a": "b"', '"n": 1')),
+                tty=True, stdout=("POST /post HTTP/1.1", "Host: example.org", "X-Demo: yes", "application/json",
+                                  '"a": "b"', '"n": 1')),
         Command("https --version", ("https", "--version"), stdout=("{version}",)),
-        Command("https --offline GET", ("https", "--offline", "example.org", "q==1"),
+        Command("https --offline GET", ("https", "--offline", "example.org", "q==1"), tty=True,
                 stdout=("GET /?q=1 HTTP/1.1", "Host: example.org", "User-Agent: HTTPie/{version}")),
     )),
     "yt-dlp": Tool("yt-dlp", "yt-dlp", ("yt-dlp",), (
         Command("--version", ("yt-dlp", "--version"), stdout=("{version}",)),
         Command("--list-extractors", ("yt-dlp", "--list-extractors"), stdout=("youtube", "vimeo"), min_lines=1000),
-        Command("--dump-user-agent", ("yt-dlp", "--dump-user-agent"), stdout=("Mozilla/5.0",)),
+        # A download without the network: the generic extractor on a file:// URL, then the HTTP downloader.
+        Command("--print of a file:// URL", ("yt-dlp", "--enable-file-urls", "--print",
+                                              "%(title)s|%(ext)s|%(extractor)s", f"file://{WORK}/clip.mp4"),
+                write={"clip.mp4": CLIP}, stdout=("clip|mp4|generic",)),
+        Command("download a file:// URL", ("yt-dlp", "--enable-file-urls", "-o", "copy.%(ext)s",
+                                            f"file://{WORK}/clip.mp4"),
+                stdout=("[generic] Extracting URL", "Destination: copy.mp4", "100%"),
+                files={"copy.mp4": "not really a video"}),
     )),
     "mkdocs": Tool("mkdocs", "mkdocs", ("mkdocs",), (
         NothingExtracted(),
@@ -385,9 +430,10 @@ TOOLS: dict[str, Tool] = {
     )),
     "uvicorn": Tool("uvicorn", "uvicorn", ("uvicorn",), (
         Serve("--workers 2, SIGTERM", UVICORN, "/items/7?q=amber", {"item_id": 7, "q": "amber"}, workers=2,
-              ready="Application startup complete.", stop=signal.SIGTERM),
+              ready="Application startup complete.", finished="Finished server process", stop=signal.SIGTERM),
         Serve("--workers 2, Ctrl-C", UVICORN, "/", {"hello": "amber"}, workers=2,
-              ready="Application startup complete.", stop=signal.SIGINT, group=True),
+              ready="Application startup complete.", finished="Finished server process", stop=signal.SIGINT,
+              group=True),
     )),
 }
 
@@ -452,11 +498,22 @@ def inspect(binary: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def add_program(chroot: Chroot, name: str) -> None:
+    """The host's program `name` at /bin/<name>, with the shared libraries it needs that glibc does not have."""
+    program = Path(shutil.which(name) or f"/bin/{name}").resolve()
+    chroot.add(program, f"/bin/{name}", 0o755)
+    listing = subprocess.run(["ldd", str(program)], capture_output=True, text=True, check=True).stdout
+    for library in re.findall(r"=> (/\S+)", listing):
+        target = chroot.root / LIBDIR.relative_to("/") / Path(library).name
+        if not target.exists():
+            shutil.copy2(Path(library).resolve(), target)
+
+
 @contextmanager
 def tool_chroot(tool: Tool, binary: Path, root: Path):
     """An empty root (glibc's files, /proc, a noexec 64 MB tmpfs on /tmp), the binary at /app/<binary> and a
     relative symlink /app/<script> -> <binary> per other script, /home and /work (writable, on disk), and
-    what `tool.needs`; unmounted and removed afterwards."""
+    what `tool.needs` (NEEDS); unmounted and removed afterwards."""
     chroot = Chroot(root)
     try:
         chroot.add(binary, f"/app/{tool.binary}", 0o755)
@@ -468,9 +525,19 @@ def tool_chroot(tool: Tool, binary: Path, root: Path):
         if "sh" in tool.needs:  # dash, dynamically linked to libc only
             shell = Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh")
             chroot.add(shell.resolve(), "/bin/sh", 0o755)
-        if "passwd" in tool.needs:
-            chroot.write("/etc/passwd", "root:x:0:0:root:/home:/bin/sh\n")
-            chroot.write("/etc/group", "root:x:0:\n")
+        if "coreutils" in tool.needs:
+            for program in COREUTILS:
+                add_program(chroot, program)
+        if "locale" in tool.needs:  # what a Debian system has of glibc's locale files (libc-bin), no more
+            shutil.copytree(LOCALE, root / LOCALE.relative_to("/"))
+        if "dev" in tool.needs:
+            (root / "dev" / "shm").mkdir(parents=True)
+            (root / "dev" / "null").touch()
+            subprocess.run(["mount", "--bind", "/dev/null", str(root / "dev" / "null")], check=True)
+            chroot.mounts.append(root / "dev" / "null")
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,nodev,mode=1777,size=16m", "shm",
+                            str(root / "dev" / "shm")], check=True)
+            chroot.mounts.append(root / "dev" / "shm")
         subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,mode=1777,size=64m", "tmpfs", str(root / "tmp")],
                        check=True)
         chroot.mounts.append(root / "tmp")
@@ -497,7 +564,7 @@ def run_tool(name: str, workdir: Path, log: Callable[[str], None] = print) -> To
     log(f"{name}: built in {result.build_seconds:.0f} s, {result.size / 1e6:.1f} MB"
         f"{', extracts ' + ', '.join(result.extracted) if result.extracted else ''}")
     with tool_chroot(tool, result.binary, workdir / f"{name}-root") as chroot:
-        session = Session(chroot, result.binary, info, workdir)
+        session = Session(chroot, result.binary, info, workdir, tool.env)
         for check in tool.checks:
             outcome = check.run(session, result.version)
             result.checks.append(outcome)
@@ -508,12 +575,14 @@ def run_tool(name: str, workdir: Path, log: Callable[[str], None] = print) -> To
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("\n", " ")
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(results: list[ToolResult], total_seconds: float) -> str:
     """The `## Real tools` section of docs/compat.md, between its markers."""
     passed = sum(r.ok for r in results)
+    extras = "; ".join(f"{r.tool}: " + ", ".join(NEEDS[n] for n in TOOLS[r.tool].needs) + "".join(
+        f", {k}={v}" for k, v in TOOLS[r.tool].env.items()) for r in results if TOOLS[r.tool].needs) or "none"
     lines = [
         BEGIN,
         "## Real tools",
@@ -523,23 +592,25 @@ def markdown(results: list[ToolResult], total_seconds: float) -> str:
         f"**{passed}/{len(results)} tools pass every check.** Each is built, first try, from a wrapper project that "
         "only pins the tool with everything it pulls in and re-exports its console scripts "
         "(`tests/realapps/<tool>/pyproject.toml`): plain `amber build`, no flags. The binary runs in the same empty "
-        "chroot as above, reached by its scripts' names (symlinks), and is used as its users use it; the checks "
-        "assert exit codes, output and the files written. Ansible's root also holds `/bin/sh` and `/etc/passwd` "
-        f"(it runs its modules through a shell). Run time: {total_seconds / 60:.1f} min, builds included.",
+        "chroot as above, called by its scripts' names (symlinks on `PATH`), and is used as its users use it; the "
+        "checks assert exit codes, output and the files written. *Extracted*: the distributions `amber inspect` "
+        "says are materialized on first use. A root holds more only where the tool cannot do without it and every "
+        f"Linux system has it: {extras}. Run time: {total_seconds / 60:.1f} min, builds included.",
         "",
         "| tool | version | build | size | extracted | checks passed |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
+        version = r.version if TOOLS[r.tool].dist == r.tool else f"{TOOLS[r.tool].dist} {r.version}"
         if r.build_error:
-            lines.append(f"| {r.tool} | {r.version} | **failed** | - | - | 0/{len(TOOLS[r.tool].checks)} |")
+            lines.append(f"| {r.tool} | {version} | **failed** | - | - | 0/{len(TOOLS[r.tool].checks)} |")
             continue
-        lines.append(f"| {r.tool} | {r.version} | {r.build_seconds:.0f} s | {r.size / 1e6:.1f} MB | "
+        lines.append(f"| {r.tool} | {version} | {r.build_seconds:.0f} s | {r.size / 1e6:.1f} MB | "
                      f"{', '.join(r.extracted) or '-'} | {sum(c.ok for c in r.checks)}/{len(TOOLS[r.tool].checks)} |")
     lines += ["", "| tool: check | command | result |", "|---|---|---|"]
     for r in results:
         for c in r.checks:
-            outcome = "pass" if c.ok else f"**FAIL**: {_cell(c.reason)}"
+            outcome = "pass" if c.ok else f"**FAIL**: {_cell(c.summary or c.reason)}"
             lines.append(f"| {r.tool}: {c.name} | `{_cell(c.command)}` | {outcome} |")
         if r.build_error:
             lines.append(f"| {r.tool}: build | `amber build` | **FAIL**: {_cell(key_line(r.build_error))} |")
