@@ -25,7 +25,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("elf")
     source = work / "lib.c"
     source.write_text("#include <math.h>\n__attribute__((visibility(\"hidden\"))) int hidden(void) { return 1; }\n"
-                      "int exported(double x) { return (int)cbrt(x) + hidden(); }\nstatic int local(void) { return 2; }\n"
+                      "int exported(double x) { return (int)cbrt(x) + hidden(); }\n"
+                      "static int local(void) { return 2; }\n"
                       "int weak_one(void) __attribute__((weak));\nint weak_one(void) { return local(); }\n")
     library = work / "libdemo.so.1"
     subprocess.run(["cc", "-shared", "-fPIC", "-Wl,-soname,libdemo.so.1", "-Wl,-rpath,$ORIGIN/../deps",
@@ -72,7 +73,8 @@ def test_symbol_versions_and_exports_agree_with_readelf(files: dict[str, Path]):
     demo = ElfFile(files["demo"].read_bytes())
     assert {"exported", "weak_one"} <= set(demo.exported_symbols)
     assert not {"hidden", "local"} & set(demo.exported_symbols)
-    assert demo.glibc_needed is not None and demo.glibc_versions[-1].startswith("GLIBC_%d.%d" % demo.glibc_needed)
+    major, minor = demo.glibc_needed
+    assert demo.glibc_versions[-1].startswith(f"GLIBC_{major}.{minor}")
 
 
 def test_programs_and_libraries_are_told_apart(files: dict[str, Path]):
@@ -85,4 +87,4 @@ def test_both_readers_refuse_what_is_not_a_64_bit_elf(data: bytes):
     with pytest.raises(ELFError):
         dynamic_info(data)
     with pytest.raises(ELFError):
-        ElfFile(data).needed
+        _ = ElfFile(data).needed
