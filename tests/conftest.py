@@ -18,6 +18,15 @@ def runtime() -> Path:
     return build_runtime(quiet=True)
 
 
+@pytest.fixture(scope="session")
+def hello_binary(runtime: Path, tmp_path_factory) -> Path:
+    """The hello fixture built once for the whole run (tests that only run it share it; tests that
+    modify a binary copy it first)."""
+    from helpers.build import build_fixture
+
+    return build_fixture("hello", tmp_path_factory.mktemp("hello"))
+
+
 @pytest.fixture
 def chroot(tmp_path: Path):
     """An empty root file system holding only glibc's files (needs root)."""
@@ -36,3 +45,11 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir()
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LC_ALL": "C.UTF-8"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the runtime, even through another fixture, carries the `runtime` marker, so that
+    `scripts/test --fast` (-m "not runtime and not compat") leaves out everything that could build it."""
+    for item in items:
+        if "runtime" in getattr(item, "fixturenames", ()) and item.get_closest_marker("runtime") is None:
+            item.add_marker(pytest.mark.runtime)

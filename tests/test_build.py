@@ -6,34 +6,23 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.build import AMBER, copy_fixture
 from helpers.proc import run
 
 pytestmark = pytest.mark.runtime
 
-FIXTURES = Path(__file__).parent / "fixtures"
-AMBER = [sys.executable, "-m", "amber"]
 
 
-def copy_fixture(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target)
-    return target
-
-
-@pytest.fixture(scope="module")
-def hello_binary(runtime: Path, tmp_path_factory) -> Path:
-    project = copy_fixture("hello", tmp_path_factory.mktemp("hello"))
+def test_build_writes_dist_script_and_says_what_it_built(runtime: Path, tmp_path: Path):
+    project = copy_fixture("hello", tmp_path)
     out = run([*AMBER, "build", project], timeout=600)
     assert out.returncode == 0, out.stderr
-    binary = Path(out.stdout.strip())
-    assert binary == project / "dist" / "hello"
-    assert "glibc 2.17 or newer" in out.stderr
-    return binary
+    assert Path(out.stdout.strip()) == project / "dist" / "hello"
+    assert "glibc 2.17 or newer" in out.stderr and "amber: entry point hello; also hello-shout" in out.stderr
 
 
 def test_hello_runs_its_entry_point_with_the_users_argv(hello_binary: Path, clean_env):

@@ -11,15 +11,12 @@ kernel or the dynamic loader before any of amber's code runs.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
-from helpers.proc import run
 
 pytestmark = pytest.mark.runtime
 
@@ -28,12 +25,8 @@ AMBER = [sys.executable, "-m", "amber"]
 
 
 @pytest.fixture(scope="module")
-def hello(runtime: Path, tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("damaged") / "hello"
-    shutil.copytree(FIXTURES / "hello", project)
-    out = run([*AMBER, "build", project], timeout=600)
-    assert out.returncode == 0, out.stderr
-    return project / "dist" / "hello"
+def hello(hello_binary: Path) -> Path:
+    return hello_binary  # shared with the other test files (conftest.py); copied before any change
 
 
 def variant(hello: Path, tmp_path: Path, name: str, data: bytes) -> Path:

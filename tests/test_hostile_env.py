@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers.proc import run
-
 pytestmark = pytest.mark.runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -23,12 +21,8 @@ AMBER = [sys.executable, "-m", "amber"]
 
 
 @pytest.fixture(scope="module")
-def hello(runtime: Path, tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("hostile") / "hello"
-    shutil.copytree(FIXTURES / "hello", project)
-    out = run([*AMBER, "build", project], timeout=600)
-    assert out.returncode == 0, out.stderr
-    return project / "dist" / "hello"
+def hello(hello_binary: Path) -> Path:
+    return hello_binary  # shared with the other test files (conftest.py); copied before any change
 
 
 def argv_of(result: subprocess.CompletedProcess) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 
 from amber.builder.exclude import Exclusion, check_all_matched, check_names, imports_of, member_matches, prune_site
 from amber.builder.lock import Inputs, check_installed, find_lock, lock_pins, requirements_member
-from amber.builder.project import load_project, merge_options
+from amber.builder.project import BuildFlags, load_project, merge_options
 from amber.builder.resolve import InstalledDist
 from amber.errors import AmberError
 
@@ -23,14 +23,14 @@ def project(tmp_path: Path, text: str):
 def test_lock_options_from_tool_amber_and_flags(tmp_path: Path):
     p = project(tmp_path, BASE + '[tool.amber]\nlocked = true\nrequirements = "pins.txt"\n'
                                  'exclude = ["unittest", "pydoc_data"]\n')
-    options = merge_options(p, {})
+    options = merge_options(p, BuildFlags())
     assert options.locked is True
     assert options.requirements == tmp_path / "pins.txt"  # relative to the project
     assert options.exclude == ["unittest", "pydoc_data"]
-    options = merge_options(p, {"requirements": "other.txt", "exclude": ["ensurepip", "unittest"]})
+    options = merge_options(p, BuildFlags(requirements="other.txt", exclude=["ensurepip", "unittest"]))
     assert options.requirements == Path.cwd() / "other.txt"  # a flag is relative to the current directory
     assert options.exclude == ["unittest", "pydoc_data", "ensurepip"]  # flags add to the table, once each
-    plain = merge_options(project(tmp_path, BASE), {})
+    plain = merge_options(project(tmp_path, BASE), BuildFlags())
     assert (plain.locked, plain.requirements, plain.exclude) == (False, None, [])
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from amber.builder.project import choose_entry, load_project, load_target, merge_options
+from amber.builder.project import BuildFlags, choose_entry, load_project, load_target, merge_options
 from amber.builder.resolve import InstalledDist, check_portable, parse_platform
 from amber.errors import AmberError
 
@@ -76,7 +76,7 @@ def test_requirement_entry_choice(tmp_path: Path):
 
 def test_command_line_wins_over_tool_amber(tmp_path: Path):
     p = project(tmp_path, BASE + '[tool.amber]\nentry = "a"\nplatform = "manylinux_2_17"\nsources = false\n')
-    options = merge_options(p, {"entry": "b", "platform": None, "output": "out/x", "sources": None})
+    options = merge_options(p, BuildFlags(entry="b", output="out/x"))
     assert (options.entry, options.platform, options.sources, options.output) == ("b", "manylinux_2_17", False,
                                                                                   Path("out/x"))
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from amber import __version__
-from amber.builder.project import DEFAULT_ZSTD_LEVEL
+from amber.builder.project import DEFAULT_ZSTD_LEVEL, BuildFlags
 from amber.errors import AmberError, RuntimeMissing
 
 
@@ -49,15 +49,16 @@ def _runtime_list(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from amber.builder.app import build
 
-    cli = {"entry": args.entry, "output": args.output, "python": args.python, "platform": args.platform,
-           "sources": False if args.no_sources else None, "extract": args.extract, "no-extract": args.no_extract,
-           "locked": True if args.locked else None, "requirements": args.requirements, "exclude": args.exclude,
-           "compress": args.compress, "trim": True if args.trim else None, "keep": args.keep}
+    flags = BuildFlags(entry=args.entry, output=args.output, python=args.python, platform=args.platform,
+                       sources=False if args.no_sources else None, extract=args.extract, no_extract=args.no_extract,
+                       locked=True if args.locked else None, requirements=args.requirements,
+                       exclude=args.exclude or [], compress=args.compress, trim=True if args.trim else None,
+                       keep=args.keep or [])
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
     try:
-        result = build(args.project, cli, log=log)
+        result = build(args.project, flags, log=log)
     except RuntimeMissing as missing:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise
@@ -67,7 +68,7 @@ def _build(args: argparse.Namespace) -> int:
         from amber.runtime.build import build_runtime
 
         build_runtime(missing.python)
-        result = build(args.project, cli, log=log)
+        result = build(args.project, flags, log=log)
     dists = ", ".join(f"{d.name} {d.version}" for d in result.dists)
     others = sorted(set(result.scripts) - {result.entry})
     print(f"amber: built {result.output} ({result.size / 1e6:.1f} MB) in {result.seconds:.1f}s", file=sys.stderr)

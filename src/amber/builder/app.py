@@ -1,13 +1,15 @@
-"""`amber build`: a pyproject project -> one executable file.
+"""`amber build`: a project (or a requirement) -> one executable file.
 
     project wheel (uv build) -> wheel + dependencies installed for the runtime (uv pip install --target)
+    -> scripts chosen, native code decided -> stdlib members from the runtime (--exclude, --trim)
     -> .pyc compiled by the runtime -> runtime ELF + one archive (stdlib + site-packages + boot code)
     -> written to a temporary name next to the output, then renamed.
+
+build() runs these stages in order; each is a function of this module with typed inputs and results.
 """
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import tempfile
@@ -24,21 +26,15 @@ from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
-from amber.boot.elf import ELFError, dynamic_info
+from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR
-from amber.builder import exclude, extract_rule, lock, native_scan, resolve, trim
+from amber.builder import exclude, extract_rule, lock, native_scan, resolve, site, trim
 from amber.builder.entry_check import check_entry_points
-from amber.builder.project import choose_entry, load_target, merge_options
+from amber.builder.native_scan import NativeParts
+from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import embedded, store
 from amber.runtime.recipe import load_recipe
-
-# Files an installed distribution carries that have no use inside a binary.
-SKIP_TOP = {"bin", "__pycache__", ".lock"}
-SKIP_SUFFIXES = (".pyc", ".pyo")
-# Installer records that name this build's temporary paths or times: dropped, so
-# that two builds of the same inputs are byte-identical.
-INSTALLER_NOISE = ("direct_url.json", "uv_cache.json")
 
 
 @dataclass
@@ -53,141 +49,15 @@ class BuildResult:
     native: NativeParts
 
 
-@dataclass
-class NativeParts:
-    """What the app's native code needs at run time, decided at build time."""
-
-    system_libraries: list[native_scan.SystemLibrary]
-    missing: list[str]  # sonames neither bundled nor on this machine: the target must have them
-    extractions: list[extract_rule.Extraction]
-    programs: list[str]  # archive members the kernel can execute
-    glibc: tuple[int, int] | None  # the newest GLIBC_x.y any bundled wheel's ELF file requires
-    needed: dict[str, list[str]]  # archive member -> its DT_NEEDED sonames
-
-    def system_sonames_for(self, extraction: extract_rule.Extraction) -> tuple[str, ...]:
-        """Bundled system libraries an extracted distribution's native code links directly."""
-        bundled = {lib.soname for lib in self.system_libraries}
-        return tuple(sorted({soname for _, name, _ in extraction.files for soname in self.needed.get(name, ())
-                             if soname in bundled}))
-
-
-def _head(path: Path, size: int = 64) -> bytes:
-    with path.open("rb") as f:
-        return f.read(size)
-
-
-def scan_native(files: dict[str, Path], extractions: list[extract_rule.Extraction]) -> NativeParts:
-    """ELF files among the app's files: what they need from the system, the glibc they need, programs."""
-    elves, programs = {}, []
-    for name, path in files.items():
-        head = _head(path)
-        if native_scan.is_elf(head):
-            elves[name] = path.read_bytes()
-        # Python modules with a #! line are modules here (compiled; the source may not even be kept).
-        if (path.stat().st_mode & 0o111 and not name.endswith(".py")
-                and (head[:2] == b"#!" or native_scan.is_program(elves.get(name, b"")))):
-            programs.append(name)
-    needed, glibc = {}, None
-    for name, data in elves.items():
-        try:
-            needed[name] = dynamic_info(data)[0]
-            need = native_scan.glibc_needed(data)
-        except ELFError:
-            continue  # not a loadable object for this machine (another architecture, a test file)
-        if need and (glibc is None or need > glibc):
-            glibc = need
-    libraries, missing = native_scan.bundle_missing(elves)
-    return NativeParts(libraries, missing, extractions, sorted(programs), glibc, needed)
-
-
-def dist_files(site: Path, dists: list[resolve.InstalledDist]) -> dict[str, list[str]]:
-    """Each distribution's installed files, from its RECORD (as normalize_site left it)."""
-    files = {}
-    for dist in dists:
-        record = site / dist.dist_info / "RECORD"
-        lines = record.read_text().splitlines() if record.is_file() else []
-        files[dist.name] = [line.split(",", 1)[0] for line in lines if line]
-    return files
-
-
-def console_scripts(site: Path, dist_info: str, group: str = "console_scripts") -> dict[str, str]:
-    """[console_scripts] (or another group) of one installed distribution (what pip makes wrappers for)."""
-    path = site / dist_info / "entry_points.txt"
-    if not path.is_file():
-        return {}
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # script names are case-sensitive
-    parser.read_string(path.read_text())
-    if not parser.has_section(group):
-        return {}
-    return {name: value.split("[")[0].strip() for name, value in parser.items(group)}
-
-
-def normalize_site(site: Path) -> None:
-    """Drop installer noise and make each RECORD list exactly the files the binary carries."""
-    for info in site.glob("*.dist-info"):
-        for name in INSTALLER_NOISE:
-            (info / name).unlink(missing_ok=True)
-        record = info / "RECORD"
-        if not record.is_file():
-            continue
-        kept = []
-        for line in record.read_text().splitlines():
-            path = line.split(",", 1)[0]
-            rel = Path(path)
-            if rel.parts and rel.parts[0] not in SKIP_TOP and ".." not in rel.parts and (site / rel).is_file():
-                kept.append(line)
-        record.write_text("".join(f"{line}\n" for line in sorted(kept)))
-
-
-def script_programs(site: Path, wrappers: set[str]) -> list[tuple[Path, str]]:
-    """Programs wheels install as scripts (`<dist>.data/scripts/`), stored as `bin/<name>`: ELF
-    executables and `#!` scripts for another interpreter. The installer's console-script wrappers
-    (`wrappers`) and Python scripts are left out: the binary runs its entry points itself."""
-    found = []
-    for path in sorted((site / "bin").glob("*")):
-        if path.name in wrappers or not path.is_file() or path.is_symlink() or not path.stat().st_mode & 0o111:
-            continue
-        head = _head(path, 128)
-        first_line = head.split(b"\n", 1)[0]
-        if native_scan.is_elf(head) or (first_line.startswith(b"#!") and b"python" not in first_line):
-            found.append((path, f"bin/{path.name}"))
-    return found
-
-
-def site_files(site: Path) -> list[tuple[Path, str]]:
-    files = []
-    for path in sorted(site.rglob("*")):
-        rel = path.relative_to(site)
-        if rel.parts[0] in SKIP_TOP or "__pycache__" in rel.parts or path.name.endswith(SKIP_SUFFIXES):
-            continue
-        if path.is_symlink():
-            raise AmberError(f"installed package file {rel} is a symlink; amber archives hold regular files only")
-        if path.is_file():
-            files.append((path, rel.as_posix()))
-    return files
-
-
-def app_module(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
-               trimmed: list[str] | None = None, zstd: bool = False) -> bytes:
+def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
+              trimmed: list[str] | None = None, zstd: bool = False) -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
         for top in extraction.top_level:
             extract[top] = (extraction.key, extraction.forced, parts.system_sonames_for(extraction))
-    lines = ['"""Generated by amber build: the scripts of this binary and how to load its native code."""', "",
-             f"SCRIPTS = {dict(sorted(scripts.items()))!r}", f"DEFAULT = {default!r}",
-             f"NATIVE = {native!r}  # carries shared objects to load from memory",
-             f"EXTRACT = {dict(sorted(extract.items()))!r}  # top-level name -> (cache key, forced, system sonames)",
-             f"EXECUTABLES = frozenset({sorted(parts.programs)!r})  # programs started by path",
-             f"TRIMMED = frozenset({sorted(trimmed or [])!r})  # stdlib modules --trim left out",
-             f"ZSTD = {zstd!r}  # members are zstd (--compress): zipfile must learn to read them", ""]
-    return "\n".join(lines).encode()
-
-
-def carries_shared_objects(app_files: list[tuple[Path, str]]) -> bool:
-    """Whether the installed files hold shared objects (C extensions, vendored libraries)."""
-    return any(".so" in Path(name).suffixes for _, name in app_files)
+    return app_table_source(SCRIPTS=scripts, DEFAULT=default, NATIVE=native, EXTRACT=extract,
+                            EXECUTABLES=frozenset(parts.programs), TRIMMED=frozenset(trimmed or ()), ZSTD=zstd)
 
 
 def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: list[Member],
@@ -214,124 +84,199 @@ def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: 
             roots = roots | boot_refs[name]
         return trim.trim_stdlib(graph, roots, facts.bare, keep)
 
-    app_native = carries_shared_objects(app_files)
+    app_native = native_scan.carries_shared_objects(app_files)
     result = trimmed(app_native)
     if not app_native and any(store.is_dynload_member(m.name) for m in result.members):
         result = trimmed(True)
     return result
 
 
-def build(target: str | Path, cli: dict, log=print) -> BuildResult:
-    """Build `target` (a project directory, or a requirement such as 'httpie==3.2.4') into one file."""
+def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> BuildResult:
+    """Build `target` (a project directory, or a requirement such as 'httpie==3.2.4') into one file.
+
+    The stages, each a function below: install what the binary carries; choose its scripts; decide
+    about its native code; take the standard library from the runtime (excluded, trimmed); compile
+    everything with the runtime; write runtime ELF + archive under a temporary name, then rename.
+    """
     started = time.monotonic()
     project = load_target(str(target), Path.cwd())
-    options = merge_options(project, cli)
+    options = merge_options(project, flags or BuildFlags())
     rec = load_recipe().python(options.python)
     runtime = store.find(rec)
     if runtime is None:
         raise RuntimeMissing(rec.minor, rec.version)
-    image = open_binary(runtime.executable)
-    # The runtime's own need, as its validator measured it (e.g. "GLIBC_2.17").
-    runtime_glibc = tuple(int(x) for x in runtime.metadata["glibc_max"].removeprefix("GLIBC_").split(".")[:2])
     with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name, \
             resolve.uv_scratch(Path(tmp_name) / "uv-tmp"):
         tmp = Path(tmp_name)
-        wheel = None if project.requirement else resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
-        site = tmp / "site"
-        inputs = lock.install_app(project, options, wheel, runtime.executable, site, tmp, log)
-        resolved = resolve.installed_dists(site)
-        lock.check_installed(inputs, project, resolved, log)
-        pins = lock.requirements_member(inputs, project, resolved, rec.version, options.platform)
-        exclusion = exclude.prune_site(site, options.exclude, project.name, runtime.executable)
-        normalize_site(site)
-        dists = resolve.installed_dists(site)
-        resolve.check_portable(dists)
-        own = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(project.name)), None)
-        scripts = console_scripts(site, own.dist_info) if own else {}
-        # A requirement build may take its entry from any installed distribution's scripts.
-        available = {name: target for d in dists for name, target in console_scripts(site, d.dist_info).items()
-                     } if project.requirement else {}
-        entry = choose_entry(project, scripts, options.entry, available)
-        if entry in scripts:
-            default = entry
-        elif entry in available:
-            default = entry
-            scripts = {**scripts, entry: available[entry]}
-        else:  # an explicit module:function
-            default = project.normalized_name
-            scripts = {**scripts, default: entry}
-        output = (options.output or project.root / "dist" / default)
-        output = output if output.is_absolute() else (Path.cwd() / output)
-        wrappers = {name for d in dists for name in console_scripts(site, d.dist_info, "gui_scripts")} | {
-            name for d in dists for name in console_scripts(site, d.dist_info)}
-        app_files = site_files(site) + script_programs(site, wrappers)
-        by_name = dict((name, path) for path, name in app_files)
-        check_entry_points(scripts, by_name)
-        extractions = extract_rule.choose(
-            dist_files(site, dists), by_name, keep_sources=options.sources,
-            cache_tag=f"cpython-{rec.minor.replace('.', '')}", salt=runtime.metadata["recipe_hash"],
-            extract=options.extract, no_extract=options.no_extract)
-        parts = scan_native(by_name, extractions)
-        for soname in parts.missing:
-            log(f"amber: warning: bundled native code needs {soname}, which this machine does not have either; "
-                "the target system must provide it")
+        installed = install(project, options, runtime, rec.version, tmp, log)
+        chosen = choose_scripts(project, options, installed)
+        output = options.output or project.root / "dist" / chosen.default
+        output = output if output.is_absolute() else Path.cwd() / output
+        app_files = site.site_files(installed.site) + site.script_programs(installed.site, installed.wrappers)
+        parts = native_decisions(installed, options, runtime, rec.minor, app_files, chosen, log)
+        image = open_binary(runtime.executable)
         runtime_members = image.members()
-        stdlib = exclude.prune_members(runtime_members, exclusion)
-        # Copies of the boot sources for the runtime (it compiles them, and --trim scans them): in a
-        # self-built amber the originals are inside this binary's archive, where another process cannot
-        # open them.
-        boot_copies = {}
-        for name, path in BOOT_MODULES.items():
-            boot_copies[name] = tmp / "boot" / f"{name}.py"
-            boot_copies[name].parent.mkdir(exist_ok=True)
-            boot_copies[name].write_bytes(path.read_bytes())
-        trimmed = trim_for_app(runtime, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
-                               tmp) if options.trim else None
-        if trimmed:
-            stdlib = trimmed.members
-            log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
-                f"({trimmed.dropped_bytes / 1e6:.1f} MB)")
-        if not options.sources:  # the stdlib's sources too: each .py whose .pyc is there
-            compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
-            stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
-        app_src = tmp / "__amber_app__.py"
-        # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
-        native = carries_shared_objects(app_files) or any(
-            store.is_dynload_member(m.name) for m in stdlib)
-        app_src.write_bytes(app_module(scripts, default, native, parts, trimmed.dropped if trimmed else None,
-                                       zstd=options.compress is not None))
-        boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
-        # One run of the runtime compiles the app and amber's boot code together.
-        members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
-                                            keep_sources=options.sources)
-        boot_names = {name for _, name in boot_files}
-        if any(name in boot_names for name, _ in failures):
-            raise AmberError(f"amber's boot code does not compile: {failures}")
-        for name, error in failures:
-            log(f"amber: warning: {name} does not compile for Python {rec.minor} ({error}); shipped as source")
-        exclude.warn_own_imports(site, own.dist_info if own else None, exclusion, log)
-        taken = {m.name for m in stdlib}
-        clashes = sorted(m.name for m in members if m.name in taken)
-        if clashes:
-            raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
-        # Shared objects and programs are stored, not deflated: at start-up the loader copies them into
-        # memory files with sendfile(), which a deflated member would turn into inflating megabytes.
-        members = [replace(m, compress=False) if m.compress and native_scan.is_elf(m.data) else m for m in members]
-        present = {m.name for m in members}
-        members += [e.listing(present) for e in extractions]
-        members += [Member(f"{SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
-                    for lib in parts.system_libraries]
-        glibc = max([runtime_glibc, *([parts.glibc] if parts.glibc else [])])
-        manifest = build_manifest(runtime.metadata, options.platform, glibc, scripts, default, entry, dists, parts,
-                                  {"inputs": inputs.as_json(), "excluded": sorted(exclusion.names),
+        boot_copies = copy_boot_sources(tmp)
+        stdlib, trimmed = stdlib_members(runtime, runtime_members, installed, options, app_files, boot_copies, parts,
+                                         tmp, log)
+        members = compile_app(runtime, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts, trimmed,
+                              installed, tmp, log)
+        glibc = max([runtime_glibc(runtime), *([parts.glibc] if parts.glibc else [])])
+        manifest = build_manifest(runtime.metadata, options.platform, glibc, chosen.scripts, chosen.default,
+                                  chosen.entry, installed.dists, parts,
+                                  {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
                                    "compression": {"zstd_level": options.compress} if options.compress else None})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
-        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, pins, runtime_manifest],
+        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, installed.pins, runtime_manifest],
                      zstd_level=options.compress)
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
-                       entry=entry, scripts=scripts, dists=dists, glibc=glibc, native=parts)
+                       entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, glibc=glibc, native=parts)
+
+
+@dataclass
+class Installed:
+    """What the install stage left in `<tmp>/site`, and what was decided on the way."""
+
+    site: Path
+    dists: list[resolve.InstalledDist]
+    own: resolve.InstalledDist | None  # the project's (or the requirement's) distribution
+    inputs: lock.Inputs
+    pins: Member  # .amber/requirements.lock
+    exclusion: exclude.Exclusion
+    wrappers: set[str]  # the installer's console and gui script wrappers (bin/), which the binary replaces
+
+
+def install(project: Project, options: BuildOptions, runtime: store.Runtime, python_version: str, tmp: Path,
+            log) -> Installed:
+    """The project's wheel (none for a requirement) and its dependencies, installed for the runtime,
+    checked against the lock, with --exclude applied and the RECORDs normalized."""
+    wheel = None if project.requirement else resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
+    installed_site = tmp / "site"
+    inputs = lock.install_app(project, options, wheel, runtime.executable, installed_site, tmp, log)
+    resolved = resolve.installed_dists(installed_site)
+    lock.check_installed(inputs, project, resolved, log)
+    pins = lock.requirements_member(inputs, project, resolved, python_version, options.platform)
+    exclusion = exclude.prune_site(installed_site, options.exclude, project.name, runtime.executable)
+    site.normalize_site(installed_site)
+    dists = resolve.installed_dists(installed_site)
+    resolve.check_portable(dists)
+    own = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(project.name)), None)
+    wrappers = {name for d in dists for group in ("gui_scripts", "console_scripts")
+                for name in site.console_scripts(installed_site, d.dist_info, group)}
+    return Installed(installed_site, dists, own, inputs, pins, exclusion, wrappers)
+
+
+@dataclass
+class Scripts:
+    entry: str  # what the user asked for (a script name or module:function), or the default choice
+    default: str  # the script the binary runs under its own name
+    scripts: dict[str, str]  # script name -> module:function
+
+
+def choose_scripts(project: Project, options: BuildOptions, installed: Installed) -> Scripts:
+    """The binary's scripts: its distribution's console scripts, plus the entry when it is another
+    distribution's script (a requirement build) or an explicit module:function."""
+    scripts = site.console_scripts(installed.site, installed.own.dist_info) if installed.own else {}
+    # A requirement build may take its entry from any installed distribution's scripts.
+    available = {name: target for d in installed.dists
+                 for name, target in site.console_scripts(installed.site, d.dist_info).items()
+                 } if project.requirement else {}
+    entry = choose_entry(project, scripts, options.entry, available)
+    if entry in scripts:
+        return Scripts(entry, entry, scripts)
+    if entry in available:
+        return Scripts(entry, entry, {**scripts, entry: available[entry]})
+    default = project.normalized_name  # an explicit module:function
+    return Scripts(entry, default, {**scripts, default: entry})
+
+
+def native_decisions(installed: Installed, options: BuildOptions, runtime: store.Runtime, minor: str,
+                     app_files: list[tuple[Path, str]], chosen: Scripts, log) -> native_scan.NativeParts:
+    """What the app's native code needs at run time: the distributions to extract, the system libraries
+    to bundle, its programs, the glibc it needs (the entry points are checked on the way)."""
+    by_name = {name: path for path, name in app_files}
+    check_entry_points(chosen.scripts, by_name)
+    extractions = extract_rule.choose(
+        site.dist_files(installed.site, installed.dists), by_name, keep_sources=options.sources,
+        cache_tag=f"cpython-{minor.replace('.', '')}", salt=runtime.metadata["recipe_hash"],
+        extract=options.extract, no_extract=options.no_extract)
+    parts = native_scan.scan_native(by_name, extractions)
+    for soname in parts.missing:
+        log(f"amber: warning: bundled native code needs {soname}, which this machine does not have either; "
+            "the target system must provide it")
+    return parts
+
+
+def copy_boot_sources(tmp: Path) -> dict[str, Path]:
+    """Copies of the boot sources for the runtime (it compiles them, and --trim scans them): in a
+    self-built amber the originals are inside this binary's archive, where another process cannot
+    open them."""
+    copies = {}
+    for name, path in BOOT_MODULES.items():
+        copies[name] = tmp / "boot" / f"{name}.py"
+        copies[name].parent.mkdir(exist_ok=True)
+        copies[name].write_bytes(path.read_bytes())
+    return copies
+
+
+def stdlib_members(runtime: store.Runtime, runtime_members: list[Member], installed: Installed,
+                   options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
+                   parts: native_scan.NativeParts, tmp: Path, log) -> tuple[list[Member], trim.TrimResult | None]:
+    """The runtime's standard library members the binary carries: --exclude applied, then --trim,
+    then --no-sources (each .py whose .pyc is there)."""
+    stdlib = exclude.prune_members(runtime_members, installed.exclusion)
+    trimmed = trim_for_app(runtime, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
+                           tmp) if options.trim else None
+    if trimmed:
+        stdlib = trimmed.members
+        log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
+            f"({trimmed.dropped_bytes / 1e6:.1f} MB)")
+    if not options.sources:
+        compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
+        stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
+    return stdlib, trimmed
+
+
+def compile_app(runtime: store.Runtime, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
+                stdlib: list[Member], boot_copies: dict[str, Path], chosen: Scripts, parts: native_scan.NativeParts,
+                trimmed: trim.TrimResult | None, installed: Installed, tmp: Path, log) -> list[Member]:
+    """The app's members: its files and amber's boot code with the generated __amber_app__, compiled by
+    the runtime in one run; shared objects stored; extraction listings and bundled system libraries."""
+    app_src = tmp / "__amber_app__.py"
+    # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
+    native = native_scan.carries_shared_objects(app_files) or any(store.is_dynload_member(m.name) for m in stdlib)
+    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, trimmed.dropped if trimmed else None,
+                                  zstd=options.compress is not None))
+    boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
+    members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
+                                        keep_sources=options.sources)
+    boot_names = {name for _, name in boot_files}
+    if any(name in boot_names for name, _ in failures):
+        raise AmberError(f"amber's boot code does not compile: {failures}")
+    for name, error in failures:
+        log(f"amber: warning: {name} does not compile for Python {minor} ({error}); shipped as source")
+    exclude.warn_own_imports(installed.site, installed.own.dist_info if installed.own else None,
+                             installed.exclusion, log)
+    taken = {m.name for m in stdlib}
+    clashes = sorted(m.name for m in members if m.name in taken)
+    if clashes:
+        raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
+    # Shared objects and programs are stored, not deflated: at start-up the loader copies them into
+    # memory files with sendfile(), which a deflated member would turn into inflating megabytes.
+    members = [replace(m, compress=False) if m.compress and native_scan.is_elf(m.data) else m for m in members]
+    present = {m.name for m in members}
+    members += [e.listing(present) for e in parts.extractions]
+    members += [Member(f"{SYSTEM_LIBRARY_DIR}/{lib.soname}", lib.data, compress=True, executable=True)
+                for lib in parts.system_libraries]
+    return members
+
+
+def runtime_glibc(runtime: store.Runtime) -> tuple[int, int]:
+    """The runtime's own need, as its validator measured it (e.g. "GLIBC_2.17")."""
+    major, minor = runtime.metadata["glibc_max"].removeprefix("GLIBC_").split(".")[:2]
+    return int(major), int(minor)
 
 
 def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts: dict[str, str], default: str,

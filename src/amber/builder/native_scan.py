@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amber.boot.elf import ELFError, dynamic_info
+from amber.builder.extract_rule import Extraction
 from amber.elf import ElfFile, is_elf
 
-__all__ = ["SystemLibrary", "bundle_missing", "glibc_needed", "is_elf", "is_program"]
+__all__ = ["NativeParts", "SystemLibrary", "bundle_missing", "carries_shared_objects", "file_head", "glibc_needed",
+           "is_elf", "is_program", "scan_native"]
 # Sonames glibc itself provides (every target has them: they are the baseline).
 GLIBC_SONAMES = frozenset({
     "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
@@ -108,3 +110,56 @@ def bundle_missing(elves: dict[str, bytes]) -> tuple[list[SystemLibrary], list[s
         bundled[soname] = SystemLibrary(soname, path, data, glibc_needed(data) or (2, 17))
         wanted += dynamic_info(data)[0]
     return [bundled[k] for k in sorted(bundled)], sorted(missing)
+
+
+def file_head(path: Path, size: int = 64) -> bytes:
+    """The first bytes of a file: enough to tell an ELF file, a `#!` script, an ELF program."""
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+@dataclass
+class NativeParts:
+    """What the app's native code needs at run time, decided at build time."""
+
+    system_libraries: list[SystemLibrary]
+    missing: list[str]  # sonames neither bundled nor on this machine: the target must have them
+    extractions: list[Extraction]
+    programs: list[str]  # archive members the kernel can execute
+    glibc: tuple[int, int] | None  # the newest GLIBC_x.y any bundled wheel's ELF file requires
+    needed: dict[str, list[str]]  # archive member -> its DT_NEEDED sonames
+
+    def system_sonames_for(self, extraction: Extraction) -> tuple[str, ...]:
+        """Bundled system libraries an extracted distribution's native code links directly."""
+        bundled = {lib.soname for lib in self.system_libraries}
+        return tuple(sorted({soname for _, name, _ in extraction.files for soname in self.needed.get(name, ())
+                             if soname in bundled}))
+
+
+def scan_native(files: dict[str, Path], extractions: list[Extraction]) -> NativeParts:
+    """ELF files among the app's files: what they need from the system, the glibc they need, programs."""
+    elves, programs = {}, []
+    for name, path in files.items():
+        head = file_head(path)
+        if is_elf(head):
+            elves[name] = path.read_bytes()
+        # Python modules with a #! line are modules here (compiled; the source may not even be kept).
+        if (path.stat().st_mode & 0o111 and not name.endswith(".py")
+                and (head[:2] == b"#!" or is_program(elves.get(name, b"")))):
+            programs.append(name)
+    needed, glibc = {}, None
+    for name, data in elves.items():
+        try:
+            needed[name] = dynamic_info(data)[0]
+            need = glibc_needed(data)
+        except ELFError:
+            continue  # not a loadable object for this machine (another architecture, a test file)
+        if need and (glibc is None or need > glibc):
+            glibc = need
+    libraries, missing = bundle_missing(elves)
+    return NativeParts(libraries, missing, extractions, sorted(programs), glibc, needed)
+
+
+def carries_shared_objects(app_files: list[tuple[Path, str]]) -> bool:
+    """Whether the installed files hold shared objects (C extensions, vendored libraries)."""
+    return any(".so" in Path(name).suffixes for _, name in app_files)

@@ -35,6 +35,26 @@ LIST_OPTIONS = ("exclude", "keep")
 
 
 @dataclass
+class BuildFlags:
+    """`amber build`'s command-line flags, as given: None (or an empty list) where a flag was not given,
+    so that [tool.amber] decides. Field names are the TOML keys with `_` for `-`."""
+
+    entry: str | None = None
+    output: str | None = None
+    python: str | None = None
+    platform: str | None = None
+    sources: bool | None = None
+    extract: list[str] = field(default_factory=list)
+    no_extract: list[str] = field(default_factory=list)
+    locked: bool | None = None
+    requirements: str | None = None
+    exclude: list[str] = field(default_factory=list)
+    compress: bool | int | None = None
+    trim: bool | None = None
+    keep: list[str] = field(default_factory=list)
+
+
+@dataclass
 class BuildOptions:
     """What `amber build` was asked to do: [tool.amber] values overridden by flags."""
 
@@ -127,7 +147,7 @@ def load_project(root: Path) -> Project:
                    scripts={k: v.strip() for k, v in scripts.items()}, tool=tool)
 
 
-def merge_options(project: Project, cli: dict) -> BuildOptions:
+def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
     """[tool.amber] values, each overridden by the command line flag when given.
 
     List options add up (`exclude = [...]` plus each `--exclude`). A requirements
@@ -136,14 +156,14 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
     """
     merged = BuildOptions()
     for key in TOOL_OPTIONS:
+        attribute = key.replace("-", "_")
+        flag = getattr(flags, attribute)
         if key in LIST_OPTIONS:
-            values = [*project.tool.get(key, []), *(cli.get(key) or [])]
-            setattr(merged, key, list(dict.fromkeys(values)))
+            values = [*project.tool.get(key, []), *(flag or [])]
+            setattr(merged, attribute, list(dict.fromkeys(values)))
             continue
-        value = cli.get(key)
-        from_tool = value is None or value == []
-        if from_tool:
-            value = project.tool.get(key)
+        from_tool = flag is None or flag == []
+        value = project.tool.get(key) if from_tool else flag
         if value is None:
             continue
         if key == "output":
@@ -153,8 +173,8 @@ def merge_options(project: Project, cli: dict) -> BuildOptions:
                                 "[tool.amber] compress")
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
-        setattr(merged, key.replace("-", "_"), value)
-    if cli.get("keep") and not merged.trim:
+        setattr(merged, attribute, value)
+    if flags.keep and not merged.trim:
         raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")
     return merged
 

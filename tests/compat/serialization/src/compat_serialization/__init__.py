@@ -6,22 +6,9 @@ in OK; `compat-serialization NAME...` runs some; `compat-serialization import NA
 """
 
 import datetime
-import importlib
-import importlib.metadata
-import sys
-import traceback
 
-CHECKS = {}
-
-
-def check(dist, *modules):
-    """Register a check for distribution `dist`; `modules` are what `import DIST` times."""
-
-    def register(func):
-        CHECKS[dist] = (modules, func)
-        return func
-
-    return register
+from ._harness import check
+from ._harness import main as _main
 
 
 @check("pyyaml", "yaml")
@@ -114,29 +101,4 @@ def check_lxml():
 # ---- the same harness in every compat fixture ----
 
 def main():
-    args = sys.argv[1:]
-    if args[:1] == ["import"]:  # no name: nothing but the app's own start-up
-        for name in args[1:]:
-            for module in CHECKS[name][0]:
-                importlib.import_module(module)
-        return 0
-    names = args or list(CHECKS)
-    failed = []
-    for name in names:
-        version = "?"
-        try:
-            version = importlib.metadata.version(name)
-            detail = CHECKS[name][1]()
-        except Exception as exc:  # one line for the table, the traceback on stderr
-            traceback.print_exc()
-            failed.append(name)
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            print(f"{name}=={version}: FAIL {reason}", flush=True)
-        else:
-            print(f"{name}=={version}: {detail} OK", flush=True)
-    group = __name__.removeprefix("compat_")
-    if failed:
-        print(f"{group}: {len(failed)} of {len(names)} failed: {' '.join(failed)}")
-        return 1
-    print(f"{group}: {len(names)} packages OK")
-    return 0
+    return _main("serialization")
