@@ -143,3 +143,29 @@ def test_children_that_may_run_the_binary_are_marked():
     assert not children._may_run_self("/bin/true", [exe, "-c", "pass"])  # another program
     assert children._marked_mapping({"A": "1", "AMBER_INTERPRETER": "stale"}) == {"A": "1", "AMBER_INTERPRETER": exe}
     assert children._marked_list([b"A=1", b"AMBER_INTERPRETER=1"]) == [b"A=1", b"AMBER_INTERPRETER=" + exe.encode()]
+
+
+# -- the generated table every app carries ---------------------------------------------------------------
+
+def test_the_app_table_has_one_schema_for_its_writer_and_readers():
+    """Every name the boot code imports from __amber_app__ is in APP_TABLE, and the writer writes exactly
+    APP_TABLE's names, as constants a compiled module holds."""
+    import ast
+
+    from amber.boot import BOOT_DIR
+    from amber.boot.entry import APP_TABLE, app_table_source
+
+    read = set()
+    for source in BOOT_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "__amber_app__":
+                read |= {alias.name for alias in node.names}
+    assert read and read <= set(APP_TABLE)
+    values = dict(SCRIPTS={"b": "m:b", "a": "m:a"}, DEFAULT="a", NATIVE=True, EXTRACT={}, EXECUTABLES={"z", "y"},
+                  TRIMMED=frozenset(), ZSTD=False)
+    namespace = {}
+    exec(app_table_source(**values), namespace)  # noqa: S102 - the generated module, as the binary runs it
+    assert {name: namespace[name] for name in APP_TABLE} == {**values, "EXECUTABLES": frozenset({"y", "z"})}
+    assert list(namespace["SCRIPTS"]) == ["a", "b"]  # sorted: the same build gives the same bytes
+    with pytest.raises(ValueError, match="takes exactly"):
+        app_table_source(**{**values, "EXTRA": 1})
