@@ -80,7 +80,8 @@ def test_uv_lock_pins_win_and_are_recorded(runtime: Path, tmp_path: Path, clean_
     assert versions(info) == {"hello": "1.0", "six": LOCKED_SIX}
     lock_sha = hashlib.sha256((project / "uv.lock").read_bytes()).hexdigest()
     assert info["inputs"] == {"lock": "uv.lock", "lock_sha256": lock_sha, "locked": True, "stale": False,
-                              "requirements": None, "requirements_sha256": None, "resolved": "lock"}
+                              "requirement": None, "requirements": None, "requirements_sha256": None,
+                              "resolved": "lock"}
     assert info["pins"] == [f"six=={LOCKED_SIX}"]
     assert "inputs:   uv.lock (sha256 " in run([*AMBER, "inspect", binary]).stdout
     assert run([binary, "ok"], env=clean_env).returncode == 0

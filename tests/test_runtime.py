@@ -48,7 +48,7 @@ def test_is_one_file_with_the_stdlib_inside(runtime: Path, clean_env):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert str(runtime) in eval(lines[0])
-    assert lines[1] == f"{runtime}/encodings/__init__.pyc"
+    assert lines[1] == f"{runtime}/encodings/__init__.py"  # the source's path where the archive has it
     assert lines[2].startswith(f"{runtime}/json/")
 
 

@@ -29,8 +29,8 @@ def zig_binary() -> Path:
         import ziglang  # type: ignore[import-not-found]
     except ImportError as exc:
         raise AmberError(
-            "the zig toolchain is missing: install amber's build extra "
-            "(pip install 'ziglang==0.17.1')"
+            "building a runtime needs the zig compiler, amber's runtime-build extra: "
+            "pip install 'amber[runtime-build]' (or 'ziglang==0.17.1')"
         ) from exc
     zig = Path(ziglang.__file__).parent / "zig"
     if not zig.is_file():
