@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from amber.archive.writer import Member, write_archive
-from amber.boot import children, native, vfs
+from amber.boot import children, hooks, native, vfs
 
 SUFFIX = native.EXTENSION_SUFFIXES[0]  # this host's, e.g. .cpython-311-x86_64-linux-gnu.so
 
@@ -85,17 +85,17 @@ def test_actions_run_after_the_first_import_in_registration_order(tmp_path: Path
     (tmp_path / "amber_hooked_module.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     ran = []
-    vfs.after_import("amber_hooked_module", lambda: ran.append(("first", sys.modules["amber_hooked_module"].VALUE)))
-    vfs.after_import("amber_hooked_module", lambda: ran.append(("second", 1)))
-    assert sys.meta_path[0] is vfs._after_imports and ran == []
+    hooks.after_import("amber_hooked_module", lambda: ran.append(("first", sys.modules["amber_hooked_module"].VALUE)))
+    hooks.after_import("amber_hooked_module", lambda: ran.append(("second", 1)))
+    assert sys.meta_path[0] is hooks._after_imports and ran == []
     try:
         import amber_hooked_module  # noqa: F401
     finally:
         sys.modules.pop("amber_hooked_module", None)
     assert ran == [("first", 1), ("second", 1)]
-    assert vfs._after_imports not in sys.meta_path  # nothing waits: the finder left
-    vfs.after_import("sys", lambda: ran.append("at once"))  # already imported
-    assert ran[-1] == "at once" and vfs._after_imports not in sys.meta_path
+    assert hooks._after_imports not in sys.meta_path  # nothing waits: the finder left
+    hooks.after_import("sys", lambda: ran.append("at once"))  # already imported
+    assert ran[-1] == "at once" and hooks._after_imports not in sys.meta_path
 
 
 # -- the extension finder -------------------------------------------------------------------------------

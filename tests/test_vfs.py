@@ -14,13 +14,11 @@ import sys
 import pytest
 
 from amber.archive.writer import Member, write_archive
-from amber.boot import BOOT_DIR
 
 EXERCISE = r"""
-import errno, glob, importlib.util, json, os, pathlib, shutil, sys
+import errno, glob, json, os, pathlib, shutil, sys
+import amber.boot.vfs as vfs  # its in-binary imports (__amber_hooks__...) resolve to amber.boot's modules
 archive, scratch = sys.argv[1], sys.argv[2]
-spec = importlib.util.spec_from_file_location("vfs", sys.argv[3])
-vfs = importlib.util.module_from_spec(spec); spec.loader.exec_module(vfs)
 sys.path.insert(0, archive)
 vfs.install(archive)
 pkg = os.path.join(archive, "pkg")
@@ -77,7 +75,7 @@ def seen(tmp_path_factory) -> dict:
                           Member("pkg/sub/blob.bin", b"\x00\x01\x02" * 100)])
     scratch = tmp / "scratch"
     scratch.mkdir()
-    out = subprocess.run([sys.executable, "-I", "-c", EXERCISE, str(archive), str(scratch), str(BOOT_DIR / "vfs.py")],
+    out = subprocess.run([sys.executable, "-I", "-c", EXERCISE, str(archive), str(scratch)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

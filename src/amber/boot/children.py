@@ -23,7 +23,7 @@ The process-starting primitives every stdlib path goes through are wrapped
 `os.execv[e]` under every `os.exec*`/`os.spawn*`, and `os.system`).
 
 __amber_boot__ imports this module only when a module providing one of the
-primitives is first imported (`__amber_vfs__.after_import`), so a hello world does not import it.
+primitives is first imported (`__amber_hooks__.after_import`), so a hello world does not import it.
 """
 
 import posix

@@ -93,7 +93,7 @@ def _install_child_relaunch():
 
     __amber_children__ itself is imported only then, off a hello world's path.
     """
-    from __amber_vfs__ import after_import
+    from __amber_hooks__ import after_import
 
     def action(name):
         return lambda: __import__("__amber_children__").wrap(name)
@@ -116,7 +116,8 @@ def _install_archive_loaders():
     """The archive file system, then what the app's table asks for: native code, extracted
     distributions, programs inside the archive. Each piece is imported only when the app has it."""
     from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, ZSTD
-    from __amber_vfs__ import after_import, install
+    from __amber_hooks__ import after_import
+    from __amber_vfs__ import install
 
     filesystem = install(_archive_path())
     native = None

@@ -32,14 +32,9 @@ import posix
 import sys
 from _frozen_importlib import ModuleSpec  # importlib.machinery's, without importing importlib
 
-from __amber_vfs__ import (
-    MFD_ALLOW_SEALING,
-    MFD_CLOEXEC,
-    SYSTEM_LIBRARY_DIR,
-    after_import,
-    memory_file,
-    write_all,
-)
+from __amber_hooks__ import after_import
+from __amber_memfd__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, memory_file, write_all
+from __amber_vfs__ import SYSTEM_LIBRARY_DIR
 
 EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
 

@@ -21,6 +21,8 @@ import io
 import posix
 import sys
 
+from __amber_hooks__ import after_import
+
 # `os` is not imported here: a hello world never needs it, and importing it
 # costs a measurable part of start-up. builtins.open is wrapped at once; the os
 # functions are wrapped right after the app (or anything) first imports os.
@@ -39,54 +41,8 @@ LOCAL_HEADER_SIZE = 30  # a zip local file header before its name and extra fiel
 STORED = 0
 
 _WRITE_MODES = frozenset("wax+")
-MFD_CLOEXEC, MFD_ALLOW_SEALING = 1, 2
 filesystem = None  # the installed ArchiveFS
-_fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
-
-
-def memory_file(label, data, flags=MFD_CLOEXEC):
-    """A memfd holding `data`, positioned at its start; -1 when the kernel gives none
-    (older than 3.17, or a seccomp filter refuses memfd_create). The runtime's os.memfd_create
-    makes the system call itself (runtime patch 0004: glibc 2.17 has no wrapper)."""
-    try:
-        fd = posix.memfd_create(label.encode("utf-8", "surrogateescape")[:240], flags)
-    except OSError:
-        return -1
-    write_all(fd, data)
-    return fd
-
-
-def anonymous_file(label, data):
-    """A descriptor holding `data`: a memfd, else an unlinked temporary file."""
-    fd = memory_file(label, data)
-    if fd < 0:
-        import tempfile
-
-        with tempfile.TemporaryFile() as tmp:
-            fd = posix.dup(tmp.fileno())
-        write_all(fd, data)
-    return fd
-
-
-def write_all(fd, data):
-    """Write `data` to `fd` whole, then rewind it."""
-    view = memoryview(data)
-    written = 0
-    while written < len(view):
-        written += posix.write(fd, view[written:])
-    posix.lseek(fd, 0, 0)
-
-
-def send_span(source, target, offset, size):
-    """Copy `size` bytes at `offset` of descriptor `source` to `target` in the kernel (sendfile: they
-    never pass through Python), then rewind `target`."""
-    end = offset + size
-    while offset < end:
-        sent = posix.sendfile(target, source, offset, end - offset)
-        if sent == 0:
-            raise OSError(f"the archive ends inside a member (at byte {offset})")
-        offset += sent
-    posix.lseek(target, 0, 0)
+fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
 
 
 class _ArchiveBytes(io.BytesIO):
@@ -107,76 +63,22 @@ class _ArchiveBytes(io.BytesIO):
         if self._fd is None:
             view = self.getbuffer()
             try:
+                from __amber_memfd__ import anonymous_file
+
                 fd = anonymous_file("amber:" + self._rel, view)
             finally:
                 view.release()
             posix.lseek(fd, self.tell(), 0)
             self._fd = fd
-            _fd_members[fd] = self._rel
+            fd_members[fd] = self._rel
         return self._fd
 
     def close(self):
         if self._fd is not None:
-            _fd_members.pop(self._fd, None)
+            fd_members.pop(self._fd, None)
             posix.close(self._fd)
             self._fd = None
         super().close()
-
-
-class _DirEntry:
-    """What os.scandir yields, for a member of the archive."""
-
-    __slots__ = ("name", "path", "_fs", "_rel")
-
-    def __init__(self, fs, directory_path, rel, name):
-        self.name = name
-        self.path = directory_path + ("" if directory_path.endswith("/") else "/") + name
-        self._fs = fs
-        self._rel = rel
-
-    def is_dir(self, *, follow_symlinks=True):
-        return self._rel in self._fs.dirs
-
-    def is_file(self, *, follow_symlinks=True):
-        return self._rel not in self._fs.dirs
-
-    def is_symlink(self):
-        return False
-
-    def is_junction(self):
-        return False
-
-    def stat(self, *, follow_symlinks=True):
-        return self._fs.stat(self._rel)
-
-    def inode(self):
-        return self._fs.inode(self._rel)
-
-    def __fspath__(self):
-        return self.path
-
-    def __repr__(self):
-        return f"<DirEntry {self.name!r}>"
-
-
-class _ScandirIterator:
-    def __init__(self, entries):
-        self._entries = iter(entries)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return next(self._entries)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self._entries = iter(())
 
 
 class ArchiveFS:
@@ -312,6 +214,8 @@ class ArchiveFS:
         span = self.stored_span(rel)
         if span is None:
             return False
+        from __amber_memfd__ import send_span
+
         send_span(self.descriptor(), fd, *span)
         return True
 
@@ -340,13 +244,13 @@ def install(archive):
     fs = ArchiveFS(archive, directory, zipimport._get_data)
     _wrap_open(fs)
     _wrap_file_finder_hook(fs, zipimport.zipimporter)
-    after_import("os", lambda: _wrap_os(fs))
+    after_import("os", lambda: __import__("__amber_vfs_os__").wrap(fs))
     global filesystem
     filesystem = fs
     return fs
 
 
-def _same_identity(wrapper, real):
+def same_identity(wrapper, real):
     wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = real.__name__, real.__name__, real.__doc__
     wrapper.__wrapped__ = real
 
@@ -367,7 +271,7 @@ def _wrap_open(fs):
         text.mode = mode
         return text
 
-    _same_identity(open, real_open)
+    same_identity(open, real_open)
     builtins.open = io.open = open
     # tokenize (and so linecache) keeps its own reference to open, taken when the
     # interpreter imported it at start-up.
@@ -392,7 +296,7 @@ def _wrap_open_code(fs):
             return real_open_code(path)
         return _ArchiveBytes(fs.read(rel), path, rel, "rb")
 
-    _same_identity(open_code, real_open_code)
+    same_identity(open_code, real_open_code)
     _io.open_code = io.open_code = open_code
 
 
@@ -419,117 +323,8 @@ def _wrap_file_finder_hook(fs, zipimporter):
             raise ImportError("only directories are supported", path=path)
         return zipimporter(path)
 
-    _same_identity(path_hook_for_FileFinder, real)
+    same_identity(path_hook_for_FileFinder, real)
     path_hook_for_FileFinder.__qualname__ = real.__qualname__
     sys.path_hooks[position] = path_hook_for_FileFinder
 
 
-def _wrap_os(fs):
-    import os
-
-    real_stat, real_lstat = os.stat, os.lstat
-    real_listdir, real_scandir, real_access, real_fstat = os.listdir, os.scandir, os.access, os.fstat
-
-    def stat(path, *, dir_fd=None, follow_symlinks=True):
-        rel = fs.relative(path) if dir_fd is None else None
-        if rel is None:
-            return real_stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
-        return fs.stat(rel)
-
-    def lstat(path, *, dir_fd=None):
-        rel = fs.relative(path) if dir_fd is None else None
-        if rel is None:
-            return real_lstat(path, dir_fd=dir_fd)
-        return fs.stat(rel)
-
-    def fstat(fd):
-        rel = _fd_members.get(fd)
-        return real_fstat(fd) if rel is None else fs.stat(rel)
-
-    def listdir(path="."):
-        rel = fs.listable(path)
-        if rel is None:
-            return real_listdir(path)
-        names = fs.listdir(rel)
-        return [os.fsencode(n) for n in names] if isinstance(os.fspath(path), bytes) else names
-
-    def scandir(path="."):
-        rel = fs.listable(path)
-        if rel is None:
-            return real_scandir(path)
-        base = os.fspath(path)
-        base = os.fsdecode(base) if isinstance(base, bytes) else base
-        entries = [_DirEntry(fs, base, f"{rel}/{name}" if rel else name, name) for name in fs.listdir(rel)]
-        return _ScandirIterator(entries)
-
-    def access(path, mode, *, dir_fd=None, effective_ids=False, follow_symlinks=True):
-        rel = fs.relative(path) if dir_fd is None else None
-        if rel is None:
-            return real_access(path, mode, dir_fd=dir_fd, effective_ids=effective_ids,
-                               follow_symlinks=follow_symlinks)
-        if not fs.exists(rel):
-            return False
-        if mode & os.W_OK:
-            return False
-        return not (mode & os.X_OK) or rel in fs.dirs or rel in fs.executables
-
-    for wrapper, real in ((stat, real_stat), (lstat, real_lstat), (listdir, real_listdir),
-                          (scandir, real_scandir), (access, real_access), (fstat, real_fstat)):
-        _same_identity(wrapper, real)
-    os.stat, os.lstat, os.fstat, os.listdir, os.scandir, os.access = stat, lstat, fstat, listdir, scandir, access
-
-
-class _AfterImports:
-    """The one finder that runs actions right after a module is first imported, without importing it
-    earlier (the os functions are wrapped once the app imports os, the process-starting primitives
-    once subprocess is imported...). It sits first on sys.meta_path while actions wait, and costs one
-    dict lookup per import whatever the number of actions; it leaves once none waits."""
-
-    def __init__(self):
-        self.waiting = {}  # module name -> actions, in the order they were registered
-
-    def find_spec(self, fullname, path=None, target=None):
-        actions = self.waiting.pop(fullname, None)
-        if actions is None:
-            return None
-        if not self.waiting:
-            sys.meta_path.remove(self)
-        import _frozen_importlib
-
-        # The other finders answer (this one no longer has the name, so there is no recursion).
-        spec = _frozen_importlib._find_spec(fullname, path, target)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ThenRun(spec.loader, actions)
-        return spec
-
-
-class _ThenRun:
-    """A module's own loader, then the actions waiting for the module."""
-
-    def __init__(self, loader, actions):
-        self._loader = loader
-        self._actions = actions
-
-    def __getattr__(self, attr):
-        return getattr(self._loader, attr)
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        for action in self._actions:
-            action()
-
-
-_after_imports = _AfterImports()
-
-
-def after_import(name, action):
-    """Run `action()` right after module `name` is first imported; at once if it already is."""
-    if name in sys.modules:
-        action()
-        return
-    if not _after_imports.waiting:
-        sys.meta_path.insert(0, _after_imports)
-    _after_imports.waiting.setdefault(name, []).append(action)
