@@ -156,3 +156,33 @@ def test_the_checks_can_fail(tmp_path: Path):
                     "```\n[fenced](y.md)\n```\n[web](https://example.invalid/x)\n")
     assert broken_links(page) == ["page.md: missing.md (no such file)",
                                   "page.md: #nowhere (no such heading in page.md)"]
+
+
+def architecture_tree() -> set[str]:
+    """The files docs/ARCHITECTURE.md's tree names (src/amber/ relative; a directory entry `patches/` for
+    its files)."""
+    text = (DOCS / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    tree = re.search(r"```\nsrc/amber/\n(.*?)```", text, re.S).group(1)
+    named, parents = set(), []
+    for line in tree.splitlines():
+        match = re.match(r"^( +)(\S+)", line)
+        if not match or len(match.group(1)) % 2 or len(match.group(1)) > 8 or "/" in match.group(2)[:-1]:
+            continue  # not an entry: a description's continuation is indented past the names
+        depth, name = len(match.group(1)) // 2 - 1, match.group(2)
+        if not re.match(r"^[\w.-]+/?$", name):
+            continue  # a continuation line of a description
+        parents = parents[:depth]
+        named.add("/".join([*parents, name]).rstrip("/"))
+        if name.endswith("/"):
+            parents.append(name.rstrip("/"))
+    return named
+
+
+def test_architecture_tree_matches_the_files():
+    """Every module and data file of src/amber is in docs/ARCHITECTURE.md's tree, and nothing else is."""
+    source = ROOT / "src" / "amber"
+    files = {p.relative_to(source).as_posix() for p in source.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py" and p.suffix != ".patch"}
+    named = architecture_tree()
+    directories = {name for name in named if (source / name).is_dir()}
+    assert named - directories == files
