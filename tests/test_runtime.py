@@ -38,6 +38,8 @@ def test_exports_only_the_c_api(runtime: Path):
     exported = validate.elf_facts(runtime)["exported"]
     assert "PyObject_GetAttr" in exported
     assert not [s for s in exported if s.startswith(("SSL_", "EVP_", "ffi_", "sqlite3_", "lzma_", "BZ2_"))]
+    # and libc's file functions of the C file layer (runtime/amber_fs.c), which every loaded object binds to
+    assert set(exported) >= validate.INTERPOSED
 
 
 def test_is_one_file_with_the_stdlib_inside(runtime: Path, clean_env):

@@ -23,7 +23,7 @@ from amber.runtime.toolchain import Toolchain, host_tool
 PATCH_DIR = RUNTIME_DIR / "patches"
 LAUNCHER = RUNTIME_DIR / "launcher.c"
 # amber's own C modules, copied into Modules/ under these names (see extensions.toml).
-OWN_MODULES = {"_amber_zstd.c": RUNTIME_DIR / "amber_zstd.c"}
+OWN_MODULES = {"_amber_zstd.c": RUNTIME_DIR / "amber_zstd.c", "_amber_fs.c": RUNTIME_DIR / "amber_fs.c"}
 
 @dataclass
 class StagedPython:

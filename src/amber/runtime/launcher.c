@@ -647,6 +647,9 @@ fail:
     Py_ExitStatusException(status);
 }
 
+/* runtime/amber_fs.c: C code's open/fopen/stat/access of paths under `self` read its archive. */
+void amber_fs_init(const char *self);
+
 int
 main(int argc, char **argv)
 {
@@ -656,6 +659,7 @@ main(int argc, char **argv)
     if (find_self(argc > 0 ? argv[0] : NULL, self, sizeof(self)) == 0) {
         switch (read_trailer(self, &trailer, &why)) {
         case ARCHIVE:
+            amber_fs_init(self);
             return run_with_archive(argc, argv, self, trailer.flags);
         case DAMAGED:
             fprintf(stderr, "amber: %s: damaged file: %s; copy it again\n", self, why);

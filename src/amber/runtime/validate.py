@@ -24,6 +24,13 @@ GLIBC_LIBRARIES = {
     "ld-linux-x86-64.so.2",
 }
 C_API_PATTERNS = ("Py*", "_Py*", "PY*", "_PY*")
+# libc's file functions the runtime defines (runtime/amber_fs.c): every object the process loads binds
+# to these, so that paths under the binary read its archive.
+INTERPOSED = frozenset({
+    "open", "open64", "openat", "openat64", "fopen", "fopen64", "access", "faccessat",
+    "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64",
+    "__xstat", "__xstat64", "__lxstat", "__lxstat64", "__fxstatat", "__fxstatat64",
+})
 # Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o).
 CRT_SYMBOLS = {"_start", "main", "_IO_stdin_used", "__data_start", "data_start", "__libc_csu_init",
                "__libc_csu_fini", "_init", "_fini", "__dso_handle", "_edata", "_end", "__bss_start"}
@@ -63,8 +70,8 @@ def check_elf(facts: dict, baseline: str) -> list[str]:
     too_new = [v for v in facts["glibc_versions"] if _version_tuple(v) > limit]
     if too_new:
         problems.append(f"needs glibc symbol versions above GLIBC_{baseline}: {', '.join(too_new)}")
-    not_api = [s for s in facts["exported"]
-               if s not in CRT_SYMBOLS and not any(fnmatch.fnmatchcase(s, p) for p in C_API_PATTERNS)]
+    not_api = [s for s in facts["exported"] if s not in CRT_SYMBOLS and s not in INTERPOSED
+               and not any(fnmatch.fnmatchcase(s, p) for p in C_API_PATTERNS)]
     if not_api:
         shown = ", ".join(not_api[:12]) + (" ..." if len(not_api) > 12 else "")
         problems.append(f"exports {len(not_api)} symbols outside the Python C API: {shown}")
