@@ -178,9 +178,7 @@ def app_chroot(binary: Path, root: Path):
         shell = Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh")
         chroot.add(shell, "/bin/sh", 0o755)
         (root / "home").mkdir()
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,mode=1777,size=64m", "tmpfs", str(root / "tmp")],
-                       check=True)
-        chroot.mounts.append(root / "tmp")
+        chroot.mount_tmpfs("/tmp")
         chroot.mount_proc()
         yield chroot
     finally:

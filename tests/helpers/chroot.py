@@ -71,6 +71,13 @@ class Chroot:
         target.write_text(text)
         return target
 
+    def mount_tmpfs(self, inside: str, options: str = "noexec,mode=1777,size=64m") -> None:
+        """A tmpfs at `inside` (by default /tmp as the suites want it: noexec, so nothing can run from it)."""
+        target = self.root / inside.lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], check=True)
+        self.mounts.append(target)
+
     def mount_proc(self) -> None:
         proc = self.root / "proc"
         proc.mkdir(exist_ok=True)

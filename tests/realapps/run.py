@@ -535,12 +535,8 @@ def tool_chroot(tool: Tool, binary: Path, root: Path):
             (root / "dev" / "null").touch()
             subprocess.run(["mount", "--bind", "/dev/null", str(root / "dev" / "null")], check=True)
             chroot.mounts.append(root / "dev" / "null")
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,nodev,mode=1777,size=16m", "shm",
-                            str(root / "dev" / "shm")], check=True)
-            chroot.mounts.append(root / "dev" / "shm")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,mode=1777,size=64m", "tmpfs", str(root / "tmp")],
-                       check=True)
-        chroot.mounts.append(root / "tmp")
+            chroot.mount_tmpfs("/dev/shm", "nosuid,nodev,mode=1777,size=16m")
+        chroot.mount_tmpfs("/tmp")
         chroot.mount_proc()
         yield chroot
     finally:
