@@ -1,4 +1,5 @@
-"""Issue #17, first step: C code's open/fopen/stat/access of paths under the binary read its archive.
+"""Issue #17, first steps: C code's open/fopen/stat/access/opendir/realpath of paths under the binary read
+its archive.
 
 The runtime defines these libc functions (runtime/amber_fs.c) and exports them, so every shared object
 the process loads binds to them: OpenSSL inside the `_ssl` module reads certifi's CA bundle straight from
@@ -69,6 +70,38 @@ seen["c_stat"] = [result, int.from_bytes(buffer.raw[48:56], "little") == os.path
                   oct(int.from_bytes(buffer.raw[24:28], "little"))]
 seen["c_access"] = [libc.access(words.encode(), os.R_OK), libc.access(words.encode(), os.W_OK),
                     errno.errorcode[ctypes.get_errno()], libc.access((binary + "/zipunsafe").encode(), os.X_OK)]
+# directories list through libc's opendir/readdir, realpath normalizes, nothing is a symbolic link
+class Dirent(ctypes.Structure):
+    _fields_ = [("d_ino", ctypes.c_uint64), ("d_off", ctypes.c_int64), ("d_reclen", ctypes.c_ushort),
+                ("d_type", ctypes.c_ubyte), ("d_name", ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.closedir.argtypes = [ctypes.c_void_p]
+def c_listdir(path):
+    handle = libc.opendir(path.encode())
+    if not handle:
+        return errno.errorcode[ctypes.get_errno()]
+    names = []
+    while True:
+        entry = libc.readdir(handle)
+        if not entry:
+            break
+        names.append(entry.contents.d_name.decode() + ("/" if entry.contents.d_type == 4 else ""))
+    libc.closedir(handle)
+    return sorted(names)
+data = os.path.dirname(words)
+seen["c_listdir"] = [c_listdir(data), c_listdir(words), c_listdir(data + "/nope"), bool(c_listdir("/proc"))]
+seen["c_listdir_root"] = [name in c_listdir(binary + "/") for name in ("zipunsafe/", "certifi/", "json/")]
+libc.realpath.restype = ctypes.c_char_p
+libc.realpath.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+resolved = libc.realpath((binary + "//zipunsafe/./data/../data/words.txt").encode(), None)
+seen["c_realpath"] = [resolved.decode() == words, libc.realpath((data + "/nope").encode(), None),
+                      errno.errorcode[ctypes.get_errno()]]
+libc.readlink.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+seen["c_readlink"] = [libc.readlink(words.encode(), ctypes.create_string_buffer(64), 64),
+                      errno.errorcode[ctypes.get_errno()]]
 # ordinary files are libc's
 fd = os.open("/proc/self/exe", os.O_RDONLY)
 seen["ordinary"] = [libc.access(b"/proc/self/exe", os.R_OK), os.read(fd, 4).hex()]
@@ -80,6 +113,8 @@ EXPECTED = {
     "write": "EROFS", "create": "EROFS", "missing": "ENOENT", "outside": "ENOTDIR", "fopen": "alpha\n",
     "fopen_write": [None, "EROFS"], "c_stat": [0, True, "0o100444"], "c_access": [0, -1, "EROFS", 0],
     "ordinary": [0, "7f454c46"],
+    "c_listdir": [["nested/", "words.txt"], "ENOTDIR", "ENOENT", True], "c_listdir_root": [True, True, True],
+    "c_realpath": [True, None, "ENOENT"], "c_readlink": [-1, "EINVAL"],
 }
 
 

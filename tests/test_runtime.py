@@ -240,3 +240,15 @@ def test_repl_in_a_terminal_without_terminfo(runtime: Path, chroot, term):
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+def test_the_bare_runtime_reads_its_stdlib_files_like_an_installed_python(runtime: Path, clean_env):
+    """The C file layer makes the archive's files real to the interpreter's own os and io calls: listing
+    the stdlib next to os.__file__, reading a source, inspect.getsource of a frozen module's function."""
+    code = ("import inspect, json, os, sys; d = os.path.dirname(os.__file__); "
+            "print(d == sys.executable == sys._stdlib_dir, sorted(os.listdir(os.path.join(d, 'json')))[:2], "
+            "os.path.isdir(os.path.join(d, 'json')), open(json.__file__).read().startswith('r\"\"\"JSON'), "
+            "inspect.getsource(os.path.join).splitlines()[0])")
+    out = run([runtime, "-I", "-c", code], env=clean_env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True ['__init__.py', '__init__.pyc'] True True def join(a, *p):"

@@ -14,12 +14,15 @@
  * The archive's index is read here on the first call that names a path under
  * the binary (its format: src/amber/archive/format.py, checked by
  * tests/test_archive.py), from the file itself, so no Python object is touched
- * and any thread may call in. What is not here yet (issue #17): relative
- * paths, directories (opendir/readdir), realpath/readlink, dlopen and execve
- * of paths inside the binary (the boot code's loaders serve those).
+ * and any thread may call in. Directories list through opendir/readdir and
+ * realpath() normalizes; what is not here yet (issue #17): relative paths,
+ * descriptors of directories (openat/fdopendir/dirfd), scandir(3) (glibc calls
+ * its own opendir), and dlopen and execve of paths inside the binary (the boot
+ * code's loaders serve those).
  */
 #include "Python.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -757,6 +760,281 @@ amber_faccessat(int dirfd, const char *path, int how, int flags)
     }
     REAL(faccessat_fn, faccessat)
     return real_faccessat(dirfd, path, how, flags);
+}
+
+/* -- directories, realpath, readlink ------------------------------------------------------------ */
+
+/* A directory of the archive opened by opendir(): its entries, listed once from the index. Only
+ * handles in `open_dirs` are ours; readdir() and closedir() of any other DIR go to libc. */
+struct archive_dir {
+    struct archive_dir *next_open;
+    uint32_t count, position;
+    char **names;
+    unsigned char *types;
+    struct dirent64 entry;
+};
+
+static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct archive_dir *open_dirs;
+
+static struct archive_dir *
+ours(void *handle)
+{
+    pthread_mutex_lock(&dirs_lock);
+    struct archive_dir *d = open_dirs;
+    while (d != NULL && (void *)d != handle) {
+        d = d->next_open;
+    }
+    pthread_mutex_unlock(&dirs_lock);
+    return d;
+}
+
+static void
+free_dir(struct archive_dir *d)
+{
+    for (uint32_t i = 0; i < d->count; i++) {
+        free(d->names[i]);
+    }
+    free(d->names);
+    free(d->types);
+    free(d);
+}
+
+/* The entries of directory `name` ("" for the root): the members one level below it. */
+static struct archive_dir *
+list_dir(const char *name)
+{
+    size_t length = strlen(name);
+    struct archive_dir *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    uint32_t room = 16;
+    d->names = malloc(room * sizeof(*d->names));
+    d->types = malloc(room);
+    for (uint32_t i = 0; d->names != NULL && d->types != NULL && i < member_count; i++) {
+        const struct member *m = &members[i];
+        size_t start = length ? length + 1 : 0;
+        if (m->length <= start || (length && (memcmp(m->name, name, length) != 0 || m->name[length] != '/'))) {
+            continue;
+        }
+        const char *leaf = m->name + start;
+        size_t n = m->length - start;
+        const char *slash = memchr(leaf, '/', n);
+        if (slash != NULL && (size_t)(slash - leaf) != n - 1) {
+            continue;  /* deeper down */
+        }
+        if (d->count == room) {
+            room *= 2;
+            char **names = realloc(d->names, room * sizeof(*names));
+            if (names != NULL) {
+                d->names = names;
+            }
+            unsigned char *types = names != NULL ? realloc(d->types, room) : NULL;
+            if (types == NULL) {
+                free_dir(d);
+                errno = ENOMEM;
+                return NULL;
+            }
+            d->types = types;
+        }
+        size_t leaf_length = slash ? n - 1 : n;
+        d->names[d->count] = strndup(leaf, leaf_length);
+        d->types[d->count] = slash ? DT_DIR : DT_REG;
+        if (d->names[d->count] == NULL) {
+            free_dir(d);
+            errno = ENOMEM;
+            return NULL;
+        }
+        d->count++;
+    }
+    if (d->names == NULL || d->types == NULL) {
+        free_dir(d);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return d;
+}
+
+typedef DIR *(*opendir_fn)(const char *);
+typedef struct dirent *(*readdir_fn)(DIR *);
+typedef struct dirent64 *(*readdir64_fn)(DIR *);
+typedef int (*closedir_fn)(DIR *);
+typedef void (*rewinddir_fn)(DIR *);
+typedef int (*dirfd_fn)(DIR *);
+typedef char *(*realpath_fn)(const char *, char *);
+typedef ssize_t (*readlink_fn)(const char *, char *, size_t);
+
+EXPORTED DIR *amber_opendir(const char *path) __asm__("opendir");
+EXPORTED struct dirent *amber_readdir(DIR *handle) __asm__("readdir");
+EXPORTED struct dirent64 *amber_readdir64(DIR *handle) __asm__("readdir64");
+EXPORTED int amber_closedir(DIR *handle) __asm__("closedir");
+EXPORTED void amber_rewinddir(DIR *handle) __asm__("rewinddir");
+EXPORTED int amber_dirfd(DIR *handle) __asm__("dirfd");
+EXPORTED char *amber_realpath(const char *path, char *resolved) __asm__("realpath");
+EXPORTED ssize_t amber_readlink(const char *path, char *buffer, size_t size) __asm__("readlink");
+
+DIR *
+amber_opendir(const char *path)
+{
+    NAME_BUFFER;
+    if (path != NULL && path[0] == '/' && member_name(path, name, sizeof(name))) {
+        int is_dir;
+        if (lookup(name, &is_dir) != NULL) {
+            errno = ENOTDIR;
+            return NULL;
+        }
+        if (!is_dir) {
+            return NULL;  /* errno: ENOENT, or EIO */
+        }
+        struct archive_dir *d = list_dir(name);
+        if (d == NULL) {
+            return NULL;
+        }
+        pthread_mutex_lock(&dirs_lock);
+        d->next_open = open_dirs;
+        open_dirs = d;
+        pthread_mutex_unlock(&dirs_lock);
+        return (DIR *)d;
+    }
+    REAL(opendir_fn, opendir)
+    return real_opendir(path);
+}
+
+/* The next entry of one of our directories, or NULL at its end (errno untouched, as readdir does). */
+static struct dirent64 *
+next_entry(struct archive_dir *d)
+{
+    if (d->position >= d->count) {
+        return NULL;
+    }
+    const char *leaf = d->names[d->position];
+    struct dirent64 *e = &d->entry;
+    memset(e, 0, sizeof(*e));
+    e->d_ino = hash(leaf, strlen(leaf)) | 1;
+    e->d_off = ++d->position;
+    e->d_reclen = sizeof(*e);
+    e->d_type = d->types[d->position - 1];
+    strncpy(e->d_name, leaf, sizeof(e->d_name) - 1);
+    return e;
+}
+
+struct dirent *
+amber_readdir(DIR *handle)
+{
+    struct archive_dir *d = ours(handle);
+    if (d != NULL) {
+        /* struct dirent and struct dirent64 are the same on the 64-bit targets */
+        return (struct dirent *)next_entry(d);
+    }
+    REAL(readdir_fn, readdir)
+    return real_readdir(handle);
+}
+
+struct dirent64 *
+amber_readdir64(DIR *handle)
+{
+    struct archive_dir *d = ours(handle);
+    if (d != NULL) {
+        return next_entry(d);
+    }
+    REAL64(readdir64_fn, readdir64, readdir)
+    return real_readdir64(handle);
+}
+
+int
+amber_closedir(DIR *handle)
+{
+    pthread_mutex_lock(&dirs_lock);
+    struct archive_dir **link = &open_dirs;
+    while (*link != NULL && (void *)*link != (void *)handle) {
+        link = &(*link)->next_open;
+    }
+    struct archive_dir *d = *link;
+    if (d != NULL) {
+        *link = d->next_open;
+    }
+    pthread_mutex_unlock(&dirs_lock);
+    if (d != NULL) {
+        free_dir(d);
+        return 0;
+    }
+    REAL(closedir_fn, closedir)
+    return real_closedir(handle);
+}
+
+void
+amber_rewinddir(DIR *handle)
+{
+    struct archive_dir *d = ours(handle);
+    if (d != NULL) {
+        d->position = 0;
+        return;
+    }
+    REAL(rewinddir_fn, rewinddir)
+    real_rewinddir(handle);
+}
+
+int
+amber_dirfd(DIR *handle)
+{
+    if (ours(handle) != NULL) {
+        errno = ENOTSUP;  /* a directory inside the binary has no descriptor */
+        return -1;
+    }
+    REAL(dirfd_fn, dirfd)
+    return real_dirfd(handle);
+}
+
+/* realpath() of a path under the binary: its normalized form, when it names a member or directory. */
+char *
+amber_realpath(const char *path, char *resolved)
+{
+    NAME_BUFFER;
+    if (path != NULL && path[0] == '/' && member_name(path, name, sizeof(name))) {
+        int is_dir;
+        if (lookup(name, &is_dir) == NULL && !is_dir) {
+            return NULL;
+        }
+        size_t length = prefix_length - 1 + (name[0] ? 1 + strlen(name) : 0);
+        if (length >= PATH_MAX) {
+            errno = ENAMETOOLONG;
+            return NULL;
+        }
+        char *out = resolved != NULL ? resolved : malloc(PATH_MAX);
+        if (out == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        memcpy(out, archive_path, prefix_length - 1);
+        if (name[0]) {
+            out[prefix_length - 1] = '/';
+            strcpy(out + prefix_length, name);
+        }
+        else {
+            out[prefix_length - 1] = '\0';
+        }
+        return out;
+    }
+    REAL(realpath_fn, realpath)
+    return real_realpath(path, resolved);
+}
+
+/* Nothing inside the binary is a symbolic link. */
+ssize_t
+amber_readlink(const char *path, char *buffer, size_t size)
+{
+    NAME_BUFFER;
+    if (path != NULL && path[0] == '/' && member_name(path, name, sizeof(name))) {
+        int is_dir;
+        if (lookup(name, &is_dir) == NULL && !is_dir) {
+            return -1;
+        }
+        errno = EINVAL;
+        return -1;
+    }
+    REAL(readlink_fn, readlink)
+    return real_readlink(path, buffer, size);
 }
 
 /* -- _amber_fs: what Python (tests, `amber inspect`) may ask ------------------------------------ */

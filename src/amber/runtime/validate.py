@@ -30,6 +30,7 @@ INTERPOSED = frozenset({
     "open", "open64", "openat", "openat64", "fopen", "fopen64", "access", "faccessat",
     "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64",
     "__xstat", "__xstat64", "__lxstat", "__lxstat64", "__fxstatat", "__fxstatat64",
+    "opendir", "readdir", "readdir64", "closedir", "rewinddir", "dirfd", "realpath", "readlink",
 })
 # Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o).
 CRT_SYMBOLS = {"_start", "main", "_IO_stdin_used", "__data_start", "data_start", "__libc_csu_init",
