@@ -780,6 +780,9 @@ static struct archive_dir *open_dirs;
 static struct archive_dir *
 ours(void *handle)
 {
+    if (__atomic_load_n(&open_dirs, __ATOMIC_ACQUIRE) == NULL) {
+        return NULL;  /* no archive directory is open: every readdir() of the process is libc's at once */
+    }
     pthread_mutex_lock(&dirs_lock);
     struct archive_dir *d = open_dirs;
     while (d != NULL && (void *)d != handle) {
@@ -893,7 +896,7 @@ amber_opendir(const char *path)
         }
         pthread_mutex_lock(&dirs_lock);
         d->next_open = open_dirs;
-        open_dirs = d;
+        __atomic_store_n(&open_dirs, d, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&dirs_lock);
         return (DIR *)d;
     }
@@ -945,16 +948,19 @@ amber_readdir64(DIR *handle)
 int
 amber_closedir(DIR *handle)
 {
-    pthread_mutex_lock(&dirs_lock);
-    struct archive_dir **link = &open_dirs;
-    while (*link != NULL && (void *)*link != (void *)handle) {
-        link = &(*link)->next_open;
+    struct archive_dir *d = NULL;
+    if (__atomic_load_n(&open_dirs, __ATOMIC_ACQUIRE) != NULL) {
+        pthread_mutex_lock(&dirs_lock);
+        struct archive_dir **link = &open_dirs;
+        while (*link != NULL && (void *)*link != (void *)handle) {
+            link = &(*link)->next_open;
+        }
+        d = *link;
+        if (d != NULL) {
+            __atomic_store_n(link, d->next_open, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&dirs_lock);
     }
-    struct archive_dir *d = *link;
-    if (d != NULL) {
-        *link = d->next_open;
-    }
-    pthread_mutex_unlock(&dirs_lock);
     if (d != NULL) {
         free_dir(d);
         return 0;
