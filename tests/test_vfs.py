@@ -60,7 +60,6 @@ with open(os.path.join(pkg, "data.txt"), "rb") as f:
     seen["fileno"] = [oct(st.st_mode), st.st_size, os.read(fd, 4).decode(),
                       os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:")]
 seen["fileno closed"] = error(lambda: os.fstat(fd))
-seen["open_code"] = __import__("io").open_code(os.path.join(pkg, "data.txt")).read().decode()
 print(json.dumps(seen))
 """
 
@@ -101,7 +100,6 @@ def seen(tmp_path_factory) -> dict:
     # a real descriptor (a memfd), positioned like the file
     ("fileno", ["0o100444", 11, "data", True]),
     ("fileno closed", ["OSError", "EBADF"]),  # closed with the file
-    ("open_code", "hello data\n"),  # the import system's loaders read sources through it
 ])
 def test_paths_inside_the_archive_answer_like_a_read_only_tree(seen: dict, way: str, answer):
     assert seen[way] == answer

@@ -278,26 +278,6 @@ def _wrap_open(fs):
     tokenize = sys.modules.get("tokenize")
     if tokenize is not None and getattr(tokenize, "_builtin_open", None) is real_open:
         tokenize._builtin_open = open
-    _wrap_open_code(fs)
-
-
-def _wrap_open_code(fs):
-    """io.open_code, which the import system's file loaders read source through: a
-    SourceFileLoader made for a path inside the binary (`spec_from_file_location`, as ansible loads
-    its plugins, runpy, pkgutil) reads it from the archive. The loaders look the function up on
-    the C module `_io` at each call."""
-    import _io
-
-    real_open_code = _io.open_code
-
-    def open_code(path):
-        rel = fs.relative(path) if isinstance(path, str) else None
-        if rel is None:
-            return real_open_code(path)
-        return _ArchiveBytes(fs.read(rel), path, rel, "rb")
-
-    same_identity(open_code, real_open_code)
-    _io.open_code = io.open_code = open_code
 
 
 def _wrap_file_finder_hook(fs, zipimporter):
