@@ -52,9 +52,10 @@ def test_trailer_points_at_the_index_and_the_archive_start():
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = {i.filename: i for i in zf.infolist()}
     assert set(names) == set(infos) - {INDEX_NAME}
-    for name, (header_offset, csize, size, crc, compress, _t, _d) in zip(names, entries, strict=True):
+    for name, (header_offset, csize, size, crc, compress, _t, _d, mode) in zip(names, entries, strict=True):
         info = infos[name]
         assert (compress, csize, size, crc) == (info.compress_type, info.compress_size, info.file_size, info.CRC)
+        assert mode == info.external_attr >> 16  # the Unix mode, as the central directory has it
         assert header_offset == info.header_offset  # absolute: the ELF prefix is counted
         assert data[header_offset:header_offset + 4] == b"PK\x03\x04"
 
@@ -226,6 +227,19 @@ def test_zipimport_patch_reads_the_format_py_describes():
     assert read == [span["method"], span["size"], span["dos_time"], span["dos_date"], span["crc"]]
     assert (int(size_at[0]), int(size_at[1])) == span["compressed_size"]
     assert (0, int(offset_at[0])) == span[named["offset"]]
+
+
+def test_c_file_layer_reads_the_records_format_py_describes():
+    """runtime/fs/archive.c parses the index itself (C code may call open() on any thread, before Python
+    is up): each record field it reads sits where RECORD_LAYOUT puts it."""
+    from amber.archive.format import RECORD, RECORD_FIELDS
+
+    source = (RUNTIME_DIR / "fs" / "archive.c").read_text()
+    assert f"#define RECORD_SIZE {RECORD.size}" in source
+    reads = re.findall(r"amber_members\[i\]\.(\w+) = (?:\(\w+\))?le\(r(?: \+ (\d+))?, (\d+)\);", source)
+    named = {"header": "header_offset", "csize": "compressed_size"}
+    assert {named.get(field, field): (int(at or 0), int(size)) for field, at, size in reads} == \
+        {name: RECORD_FIELDS[name] for name in ("header_offset", "compressed_size", "size", "crc", "method", "mode")}
 
 
 def test_architecture_doc_table_is_format_py():

@@ -11,12 +11,13 @@ zstd-compressed (`--compress`) are served; writing is EROFS; ordinary paths are 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from helpers.build import build_fixture
-from helpers.proc import run
+from helpers.proc import nomemfd, run
 
 pytestmark = pytest.mark.runtime
 
@@ -117,7 +118,8 @@ EXPECTED = {
     "write": "EROFS", "create": "EROFS", "missing": "ENOENT", "outside": "ENOTDIR", "fopen": "alpha\n",
     "fopen_write": [None, "EROFS"], "c_stat": [0, True, "0o100444"], "c_access": [0, -1, "EROFS", 0],
     "ordinary": [0, "7f454c46"],
-    "c_listdir": [["nested/", "words.txt"], "ENOTDIR", "ENOENT", True], "c_listdir_root": [True, True, True],
+    "c_listdir": [["../", "./", "nested/", "words.txt"], "ENOTDIR", "ENOENT", True],
+    "c_listdir_root": [True, True, True],
     "c_realpath": [True, None, "ENOENT"], "c_readlink": [-1, "EINVAL"], "open_code": "alpha",
 }
 
@@ -150,3 +152,163 @@ def test_c_code_reads_files_inside_the_binary_in_an_empty_chroot(app: Path, chro
     out = chroot.run(["/app/zipunsafe", "-c", CHECKS], env={"AMBER_INTERPRETER": "1"})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == EXPECTED
+
+
+# -- a C extension of our own reading its data by path (tests/fixtures/cdata) ------------------------------------
+
+CDATA_EXPECTED = {
+    "fopen": "first line of the table", "mmap": "first", "stat": [36, 1], "openat": "deeper",
+    "opendir": ["../", "./", "sub/", "table.db", "table.txt"], "scandir": [".", "..", "sub", "table.db", "table.txt"],
+    "access": [1, 0, "Read-only file system"], "dlopen": 42,
+    "sqlite": [["cat"], ["dog"]], "sqlite_write": "attempt to write a readonly database",
+    "file": "cdata/_reader.cpython-313-x86_64-linux-gnu.so",
+}
+
+
+@pytest.fixture(scope="module")
+def cdata(runtime: Path, tmp_path_factory) -> Path:
+    """The cdata fixture, its sibling library compiled and its database made first (as a wheel ships them), its
+    wheel compiled against the runtime and tagged manylinux, then built into an app as any dependency is."""
+    import sqlite3
+
+    from helpers.build import AMBER, copy_fixture, manylinux_wheel
+
+    where = tmp_path_factory.mktemp("cdata")
+    project = copy_fixture("cdata", where)
+    package = project / "src" / "cdata"
+    run(["cc", "-shared", "-fPIC", "-o", package / "libsibling.so", package / "sibling.c"], check=True)
+    with sqlite3.connect(package / "data" / "table.db") as db:
+        db.executescript("create table animals (id integer, name text); "
+                         "insert into animals values (1, 'cat'), (2, 'dog');")
+    db.close()
+    wheel = manylinux_wheel(project, where / "wheel")
+    app = where / "app"
+    app.mkdir()
+    (app / "pyproject.toml").write_text(f'''[project]
+name = "cdata-app"
+version = "1.0"
+dependencies = ["cdata @ {wheel.as_uri()}"]
+
+[project.scripts]
+cdata = "cdata:main"
+''')
+    out = run([*AMBER, "build", app], timeout=900)
+    assert out.returncode == 0, out.stderr
+    return Path(out.stdout.strip())
+
+
+def test_a_c_extension_reads_its_data_and_loads_a_sibling_by_path(cdata: Path, clean_env):
+    out = run([cdata], env=clean_env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == CDATA_EXPECTED
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root` (not /proc) with its size and modification time: what a run may have written."""
+    seen = {}
+    for directory, dirs, files in os.walk(root):
+        if directory == str(root):
+            dirs[:] = [d for d in dirs if d != "proc"]
+        for name in files + dirs:
+            st = os.lstat(os.path.join(directory, name))
+            seen[os.path.relpath(os.path.join(directory, name), root)] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("native", ["auto", "memory"])
+def test_nothing_is_written_anywhere_in_an_empty_chroot(cdata: Path, chroot, native: str):
+    """glibc's files and /proc only, /tmp a noexec tmpfs and HOME read-only: the extension, its data, its
+    sibling library and the database all come from the archive, and the run leaves every file as it was."""
+    chroot.add(cdata, "/app/cdata", mode=0o755)
+    chroot.mount_proc()
+    chroot.mount_tmpfs("/tmp")
+    chroot.mount_tmpfs("/home", "ro,mode=755")
+    before = _tree(chroot.root)
+    out = chroot.run(["/app/cdata"], env={"HOME": "/home", "AMBER_NATIVE": native})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == CDATA_EXPECTED
+    assert _tree(chroot.root) == before
+
+
+@pytest.mark.parametrize("how", ["build", "environment"])
+def test_disk_mode_creates_no_memory_file(cdata: Path, runtime: Path, tmp_path: Path, how: str):
+    """AMBER_NATIVE=disk (or `amber build --native disk`): not one memfd_create() (a seccomp filter kills the
+    process at the first), everything from the extraction cache, whose files a second run reuses."""
+    binary = cdata
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_CACHE": str(tmp_path / "cache")}
+    if how == "build":
+        from helpers.build import AMBER
+
+        binary = tmp_path / "cdata-disk"
+        out = run([*AMBER, "build", cdata.parent.parent, "--native", "disk", "-o", binary], timeout=900)
+        assert out.returncode == 0, out.stderr
+    else:
+        env["AMBER_NATIVE"] = "disk"
+    guard = nomemfd(tmp_path)
+    out = run([guard, "kill", binary], env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == CDATA_EXPECTED
+    files = tmp_path / "cache" / "extract" / "files"
+    written = {p.name: p.stat().st_mtime_ns for p in files.iterdir()}
+    assert {name.split("-", 2)[2] for name in written} >= {"table.txt", "note.txt", "table.db"}
+    assert oct(files.stat().st_mode & 0o777) == "0o700"
+    out = run([guard, "kill", binary], env=env)
+    assert out.returncode == 0, out.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in files.iterdir()} == written
+
+
+def test_without_memory_files_the_fallbacks_serve(cdata: Path, tmp_path: Path):
+    """memfd_create() refused (ENOSYS: an old kernel, a sandbox): native code from the cache, the files C code
+    opens from unlinked temporary files; the results are the same."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    out = run([nomemfd(tmp_path), "enosys", cdata], env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == CDATA_EXPECTED
+    assert (tmp_path / ".cache" / "amber" / "extract").is_dir()
+
+
+def test_a_misspelt_native_policy_is_one_line(cdata: Path, tmp_path: Path):
+    out = run([cdata], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AMBER_NATIVE": "disc"})
+    assert (out.returncode, out.stderr) == (1, "amber: AMBER_NATIVE='disc' is not one of: auto, memory, disk\n")
+
+
+# -- real wheels whose C libraries read files by path (tests/fixtures/clibs) ----------------------------------------
+
+CLIBS_EXPECTED = {
+    "gdal": {"tiff": [1200, 32633], "utm_easting": 500000, "wkt": True, "gdal_data_inside": True},
+    "libmagic": {"tiff": "image/tiff", "xml": "text/xml", "database_inside": True},
+    "libxml2": {"to": "amber", "default_attribute": "en", "invalid_rejected": True, "dtd": True},
+    "freetype": {"font_inside": True, "family": "DejaVu Sans", "png": True},
+    "openssl": {"where_inside": True, "roots": True, "requests_bundle": True},
+}
+
+
+@pytest.fixture(scope="module")
+def clibs(runtime: Path, tmp_path_factory) -> Path:
+    """rasterio (GDAL, PROJ), pylibmagic + python-magic, lxml, matplotlib, requests + certifi, built plainly:
+    no --extract, and nothing is extracted."""
+    binary = build_fixture("clibs", tmp_path_factory.mktemp("clibs"), timeout=1800)
+    from helpers.build import AMBER
+
+    info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
+    assert info["extract"] == []
+    return binary
+
+
+@pytest.mark.root
+def test_c_libraries_of_real_wheels_read_their_files_in_an_empty_chroot(clibs: Path, chroot):
+    """GDAL opening a GeoTIFF and PROJ its proj.db, libmagic its database and the file it identifies, libxml2 a
+    document and its DTD, FreeType matplotlib's fonts, OpenSSL certifi's bundle: all by paths under the binary,
+    with /tmp a noexec tmpfs, HOME read-only and no file anywhere changed (matplotlib's own font cache, which it
+    keeps in MPLCONFIGDIR, aside)."""
+    chroot.add(clibs, "/app/clibs", mode=0o755)
+    chroot.mount_proc()
+    chroot.mount_tmpfs("/tmp")
+    chroot.mount_tmpfs("/home", "ro,mode=755")
+    chroot.mount_tmpfs("/mpl", "mode=700")
+    before = {k: v for k, v in _tree(chroot.root).items() if k.split("/")[0] != "mpl"}
+    out = chroot.run(["/app/clibs"], env={"HOME": "/home", "MPLCONFIGDIR": "/mpl"}, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout) == CLIBS_EXPECTED
+    assert {k: v for k, v in _tree(chroot.root).items() if k.split("/")[0] != "mpl"} == before

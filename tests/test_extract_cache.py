@@ -6,6 +6,7 @@ the host's Python: real directories, real ownership, a real full tmpfs, real pro
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -153,20 +154,18 @@ def test_concurrent_first_uses_agree_on_one_entry(cache_env: Path):
     assert os.listdir(cache_env / "extract") == ["k8"]
 
 
-def test_rule_picks_certificates_and_fonts_but_not_test_data():
-    assert extract_rule.reason_for(["certifi/cacert.pem"]) == "ships a certificate bundle that C code opens by path"
-    matplotlib = ["matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf", "matplotlib/ft2font.cpython-313-x86_64-linux-gnu.so"]
-    assert extract_rule.reason_for(matplotlib) == "ships fonts that C code opens by path"
-    assert extract_rule.reason_for(["gevent/tests/server.crt", "numpy/core/x.so"]) is None
-
-
-def test_rule_leaves_fonts_no_c_code_opens():
-    """mkdocs' web fonts are served to browsers: extracted only when the app has C code that opens fonts."""
-    mkdocs = ["mkdocs/themes/mkdocs/webfonts/fa-solid-900.ttf", "mkdocs/__init__.py"]
-    assert extract_rule.reason_for(mkdocs) is None
-    assert extract_rule.reason_for(mkdocs, app_has_freetype=True) == "ships fonts that C code opens by path"
-    assert extract_rule.carries_freetype(["pillow.libs/libfreetype-3a7bc2d0.so.6.20.2", "PIL/_imagingft.so"])
-    assert not extract_rule.carries_freetype(["mkdocs/themes/mkdocs/webfonts/fa-solid-900.ttf"])
+def test_only_named_distributions_are_extracted(tmp_path: Path):
+    """No rule guesses any more (the C file layer serves CA bundles and fonts from the archive): certifi
+    and matplotlib's fonts stay in the archive unless the project names them."""
+    for name in ("certifi/cacert.pem", "mpl/fonts/DejaVuSans.ttf", "mpl/ft2font.so", "m.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    dists = {"certifi": ["certifi/cacert.pem"], "mpl": ["mpl/fonts/DejaVuSans.ttf", "mpl/ft2font.so"], "m": ["m.py"]}
+    files = {name: tmp_path / name for paths in dists.values() for name in paths}
+    choose = functools.partial(extract_rule.choose, dists, files, keep_sources=True, cache_tag="cpython-313",
+                               salt="s")
+    assert choose(extract=[], no_extract=[]) == []
+    assert [e.dist for e in choose(extract=["certifi", "mpl"], no_extract=["mpl"])] == ["certifi"]
     assert extract_rule.top_level_names(["six.py", "pkg/__init__.py", "pkg-1.0.dist-info/RECORD",
                                          "pkg.libs/libz.so", "fast.cpython-313-x86_64-linux-gnu.so"]) \
         == ("fast", "pkg", "six")

@@ -1,27 +1,27 @@
-"""The in-binary file system layer (boot/vfs.py), installed in a host Python on a real archive.
+"""Paths inside the binary, as Python code reaches them: builtins.open, os, os.path, glob, pathlib,
+shutil, importlib.resources. No Python wrapper answers them any more: the interpreter's own calls go
+through the C file layer (runtime/fs/), so each way below checks that layer as apps use it.
 
-One child process installs the layer (it wraps builtins.open and the os functions for the whole
-process, so not in pytest's) and reports, as JSON, what each way apps reach their files answers;
-each test checks one of them.
+One run of the zipunsafe binary reports, as JSON, what each way answers; each test checks one of them.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
-from amber.archive.writer import Member, write_archive
+from helpers.build import build_fixture
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
 
 EXERCISE = r"""
-import errno, glob, json, os, pathlib, shutil, sys
-import amber.boot.vfs as vfs  # its in-binary imports (__amber_hooks__...) resolve to amber.boot's modules
-archive, scratch = sys.argv[1], sys.argv[2]
-sys.path.insert(0, archive)
-vfs.install(archive)
-pkg = os.path.join(archive, "pkg")
+import errno, glob, importlib.resources, json, os, pathlib, shutil, sys
+binary, scratch = sys.executable, sys.argv[1]
+pkg = os.path.join(binary, "zipunsafe", "data")
+words = os.path.join(pkg, "words.txt")
 seen = {}
 
 def error(action):
@@ -31,75 +31,97 @@ def error(action):
         return [type(e).__name__, errno.errorcode.get(e.errno)]
     return None
 
-seen["text"] = open(os.path.join(pkg, "data.txt")).read()
-with open(os.path.join(pkg, "data.txt"), "rb") as f:
-    seen["binary"] = [f.read(5).decode(), f.name.rsplit("/", 1)[-1]]
+seen["text"] = open(words).read().split()[:2]
+with open(words, "rb") as f:
+    seen["binary"] = [f.read(5).decode(), f.name == words]
 seen["listdir"] = sorted(os.listdir(pkg))
 seen["scandir"] = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(pkg))
-seen["walk"] = sorted(os.path.relpath(os.path.join(d, f), archive) for d, _, fs in os.walk(archive) for f in fs)
-seen["os.path"] = [os.path.exists(os.path.join(pkg, "data.txt")), os.path.isfile(pkg), os.path.isdir(pkg),
-                   os.path.exists(os.path.join(pkg, "nope")), os.path.getsize(os.path.join(pkg, "data.txt")),
-                   os.path.isdir(archive), os.path.isfile(archive)]
-seen["glob"] = sorted(os.path.basename(p) for p in glob.glob(os.path.join(pkg, "**", "*.bin"), recursive=True))
+seen["walk"] = sorted(os.path.relpath(os.path.join(d, f), pkg) for d, _, fs in os.walk(pkg) for f in fs)
+seen["os.path"] = [os.path.exists(words), os.path.isfile(pkg), os.path.isdir(pkg),
+                   os.path.exists(os.path.join(pkg, "nope")), os.path.getsize(words) == len(open(words, "rb").read()),
+                   os.path.isdir(binary), os.path.isfile(binary)]
+seen["glob"] = sorted(os.path.basename(p) for p in glob.glob(os.path.join(pkg, "**", "*.json"), recursive=True))
 p = pathlib.Path(pkg)
-seen["pathlib"] = [(p / "data.txt").read_text().strip(), sorted(c.name for c in p.iterdir()), (p / "sub").is_dir()]
-shutil.copy(os.path.join(pkg, "sub", "blob.bin"), scratch)
-seen["shutil.copy"] = [open(os.path.join(scratch, "blob.bin"), "rb").read()[:3].hex(), os.listdir(scratch)]
-st = os.stat(os.path.join(pkg, "data.txt"))
-seen["stat"] = [oct(st.st_mode), st.st_size, st.st_mtime == os.stat(archive).st_mtime, oct(os.stat(pkg).st_mode)]
-seen["access"] = [os.access(pkg, os.R_OK), os.access(os.path.join(pkg, "data.txt"), os.W_OK),
-                  os.access(os.path.join(pkg, "data.txt"), os.X_OK), os.access(os.path.join(pkg, "x"), os.F_OK)]
-seen["write"] = [error(lambda: open(os.path.join(pkg, "data.txt"), "w")),
-                 error(lambda: open(os.path.join(pkg, "new"), "a"))]
-seen["missing"] = [error(lambda: open(os.path.join(pkg, "missing.txt"))),
-                   error(lambda: os.listdir(os.path.join(pkg, "data.txt")))]
-with open(os.path.join(pkg, "data.txt"), "rb") as f:
+seen["pathlib"] = [(p / "words.txt").read_text().split()[0], sorted(c.name for c in p.iterdir()),
+                   (p / "nested").is_dir()]
+shutil.copy(os.path.join(pkg, "nested", "config.json"), scratch)
+shutil.copytree(pkg, os.path.join(scratch, "tree"))
+seen["shutil"] = [sorted(os.listdir(scratch)), sorted(os.listdir(os.path.join(scratch, "tree")))]
+st = os.stat(words)
+seen["stat"] = [oct(st.st_mode), st.st_mtime == os.stat(binary).st_mtime, oct(os.stat(pkg).st_mode),
+                st.st_ino == os.lstat(words).st_ino]
+seen["access"] = [os.access(pkg, os.R_OK), os.access(words, os.W_OK), os.access(words, os.X_OK),
+                  os.access(os.path.join(pkg, "x"), os.F_OK)]
+seen["write"] = [error(lambda: open(words, "w")), error(lambda: open(os.path.join(pkg, "new"), "a")),
+                 error(lambda: os.mkdir(os.path.join(pkg, "new")))]
+seen["missing"] = [error(lambda: open(os.path.join(pkg, "missing.txt"))), error(lambda: os.listdir(words))]
+with open(words, "rb", buffering=0) as f:
     f.read(6)
     fd = f.fileno()
     st = os.fstat(fd)
-    seen["fileno"] = [oct(st.st_mode), st.st_size, os.read(fd, 4).decode(),
-                      os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:")]
+    seen["fileno"] = [oct(st.st_mode), st.st_size == os.stat(words).st_size, st.st_ino == os.stat(words).st_ino,
+                      os.read(fd, 4).decode(), os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:amber:")]
 seen["fileno closed"] = error(lambda: os.fstat(fd))
+# a descriptor of a directory inside: os.listdir(fd), dir_fd= relative opens and stats, os.fwalk
+dfd = os.open(pkg, os.O_RDONLY | os.O_DIRECTORY)
+with open(os.open("words.txt", os.O_RDONLY, dir_fd=dfd), "rb") as f:
+    seen["dir_fd"] = [sorted(os.listdir(dfd)), f.read(5).decode(), oct(os.stat("nested", dir_fd=dfd).st_mode),
+                      oct(os.fstat(dfd).st_mode), os.access("words.txt", os.R_OK, dir_fd=dfd)]
+os.close(dfd)
+seen["fwalk"] = sorted(f for _, _, fs, _ in os.fwalk(pkg) for f in fs)
+# the same paths reached another way: relative to the binary's directory, and through a symbolic link
+os.chdir(os.path.dirname(binary))
+relative = os.path.join(os.path.basename(binary), "zipunsafe", "data", "words.txt")
+link = os.path.join(scratch, "link")
+os.symlink(binary, link)
+seen["other names"] = [open(relative).read(5), os.path.isdir(os.path.dirname(relative)),
+                       sorted(os.listdir(os.path.join(link, "zipunsafe", "data"))),
+                       os.path.realpath(os.path.join(link, "zipunsafe", "data", "nested"))
+                       == os.path.join(pkg, "nested")]
+# importlib.resources answers with real paths: as_file() copies nothing to a temporary file
+files = importlib.resources.files("zipunsafe")
+with importlib.resources.as_file(files / "data" / "words.txt") as path:
+    seen["resources"] = [type(files).__name__, str(path) == words, path.read_text().split()[0]]
 print(json.dumps(seen))
 """
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory) -> dict:
+def seen(runtime: Path, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("vfs")
-    archive = tmp / "app"
-    with archive.open("wb") as f:
-        f.write(b"\x7fELF" + b"\0" * 100)
-        write_archive(f, [Member("pkg/__init__.py", b""), Member("pkg/data.txt", b"hello data\n", compress=True),
-                          Member("pkg/sub/blob.bin", b"\x00\x01\x02" * 100)])
+    binary = build_fixture("zipunsafe", tmp)
     scratch = tmp / "scratch"
     scratch.mkdir()
-    out = subprocess.run([sys.executable, "-I", "-c", EXERCISE, str(archive), str(scratch)],
-                         capture_output=True, text=True)
+    out = run([binary, "-c", EXERCISE, str(scratch)], env={"AMBER_INTERPRETER": "1", "PATH": "/usr/bin:/bin",
+                                                           "HOME": str(tmp)})
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 @pytest.mark.parametrize(("way", "answer"), [
-    ("text", "hello data\n"),
-    ("binary", ["hello", "data.txt"]),
-    ("listdir", ["__init__.py", "data.txt", "sub"]),
-    ("scandir", ["__init__.py", "data.txt", "sub/"]),
-    ("walk", ["pkg/__init__.py", "pkg/data.txt", "pkg/sub/blob.bin"]),
+    ("text", ["alpha", "beta"]),
+    ("binary", ["alpha", True]),
+    ("listdir", ["nested", "words.txt"]),
+    ("scandir", ["nested/", "words.txt"]),
+    ("walk", ["nested/config.json", "words.txt"]),
     # exists, isfile(dir), isdir(dir), exists(missing), getsize, isdir(binary), isfile(binary)
-    ("os.path", [True, False, True, False, 11, False, True]),
-    ("glob", ["blob.bin"]),
-    ("pathlib", ["hello data", ["__init__.py", "data.txt", "sub"], True]),
-    ("shutil.copy", ["000102", ["blob.bin"]]),
-    # a read-only file, the binary's times, a read-only directory
-    ("stat", ["0o100444", 11, True, "0o40555"]),
+    ("os.path", [True, False, True, False, True, False, True]),
+    ("glob", ["config.json"]),
+    ("pathlib", ["alpha", ["nested", "words.txt"], True]),
+    ("shutil", [["config.json", "tree"], ["nested", "words.txt"]]),
+    # a read-only file with the binary's times, a read-only directory, one inode whichever way
+    ("stat", ["0o100444", True, "0o40555", True]),
     # R_OK on a directory, W_OK and X_OK on a data file, F_OK on nothing
     ("access", [True, False, False, False]),
-    ("write", [["OSError", "EROFS"], ["OSError", "EROFS"]]),
+    ("write", [["OSError", "EROFS"], ["OSError", "EROFS"], ["OSError", "EROFS"]]),
     ("missing", [["FileNotFoundError", "ENOENT"], ["NotADirectoryError", "ENOTDIR"]]),
-    # a real descriptor (a memfd), positioned like the file
-    ("fileno", ["0o100444", 11, "data", True]),
-    ("fileno closed", ["OSError", "EBADF"]),  # closed with the file
+    # a real descriptor (a sealed memfd) that fstat() reports as the member
+    ("fileno", ["0o100444", True, True, "beta", True]),
+    ("fileno closed", ["OSError", "EBADF"]),
+    ("dir_fd", [["nested", "words.txt"], "alpha", "0o40555", "0o40555", True]),
+    ("fwalk", ["config.json", "words.txt"]),
+    ("other names", ["alpha", True, ["nested", "words.txt"], True]),
+    ("resources", ["PosixPath", True, "alpha"]),
 ])
 def test_paths_inside_the_archive_answer_like_a_read_only_tree(seen: dict, way: str, answer):
     assert seen[way] == answer

@@ -53,7 +53,7 @@ def _build(args: argparse.Namespace) -> int:
                        sources=False if args.no_sources else None, extract=args.extract, no_extract=args.no_extract,
                        locked=True if args.locked else None, requirements=args.requirements,
                        exclude=args.exclude or [], compress=args.compress, trim=True if args.trim else None,
-                       keep=args.keep or [])
+                       keep=args.keep or [], native=args.native)
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(LEVEL 1-22, default {DEFAULT_ZSTD_LEVEL})")
     build.add_argument("--no-compress", dest="compress", action="store_const", const=False,
                        help="store code uncompressed even if [tool.amber] compress is set (the default)")
+    build.add_argument("--native", metavar="POLICY",
+                       help="how the binary serves native code and C-read files when AMBER_NATIVE is not set: "
+                            "auto (large objects from the cache, the rest from memory; the default), memory, "
+                            "or disk (never memory files, for hosts that flag memfd_create)")
     build.add_argument("--trim", action="store_true",
                        help="leave out the standard library modules no import in the app, its dependencies or "
                             "the interpreter reaches")

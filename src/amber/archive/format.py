@@ -38,10 +38,12 @@ EOCD_SIZE = 22
 TAIL_SIZE = EOCD_SIZE + TRAILER_SIZE
 INDEX_NAME = ".amber/index"
 # One index record per member name, in order: the absolute offset of its local header, its compressed
-# size, size, crc32, compression method, DOS time and date, then padding to 32 bytes.
+# size, size, crc32, compression method, DOS time and date, its Unix mode (type and permission bits, as the
+# central directory's external attributes carry it: the C file layer answers stat and X_OK from it), then
+# padding to 32 bytes.
 RECORD_LAYOUT = (("header_offset", "Q"), ("compressed_size", "I"), ("size", "I"), ("crc", "I"), ("method", "H"),
-                 ("dos_time", "H"), ("dos_date", "H"))
-RECORD = struct.Struct("<" + "".join(code for _, code in RECORD_LAYOUT) + "6x")
+                 ("dos_time", "H"), ("dos_date", "H"), ("mode", "H"))
+RECORD = struct.Struct("<" + "".join(code for _, code in RECORD_LAYOUT) + "4x")
 # name -> (offset in the record, size in bytes)
 RECORD_FIELDS = {name: (struct.calcsize("<" + "".join(c for _, c in RECORD_LAYOUT[:i])), struct.calcsize("<" + code))
                  for i, (name, code) in enumerate(RECORD_LAYOUT)}

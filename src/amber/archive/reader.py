@@ -46,7 +46,8 @@ class AmberBinary:
             for number, name in enumerate(names):
                 if name.endswith("/") or (wanted is not None and not wanted(name)):
                     continue
-                header, csize, size, crc, method, _time, _date = RECORD.unpack_from(records, number * RECORD.size)
+                header, csize, size, crc, method, *_time_date_mode = RECORD.unpack_from(records,
+                                                                                        number * RECORD.size)
                 f.seek(header)
                 local = f.read(LOCAL_HEADER_SIZE)
                 f.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)

@@ -173,15 +173,16 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
     for name in sorted(set(by_name) | _directories(by_name)):
         member = by_name.get(name)
         if member is None:  # a directory
-            method, payload, crc, size = STORED, b"", 0, 0
-            header = zipped.put(name, method, payload, size, crc, (0o40755 << 16) | 0x10)
+            method, payload, crc, size, mode = STORED, b"", 0, 0, 0o40755
+            header = zipped.put(name, method, payload, size, crc, (mode << 16) | 0x10)
         else:
             method = _method(member, zstd_level)
             payload = _payload(member, method, zstd_level)
             crc, size = zlib.crc32(member.data), len(member.data)
-            header = zipped.put(name, method, payload, size, crc, (0o100755 if member.executable else 0o100644) << 16)
+            mode = 0o100755 if member.executable else 0o100644
+            header = zipped.put(name, method, payload, size, crc, mode << 16)
         index_names.append(name)
-        records += RECORD.pack(header, len(payload), size, crc, method, zipped.dostime, zipped.dosdate)
+        records += RECORD.pack(header, len(payload), size, crc, method, zipped.dostime, zipped.dosdate, mode)
     index = marshal_index(index_names, bytes(records))
     index_header = zipped.put(INDEX_NAME, STORED, index, len(index), zlib.crc32(index), 0o100644 << 16)
     # Data starts after the 30-byte local header and the name (no extra field).

@@ -19,7 +19,6 @@ BOOT_MODULES = {
     "__amber_boot__": BOOT_DIR / "entry.py",
     "__amber_hooks__": BOOT_DIR / "hooks.py",
     "__amber_vfs__": BOOT_DIR / "vfs.py",
-    "__amber_vfs_os__": BOOT_DIR / "vfs_os.py",
     "__amber_memfd__": BOOT_DIR / "memfd.py",
     "__amber_native__": BOOT_DIR / "native.py",
     "__amber_elf__": BOOT_DIR / "elf.py",
@@ -34,8 +33,9 @@ BOOT_MODULES = {
 def boot_modules_used(native: bool, extract: bool, programs: bool) -> list[str]:
     """The boot modules an app's start-up and run can import, by what the app carries (see entry.py's
     setup(): each loader is imported only when the app has what it loads)."""
-    used = ["__amber_boot__", "__amber_hooks__", "__amber_vfs__", "__amber_vfs_os__", "__amber_memfd__",
-            "__amber_children__"]
+    # __amber_cache__ always: AMBER_NATIVE=disk, which any start may set, has the C file layer write there.
+    used = ["__amber_boot__", "__amber_hooks__", "__amber_vfs__", "__amber_memfd__", "__amber_children__",
+            "__amber_cache__"]
     if native:
         used += ["__amber_native__", "__amber_elf__", "__amber_cache__"]
     if extract:

@@ -115,6 +115,20 @@ def prepare_root():
     return root
 
 
+def files_directory():
+    """`<extract root>/files`, private: where AMBER_NATIVE=disk has the C file layer write the members C
+    code opens (runtime/fs/archive.c names them by CRC-32, size and leaf, and checks owner and size)."""
+    root = prepare_root()
+    directory = os.path.join(root, "files")
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+        _check_private(directory)
+    except OSError as exc:
+        raise CacheError(f"cannot use the cache directory {directory}: {exc.strerror}; {HINT}") from None
+    return directory
+
+
 def _entry_is_complete(entry, expected):
     """True when `entry` holds exactly the files `expected` (relative paths) as recorded; False when
     missing or different. Raises CacheError for an entry that is not safely ours."""

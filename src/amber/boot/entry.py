@@ -25,7 +25,14 @@ APP_TABLE = {
     "EXECUTABLES": "programs started by path",
     "TRIMMED": "stdlib modules --trim left out",
     "ZSTD": "members are zstd (--compress): zipfile must learn to read them",
+    "NATIVE_POLICY": "AMBER_NATIVE when the environment sets none ([tool.amber] native)",
 }
+
+
+# How a binary serves native code and the C file layer's files (AMBER_NATIVE, else [tool.amber] native):
+# large objects from the extraction cache and the rest from memory files; everything from memory; or
+# nothing from memory (hosts whose security tooling flags memfd_create).
+NATIVE_POLICIES = ("auto", "memory", "disk")
 
 
 def app_table_source(**values):
@@ -115,16 +122,19 @@ def _archive_path():
 def _install_archive_loaders():
     """The archive file system, then what the app's table asks for: native code, extracted
     distributions, programs inside the archive. Each piece is imported only when the app has it."""
-    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, ZSTD
+    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, NATIVE_POLICY, ZSTD
     from __amber_hooks__ import after_import
     from __amber_vfs__ import install
 
     filesystem = install(_archive_path())
+    policy = _native_policy(NATIVE_POLICY)
     native = None
+    if policy == "disk":  # no memory files: the C file layer serves members from the extraction cache
+        _serve_from_disk()
     if NATIVE:  # the app carries C extensions: load them from memory
         from __amber_native__ import install as install_native
 
-        native = install_native(filesystem)
+        native = install_native(filesystem, policy)
     if EXTRACT:  # distributions whose files C code opens by path: from the extraction cache
         from __amber_extract__ import install as install_extract
 
@@ -135,12 +145,34 @@ def _install_archive_loaders():
         def wrap(module_name):
             import __amber_exec__
 
-            __amber_exec__.wrap(module_name, filesystem, EXECUTABLES)
+            __amber_exec__.wrap(module_name, filesystem, EXECUTABLES, policy)
 
         after_import("os", lambda: wrap("os"))
         after_import("subprocess", lambda: wrap("subprocess"))
     if ZSTD:  # zipfile reading this binary (importlib.resources, metadata) must know its zstd members
         after_import("zipfile", lambda: __import__("__amber_zipzstd__").install())
+
+
+def _native_policy(default):
+    """AMBER_NATIVE, else the build's default; checked: a misspelt value must not silently mean another."""
+    import posix
+
+    value = posix.environ.get(b"AMBER_NATIVE", b"").decode("utf-8", "replace") or default
+    if value not in NATIVE_POLICIES:
+        raise SystemExit(f"amber: AMBER_NATIVE={value!r} is not one of: {', '.join(NATIVE_POLICIES)}")
+    return value
+
+
+def _serve_from_disk():
+    """AMBER_NATIVE=disk: the C file layer writes the members C code opens into a private directory of
+    the extraction cache (checked as every cache entry is) instead of memory files."""
+    import _amber_fs
+    from __amber_cache__ import CacheError, files_directory
+
+    try:
+        _amber_fs.set_disk(True, files_directory())
+    except CacheError as exc:
+        raise SystemExit(f"amber: AMBER_NATIVE=disk needs the extraction cache: {exc}") from None
 
 
 class _TrimmedModules:

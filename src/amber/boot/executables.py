@@ -22,9 +22,10 @@ _programs = None
 
 
 class Executables:
-    def __init__(self, fs, executables):
+    def __init__(self, fs, executables, policy="auto"):
         self.fs = fs
         self.executables = executables  # archive names carrying an executable mode
+        self.policy = policy  # AMBER_NATIVE: "disk" runs programs from the extraction cache only
 
     def member(self, path):
         """The archive name when `path` names a program inside the binary, else None. A bare name
@@ -39,7 +40,7 @@ class Executables:
     def runnable(self, rel):
         """(path the kernel can execute, descriptor the child must keep or None)."""
         fd = _fds.get(rel)
-        if fd is None:
+        if fd is None and self.policy != "disk":
             from __amber_native__ import sealed_copy
 
             fd = sealed_copy(self.fs, rel)
@@ -47,10 +48,14 @@ class Executables:
                 _fds[rel] = fd
         if fd is not None and fd >= 0:
             return f"/proc/self/fd/{fd}", fd
+        return self.cache_path(rel), None
+
+    def cache_path(self, rel):
+        """Program `rel` as a file of the extraction cache (where memory files cannot run)."""
         from __amber_cache__ import CacheError, materialize_file
 
         try:
-            return materialize_file(rel, self.fs.read(rel)), None
+            return materialize_file(rel, self.fs.read(rel))
         except CacheError as exc:
             raise PermissionError(13, f"cannot run {self.fs.prefix}{rel}: {exc}") from None
 
@@ -116,9 +121,13 @@ def wrap_os(programs):
         setattr(os, name, wrapper)
 
 
-def wrap(module_name, fs, executables):
-    """Called right after `os` or `subprocess` is first imported: wrap its program starters."""
+def wrap(module_name, fs, executables, policy="auto"):
+    """Called right after `os` or `subprocess` is first imported: wrap its program starters (and tell the
+    C file layer who serves posix_spawn() from C code where memory files cannot run)."""
     global _programs
     if _programs is None:
-        _programs = Executables(fs, executables)
+        _programs = Executables(fs, executables, policy)
+        from __amber_native__ import register_loaders
+
+        register_loaders(programs=_programs.cache_path)
     (wrap_os if module_name == "os" else wrap_subprocess)(_programs)

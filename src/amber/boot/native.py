@@ -44,17 +44,8 @@ MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexe
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
 KEEP_ON_DISK = 1 << 20  # bytes: from here on a copy per start costs more (~0.45 ms) than the cache's checks
-POLICIES = ("auto", "memory")  # AMBER_NATIVE: large objects from the cache (default), or everything in memory
 _UNKNOWN = object()
 _exec_flags = _UNKNOWN
-
-
-def native_policy():
-    """AMBER_NATIVE, checked: a misspelt value must not silently mean the default."""
-    value = posix.environ.get(b"AMBER_NATIVE", b"").decode("utf-8", "replace") or "auto"
-    if value not in POLICIES:
-        raise ValueError(f"AMBER_NATIVE={value!r} is not one of: {', '.join(POLICIES)}")
-    return value
 
 
 def memfd_exec_flags():
@@ -223,11 +214,17 @@ class NativeCode:
         about 10 ms, a fifth of `import numpy`), a file in the cache is written once and then mapped
         from the page cache like an installed library. So an object of KEEP_ON_DISK bytes or more is
         kept in the cache, unless AMBER_NATIVE=memory asks for nothing on disk, or the cache cannot
-        serve (unwritable, or on a noexec file system): then memory serves it after all."""
-        if self.policy == "memory" or self.fs.member_size(name) < KEEP_ON_DISK:
-            return None
+        serve (unwritable, or on a noexec file system): then memory serves it after all. With
+        AMBER_NATIVE=disk every object comes from the cache."""
         from __amber_cache__ import CacheError, keep_member
 
+        if self.policy == "disk":  # never a memory file: the cache serves, or the load fails saying why
+            try:
+                return keep_member(self.fs, name)
+            except CacheError as exc:
+                raise OSError(f"AMBER_NATIVE=disk: cannot load {self.fs.prefix}{name}: {exc}") from None
+        if self.policy == "memory" or self.fs.member_size(name) < KEEP_ON_DISK:
+            return None
         try:
             return keep_member(self.fs, name)
         except CacheError:
@@ -372,26 +369,6 @@ class ExtensionFinder:
         pass
 
 
-def _patch_ctypes(native):
-    """ctypes.CDLL (so most bindings' dlopen) of a path inside the archive loads from memory."""
-    import ctypes
-
-    real_init = ctypes.CDLL.__init__
-    if getattr(real_init, "_amber", False):
-        return
-
-    def __init__(self, name, *args, **kwargs):
-        rel = native.fs.relative(name) if name is not None and not kwargs.get("handle") else None
-        if rel is None or not native.fs.exists(rel):
-            return real_init(self, name, *args, **kwargs)
-        native.open(rel, lambda path: real_init(self, path, *args, **kwargs))
-        self._name = posix.fspath(name)
-
-    __init__._amber = True
-    __init__.__wrapped__ = real_init
-    ctypes.CDLL.__init__ = __init__
-
-
 def _patch_find_library(native):
     """ctypes.util.find_library: the system's answer first, else a library the archive carries (a vendored
     `.libs/` directory or `.amber/lib/`), as an archive path that ctypes.CDLL then loads from memory."""
@@ -405,34 +382,26 @@ def _patch_find_library(native):
     util.find_library = find_library
 
 
-def _patch_cffi(native):
-    """cffi's ffi.dlopen (ABI mode) of a path inside the archive loads from memory."""
-    import _cffi_backend
-
-    real = _cffi_backend.load_library
-
-    def load_library(name, flags=0):
-        rel = native.fs.relative(name) if isinstance(name, (str, bytes)) or hasattr(name, "__fspath__") else None
-        if rel is None or not native.fs.exists(rel):
-            return real(name, flags)
-        return native.open(rel, lambda path: real(path, flags))
-
-    load_library.__wrapped__, load_library.__doc__ = real, real.__doc__
-    _cffi_backend.load_library = load_library
-
-
-def install(fs):
-    """Put the extension finder in front of the path finder; make ctypes load archive paths from memory."""
-    try:
-        policy = native_policy()  # a bad AMBER_NATIVE stops the start with one line, not inside some import
-    except ValueError as exc:
-        raise SystemExit(f"amber: {exc}") from None
+def install(fs, policy="auto"):
+    """Put the extension finder in front of the path finder; hand dlopen() of archive paths (ctypes,
+    cffi, C code) from the runtime's C file layer to this loader. `policy`: AMBER_NATIVE, checked."""
     native = NativeCode(fs, policy)
     finder = ExtensionFinder(native)
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
                     len(sys.meta_path))
     sys.meta_path.insert(position, finder)
-    for module, patch in (("ctypes", _patch_ctypes), ("ctypes.util", _patch_find_library),
-                          ("_cffi_backend", _patch_cffi)):
-        after_import(module, lambda patch=patch: patch(native))
+    after_import("ctypes.util", lambda: _patch_find_library(native))
+    register_loaders(native=lambda name, mode: native.open(name, lambda path: _dlopen(path, mode)))
     return native
+
+
+_registered = {"native": None, "programs": None}
+
+
+def register_loaders(**loaders):
+    """Tell the C file layer (runtime/fs/code.c) who loads libraries (native(name, mode) -> handle) and
+    programs (programs(name) -> path) inside the archive when C code dlopen()s or posix_spawn()s them."""
+    import _amber_fs
+
+    _registered.update(loaders)
+    _amber_fs.set_loaders(_registered["native"], _registered["programs"])

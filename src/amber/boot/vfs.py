@@ -1,31 +1,26 @@
-"""Files inside the binary, as seen by the os and io functions apps use (runs inside the binary).
+"""Files inside the binary, as the boot code and the import system see them (runs inside the binary).
 
 Code shipped in a wheel often reads files next to its own module:
 `open(os.path.join(os.path.dirname(__file__), "data.txt"))`, `os.listdir` of
 its package directory, `os.path.exists(...)`. Inside an amber binary
-`__file__` is `<binary>/<path in archive>`, a path no kernel knows. This module
-wraps the few functions such code goes through (builtins.open/io.open for
-reading, os.stat/lstat/fstat/listdir/scandir/access) so that paths under the binary
-are answered from the archive, with sane stat results, and writing there fails
-as on a read-only file system. Every other path goes straight to the original
-function: the cost outside the archive is one string prefix test.
+`__file__` is `<binary>/<path in archive>`, a path no kernel knows. The
+runtime's C file layer (runtime/fs/) answers such paths for every caller of
+libc's open/stat/opendir/access/realpath, the interpreter's own os and io
+functions included, so nothing in Python wraps them.
 
-Everything built on these functions follows: os.path.exists/isfile/isdir/
-getsize/islink, os.walk, glob, pathlib.Path, shutil.copy*, linecache.
+What stays here is what C cannot do: `ArchiveFS`, the archive's tree as the
+native loader, the program runner and the extraction cache read it (member
+sizes, stored spans to copy by sendfile); importlib.resources answering with
+real paths (`pathlib.Path` under the binary) instead of zipfile.Path, so that
+`importlib.resources.as_file` (certifi.where()) copies nothing to a
+temporary file; and FileFinder's path hook answering archive directories.
 """
 
 import _stat  # the C module stat.py re-exports: one import less at start-up
-import builtins
 import errno
-import io
 import posix
 import sys
 
-from __amber_hooks__ import after_import
-
-# `os` is not imported here: a hello world never needs it, and importing it
-# costs a measurable part of start-up. builtins.open is wrapped at once; the os
-# functions are wrapped right after the app (or anything) first imports os.
 _normpath = posix._path_normpath
 _fspath = posix.fspath
 
@@ -40,45 +35,7 @@ TOC_METHOD, TOC_SIZE, TOC_HEADER_OFFSET, TOC_TIME, TOC_DATE, TOC_CRC = 1, 3, 4, 
 LOCAL_HEADER_SIZE = 30  # a zip local file header before its name and extra field
 STORED = 0
 
-_WRITE_MODES = frozenset("wax+")
 filesystem = None  # the installed ArchiveFS
-fd_members = {}  # descriptor handed out by fileno() -> archive-relative name, for os.fstat
-
-
-class _ArchiveBytes(io.BytesIO):
-    """An in-memory file with the `name` and `mode` real files have.
-
-    fileno() makes a real descriptor on first use (a memfd holding the same
-    bytes), for code that hands the file to C: os.fstat, mmap, sendfile.
-    """
-
-    def __init__(self, data, name, rel, mode="rb"):
-        super().__init__(data)
-        self.name = name
-        self.mode = mode
-        self._rel = rel
-        self._fd = None
-
-    def fileno(self):
-        if self._fd is None:
-            view = self.getbuffer()
-            try:
-                from __amber_memfd__ import anonymous_file
-
-                fd = anonymous_file("amber:" + self._rel, view)
-            finally:
-                view.release()
-            posix.lseek(fd, self.tell(), 0)
-            self._fd = fd
-            fd_members[fd] = self._rel
-        return self._fd
-
-    def close(self):
-        if self._fd is not None:
-            fd_members.pop(self._fd, None)
-            posix.close(self._fd)
-            self._fd = None
-        super().close()
 
 
 class ArchiveFS:
@@ -230,21 +187,16 @@ class ArchiveFS:
             raise OSError(errno.EIO, f"{exc}; copy the file again", self.prefix + rel) from None
 
 
-def _read_only(path):
-    return OSError(errno.EROFS, posix.strerror(errno.EROFS), _fspath(path))
-
-
 def install(archive):
-    """Serve paths under `archive` from it: open() now, the os functions once os is imported."""
+    """The archive's tree for the boot code, and the import system's views of it."""
     import zipimport
 
     directory = zipimport._zip_directory_cache.get(archive)
     if directory is None:
         directory = zipimport._read_directory(archive)
     fs = ArchiveFS(archive, directory, zipimport._get_data)
-    _wrap_open(fs)
     _wrap_file_finder_hook(fs, zipimport.zipimporter)
-    after_import("os", lambda: __import__("__amber_vfs_os__").wrap(fs))
+    _wrap_resource_reader(fs, zipimport.zipimporter)
     global filesystem
     filesystem = fs
     return fs
@@ -255,29 +207,47 @@ def same_identity(wrapper, real):
     wrapper.__wrapped__ = real
 
 
-def _wrap_open(fs):
-    real_open = io.open
+def _wrap_resource_reader(fs, zipimporter):
+    """importlib.resources of a package inside the binary: real paths, not zipfile.Path.
 
-    def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
-        rel = fs.relative(file)
-        if rel is None:
-            return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
-        if _WRITE_MODES.intersection(mode):
-            raise _read_only(file)
-        raw = _ArchiveBytes(fs.read(rel), _fspath(file), rel, "rb")
-        if "b" in mode:
-            return raw
-        text = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline=newline)
-        text.mode = mode
-        return text
+    zipimport's reader answers with zipfile.Path objects, which `importlib.resources.as_file` must copy
+    to a temporary file before C code (OpenSSL given certifi.where(), a library given a data file) can
+    open them. Under the C file layer `<binary>/<package>` is a path every libc call understands, so the
+    reader answers with `pathlib.Path`s there, and as_file gives them as they are."""
+    real = zipimporter.get_resource_reader
 
-    same_identity(open, real_open)
-    builtins.open = io.open = open
-    # tokenize (and so linecache) keeps its own reference to open, taken when the
-    # interpreter imported it at start-up.
-    tokenize = sys.modules.get("tokenize")
-    if tokenize is not None and getattr(tokenize, "_builtin_open", None) is real_open:
-        tokenize._builtin_open = open
+    def get_resource_reader(self, fullname):
+        reader = real(self, fullname)
+        if self.archive != fs.archive or reader is None:
+            return reader
+        return _PathReader(reader)
+
+    same_identity(get_resource_reader, real)
+    zipimporter.get_resource_reader = get_resource_reader
+
+
+class _PathReader:
+    """zipimport's ZipReader, but files() is the package's real path under the binary."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def files(self):
+        import pathlib
+
+        return pathlib.Path(self._reader.archive, self._reader.prefix)
+
+    def open_resource(self, resource):
+        return self.files().joinpath(resource).open("rb")
+
+    def resource_path(self, resource):
+        raise FileNotFoundError(resource)  # as TraversableResources says: files() is the way
+
+    def is_resource(self, path):
+        return self.files().joinpath(path).is_file()
+
+    def contents(self):
+        return (item.name for item in self.files().iterdir())
 
 
 def _wrap_file_finder_hook(fs, zipimporter):

@@ -50,14 +50,15 @@ class BuildResult:
 
 
 def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
-              trimmed: list[str] | None = None, zstd: bool = False) -> bytes:
+              trimmed: list[str] | None = None, zstd: bool = False, native_policy: str = "auto") -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
         for top in extraction.top_level:
             extract[top] = (extraction.key, extraction.forced, parts.system_sonames_for(extraction))
     return app_table_source(SCRIPTS=scripts, DEFAULT=default, NATIVE=native, EXTRACT=extract,
-                            EXECUTABLES=frozenset(parts.programs), TRIMMED=frozenset(trimmed or ()), ZSTD=zstd)
+                            EXECUTABLES=frozenset(parts.programs), TRIMMED=frozenset(trimmed or ()), ZSTD=zstd,
+                            NATIVE_POLICY=native_policy)
 
 
 def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: list[Member],
@@ -248,7 +249,7 @@ def compile_app(runtime: store.Runtime, minor: str, options: BuildOptions, app_f
     # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
     native = native_scan.carries_shared_objects(app_files) or any(store.is_dynload_member(m.name) for m in stdlib)
     app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, trimmed.dropped if trimmed else None,
-                                  zstd=options.compress is not None))
+                                  zstd=options.compress is not None, native_policy=options.native))
     boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
     members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
                                         keep_sources=options.sources)

@@ -1,16 +1,13 @@
-"""Which distributions are materialized on disk at run time instead of read from the archive.
+"""Which distributions are materialized on disk at run time instead of read from the archive: the ones
+the project names, and no others.
 
-The rule, in one sentence: a distribution is extracted when it ships (outside
-its test suite) a file that C code of the app opens by path — a certificate bundle (`.pem`,
-`.crt`, `.cer`) that Python hands to OpenSSL, or a font (`.ttf`, `.otf`, `.ttc`,
-`.afm`, `.pfb`, `.pfa`) where C code can open it: the distribution ships native code
-of its own (matplotlib's ft2font, pygame's SDL_ttf), or the app carries FreeType
-(pillow's `ImageFont.truetype(path)`) — because no wrapper in Python can reach a
-C library's own `fopen()`. Fonts only a browser reads (mkdocs' and Sphinx themes' web
-fonts, served as bytes by Python) stay in the archive, as does everything else,
-native code included (extensions and vendored libraries load from memory).
-`[tool.amber] extract = [...]` / `--extract NAME` adds distributions,
-`no-extract` / `--no-extract NAME` removes them.
+The runtime's C file layer (runtime/fs/) makes paths under the binary real to C code, so a CA bundle
+that OpenSSL opens, fonts that FreeType opens, a database SQLite opens read-only or a data directory a
+C library lists are all read from the archive. Extraction is the escape hatch for what still needs a
+real file on disk: a path handed to a program that is not this binary (a compiler, a system tool), a
+file something must write next to, or a library that bypasses libc (raw system calls).
+`[tool.amber] extract = [...]` / `--extract NAME` names the distributions; `no-extract` /
+`--no-extract NAME` is kept so that a project that lists it builds unchanged.
 
 An extracted distribution keeps its site-packages layout in a
 content-addressed cache entry; its `.py` files get their `.pyc` in
@@ -31,12 +28,6 @@ from amber.archive.writer import Member
 from amber.boot.vfs import EXTRACT_LIST_DIR
 from amber.errors import AmberError
 
-PATH_CONSUMED_SUFFIXES = {
-    ".pem": "a certificate bundle", ".crt": "a certificate bundle", ".cer": "a certificate bundle",
-    ".ttf": "fonts", ".otf": "fonts", ".ttc": "fonts", ".afm": "fonts", ".pfb": "fonts", ".pfa": "fonts",
-}
-TEST_DIRS = frozenset({"test", "tests", "testing"})
-
 
 @dataclass(frozen=True)
 class Extraction:
@@ -52,28 +43,6 @@ class Extraction:
         did not compile has no .pyc)."""
         lines = "".join(f"{disk}\t{name}\t{'x' if x else '-'}\n" for disk, name, x in self.files if name in members)
         return Member(f"{EXTRACT_LIST_DIR}/{self.key}", lines.encode(), compress=True)
-
-
-def _is_shared_object(path: str) -> bool:
-    return ".so" in PurePosixPath(path).suffixes
-
-
-def carries_freetype(files: Iterable[str]) -> bool:
-    """Whether these installed files vendor FreeType (pillow.libs/libfreetype-<hash>.so.6...)."""
-    return any(PurePosixPath(f).name.startswith("libfreetype") and _is_shared_object(f) for f in files)
-
-
-def reason_for(files: Iterable[str], app_has_freetype: bool = False) -> str | None:
-    """Why the rule extracts a distribution with these files, or None. Files of a package's own test
-    suite (a `tests/` directory: gevent ships test certificates) do not count; fonts count only where
-    C code can open them (native code in the distribution, or FreeType anywhere in the app)."""
-    files = list(files)
-    fonts_opened_by_c = app_has_freetype or any(_is_shared_object(f) for f in files)
-    kinds = sorted({kind for f in files
-                    if (kind := PATH_CONSUMED_SUFFIXES.get(PurePosixPath(f).suffix.lower()))
-                    and (kind != "fonts" or fonts_opened_by_c)
-                    and not TEST_DIRS.intersection(PurePosixPath(f).parts[:-1])})
-    return f"ships {' and '.join(kinds)} that C code opens by path" if kinds else None
 
 
 def top_level_names(files: Iterable[str]) -> tuple[str, ...]:
@@ -126,7 +95,7 @@ def _key(salt: str, layout: list[tuple[str, str, bool]], files: dict[str, Path])
 
 def choose(dist_files: dict[str, list[str]], files: dict[str, Path], *, keep_sources: bool, cache_tag: str,
            salt: str, extract: list[str], no_extract: list[str]) -> list[Extraction]:
-    """The distributions to extract: by the rule, plus `extract`, minus `no_extract` (names as in pip).
+    """The distributions to extract: `extract`, minus `no_extract` (names as in pip).
 
     dist_files: distribution -> its installed files (RECORD paths); files: archive name -> file on disk.
     """
@@ -139,14 +108,11 @@ def choose(dist_files: dict[str, list[str]], files: dict[str, Path], *, keep_sou
     forced = {canonicalize_name(n) for n in extract}
     refused = {canonicalize_name(n) for n in no_extract}
     executable = {name: bool(path.stat().st_mode & 0o111) for name, path in files.items()}
-    freetype = any(carries_freetype(paths) for paths in dist_files.values())
     chosen = []
     for canonical, dist in sorted(by_name.items()):
-        if canonical in refused:
+        if canonical in refused or canonical not in forced:
             continue
-        reason = "asked for (extract)" if canonical in forced else reason_for(dist_files[dist], freetype)
-        if reason is None:
-            continue
+        reason = "asked for (extract)"
         layout = _disk_layout(dist_files[dist], keep_sources, cache_tag, executable)
         tops = top_level_names(dist_files[dist])
         if not layout or not tops:

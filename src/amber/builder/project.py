@@ -13,6 +13,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from amber.boot.entry import NATIVE_POLICIES
 from amber.errors import AmberError
 
 ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -20,8 +21,9 @@ ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
-    "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list,
+    "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list, "native": str,
 }
+
 # How an error names the type a key takes.
 TYPE_NAMES = {str: "a string", bool: "true or false", list: "a list of strings",
               "compress": "true, false or a zstd level from 1 to 22"}
@@ -52,6 +54,7 @@ class BuildFlags:
     compress: bool | int | None = None
     trim: bool | None = None
     keep: list[str] = field(default_factory=list)
+    native: str | None = None
 
 
 @dataclass
@@ -71,6 +74,7 @@ class BuildOptions:
     compress: int | None = None  # zstd level for the archive members; None: deflated sources, stored code
     trim: bool = False  # drop the stdlib modules no import reaches
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
+    native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
 
 
 @dataclass
@@ -173,6 +177,9 @@ def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
                                 "[tool.amber] compress")
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
+        elif key == "native" and value not in NATIVE_POLICIES:
+            where = f"{project.root / 'pyproject.toml'}: [tool.amber] native" if from_tool else "--native"
+            raise AmberError(f"{where} must be one of {', '.join(NATIVE_POLICIES)}, not {value!r}")
         setattr(merged, attribute, value)
     if flags.keep and not merged.trim:
         raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")

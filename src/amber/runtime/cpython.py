@@ -23,7 +23,8 @@ from amber.runtime.toolchain import Toolchain, host_tool
 PATCH_DIR = RUNTIME_DIR / "patches"
 LAUNCHER = RUNTIME_DIR / "launcher.c"
 # amber's own C modules, copied into Modules/ under these names (see extensions.toml).
-OWN_MODULES = {"_amber_zstd.c": RUNTIME_DIR / "amber_zstd.c", "_amber_fs.c": RUNTIME_DIR / "amber_fs.c"}
+# amber's own built-in modules, copied into Modules/ (a directory whole: extensions.toml names its files).
+OWN_MODULES = {"_amber_zstd.c": RUNTIME_DIR / "amber_zstd.c", "_amber_fs": RUNTIME_DIR / "fs"}
 
 @dataclass
 class StagedPython:
@@ -121,7 +122,10 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         apply_patches(src, log)
         shutil.copy2(LAUNCHER, src / "Programs" / "python.c")
         for name, path in OWN_MODULES.items():
-            shutil.copy2(path, src / "Modules" / name)
+            if path.is_dir():
+                shutil.copytree(path, src / "Modules" / name)
+            else:
+                shutil.copy2(path, src / "Modules" / name)
         (src / "Modules" / "Setup.local").write_text(setup_local(rec.extensions, rec.minor))
         env = tools.env(deps, extra_cflags=f"-I{deps}/include/ncursesw")
         # CPython picks its own optimization level (-O3); ours would override it.

@@ -647,7 +647,7 @@ fail:
     Py_ExitStatusException(status);
 }
 
-/* runtime/amber_fs.c: C code's open/fopen/stat/access of paths under `self` read its archive. */
+/* runtime/fs/: libc's file functions (open, stat, opendir, dlopen, execve...) of paths under `self` read its archive. */
 void amber_fs_init(const char *self);
 
 int

@@ -24,13 +24,20 @@ GLIBC_LIBRARIES = {
     "ld-linux-x86-64.so.2",
 }
 C_API_PATTERNS = ("Py*", "_Py*", "PY*", "_PY*")
-# libc's file functions the runtime defines (runtime/amber_fs.c): every object the process loads binds
+# libc's file functions the runtime defines (runtime/fs/): every object the process loads binds
 # to these, so that paths under the binary read its archive.
 INTERPOSED = frozenset({
     "open", "open64", "openat", "openat64", "fopen", "fopen64", "access", "faccessat",
     "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64",
     "__xstat", "__xstat64", "__lxstat", "__lxstat64", "__fxstatat", "__fxstatat64",
-    "opendir", "readdir", "readdir64", "closedir", "rewinddir", "dirfd", "realpath", "readlink",
+    "__open_2", "__open64_2", "__openat_2", "__openat64_2", "__realpath_chk", "__readlink_chk",
+    "fstat", "fstat64", "__fxstat", "__fxstat64",
+    "opendir", "fdopendir", "readdir", "readdir64", "readdir_r", "readdir64_r", "closedir", "rewinddir", "dirfd",
+    "scandir", "scandir64", "realpath", "readlink",
+    "dlopen", "execve", "execv", "execvp", "execvpe", "posix_spawn", "posix_spawnp",
+    "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "chmod", "fchmodat", "chown", "lchown", "fchownat",
+    "truncate", "truncate64", "utime", "utimes", "utimensat", "rename", "renameat", "link", "symlink",
+    "setxattr", "lsetxattr", "removexattr", "lremovexattr", "listxattr", "llistxattr", "getxattr", "lgetxattr",
 })
 # Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o).
 CRT_SYMBOLS = {"_start", "main", "_IO_stdin_used", "__data_start", "data_start", "__libc_csu_init",

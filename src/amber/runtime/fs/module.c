@@ -1,0 +1,76 @@
+/* _amber_fs: what Python (the boot code, tests, `amber inspect`) may ask of the C file layer, and what
+ * the boot code registers with it. */
+#include "amber_fs.h"
+
+static PyObject *
+amber_fs_prefix(PyObject *module, PyObject *unused)
+{
+    return PyUnicode_DecodeFSDefaultAndSize(amber_prefix, (Py_ssize_t)amber_prefix_length);
+}
+
+static PyObject *
+amber_fs_set_loaders(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || (args[0] != Py_None && !PyCallable_Check(args[0]))
+        || (args[1] != Py_None && !PyCallable_Check(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "set_loaders(native, programs): two callables (or None)");
+        return NULL;
+    }
+    return amber_set_loaders(args[0] == Py_None ? NULL : args[0], args[1] == Py_None ? NULL : args[1]);
+}
+
+static PyObject *
+amber_fs_set_disk(PyObject *module, PyObject *args)
+{
+    int on;
+    PyObject *directory = NULL, *bytes = NULL;
+    if (!PyArg_ParseTuple(args, "p|O", &on, &directory)) {
+        return NULL;
+    }
+    if (directory != NULL && directory != Py_None && !PyUnicode_FSConverter(directory, &bytes)) {
+        return NULL;
+    }
+    amber_set_disk(on, bytes != NULL ? PyBytes_AS_STRING(bytes) : NULL);
+    Py_XDECREF(bytes);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+amber_fs_disk(PyObject *module, PyObject *unused)
+{
+    return PyBool_FromLong(amber_disk_mode());
+}
+
+static PyMethodDef amber_fs_methods[] = {
+    {"prefix", amber_fs_prefix, METH_NOARGS,
+     "prefix() -> str: '<binary>/', under which C code's open/stat/opendir/dlopen/execve read the archive "
+     "('' if none)."},
+    {"set_loaders", (PyCFunction)(void (*)(void))amber_fs_set_loaders, METH_FASTCALL,
+     "set_loaders(native, programs): dlopen() of a member calls native(name, mode) -> handle; posix_spawn() "
+     "calls programs(name) -> path where memory files cannot run."},
+    {"set_disk", amber_fs_set_disk, METH_VARARGS,
+     "set_disk(on, directory=None): AMBER_NATIVE=disk, members as files of `directory` instead of memory files."},
+    {"disk", amber_fs_disk, METH_NOARGS, "disk() -> bool: whether members reach C code as files on disk."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot amber_fs_slots[] = {
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+    {0, NULL},
+};
+
+static struct PyModuleDef amber_fs_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_amber_fs",
+    .m_doc = "The C file layer of amber binaries: paths under the binary, read from its archive.",
+    .m_size = 0,
+    .m_methods = amber_fs_methods,
+    .m_slots = amber_fs_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__amber_fs(void)
+{
+    return PyModuleDef_Init(&amber_fs_module);
+}
