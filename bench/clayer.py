@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import interleaved, write_section  # noqa: E402
+from common import interleaved, publish  # noqa: E402
 
 DEFAULT_BEFORE = "a2b0436"
 BENCH_C = r"""
@@ -92,16 +92,19 @@ import ctypes, json, os, statistics, sys, time
 lib = ctypes.CDLL(sys.argv[1])
 lib.open_read_close.restype = ctypes.c_double
 lib.open_read_close.argtypes = [ctypes.c_char_p, ctypes.c_long, ctypes.c_int]
-members = {"4 KB deflated (json/encoder.py)": os.path.join(sys.executable, "json", "encoder.py"),
-           "ordinary 4 KB file": sys.argv[2]}
 out = {}
-for label, path in members.items():
-    c = statistics.median(lib.open_read_close(path.encode(), 2000, 1) for _ in range(5))
-    start = time.perf_counter()
-    for _ in range(2000):
-        with open(path, "rb") as f:
-            f.read()
-    out[label] = {"c": c, "python": (time.perf_counter() - start) / 2000 * 1e9}
+members = [os.path.join(sys.executable, *parts) for parts in (("json", "encoder.py"), ("pydoc_data", "topics.py"))]
+for path in (*members, sys.argv[2]):
+    c = statistics.median(lib.open_read_close(path.encode(), 500, 1) for _ in range(5))
+    python = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(500):
+            with open(path, "rb") as f:
+                f.read()
+        python.append((time.perf_counter() - start) / 500 * 1e9)
+    out[path.replace(sys.executable, "<binary>")] = {"size": os.stat(path).st_size, "c": c,
+                                                      "python": statistics.median(python)}
 print(json.dumps(out))
 """
 FLASK_APP = '''
@@ -116,10 +119,11 @@ def main():
 '''
 
 
-def build_checkout(source: Path, project: Path, output: Path, env: dict[str, str]) -> Path:
-    """`amber build` of `project` by the amber in `source` (its src/ first on sys.path): the binary."""
+def build_checkout(source: Path, project: Path, output: Path) -> Path:
+    """`amber build` of `project` by the amber in `source` (its src/ first on sys.path): the binary. The build
+    sees this process's environment (uv's certificates and index settings)."""
     out = subprocess.run([sys.executable, "-m", "amber", "build", str(project), "-o", str(output)],
-                         env=dict(env, PYTHONPATH=str(source / "src")), capture_output=True, text=True)
+                         env=dict(os.environ, PYTHONPATH=str(source / "src")), capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"clayer: amber build of {project.name} by {source} failed:\n{out.stderr[-2000:]}")
     return output
@@ -161,9 +165,7 @@ def main() -> None:
     parser.add_argument("--before", default=DEFAULT_BEFORE, help="the commit to compare start-up with")
     args = parser.parse_args()
     started = time.monotonic()
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LC_ALL": "C.UTF-8"}
-    if os.environ.get("AMBER_SOURCES"):
-        env["AMBER_SOURCES"] = os.environ["AMBER_SOURCES"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LC_ALL": "C.UTF-8"}  # the runs'
     with tempfile.TemporaryDirectory(prefix="clayer-") as tmpdir:
         tmp = Path(tmpdir)
         library = tmp / "libclayerbench.so"
@@ -172,7 +174,7 @@ def main() -> None:
         ordinary = tmp / "ordinary.txt"
         ordinary.write_bytes(os.urandom(4096))
         apps = projects(tmp)
-        after = {name: build_checkout(ROOT, project, tmp / "after" / name, env) for name, (project, _) in apps.items()}
+        after = {name: build_checkout(ROOT, project, tmp / "after" / name) for name, (project, _) in apps.items()}
         interpreter = dict(env, AMBER_INTERPRETER="1")
         micro = json.loads(subprocess.run([after["hello"], "-c", MICRO, library, ordinary, "15"], env=interpreter,
                                           capture_output=True, text=True, check=True).stdout)
@@ -182,12 +184,16 @@ def main() -> None:
             if control_python else None
         members = json.loads(subprocess.run([after["hello"], "-c", MEMBERS, library, ordinary], env=interpreter,
                                             capture_output=True, text=True, check=True).stdout)
+        members_before = None
         worktree = tmp / "before-src"
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", worktree, args.before], check=True,
                        capture_output=True)
         try:
-            before = {name: build_checkout(worktree, project, tmp / "before" / name, env)
+            before = {name: build_checkout(worktree, project, tmp / "before" / name)
                       for name, (project, _) in apps.items()}
+            members_before = json.loads(subprocess.run([before["hello"], "-c", MEMBERS, library, ordinary],
+                                                       env=interpreter, capture_output=True, text=True,
+                                                       check=True).stdout)
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", worktree], check=False)
         commands = {}
@@ -207,20 +213,22 @@ def main() -> None:
         on, off = micro[f"{key}_on"], micro[f"{key}_off"]
         ctl = f"{control[f'{key}_on'] / control[f'{key}_off']:.3f}" if control else "—"
         lines.append(f"| {label} | {on:.0f} | {off:.0f} | {on / off:.3f} | {ctl} |")
-    lines += ["", "### Reading through the layer (ns per open+read+close)", "",
-              "| file | from C | Python `open().read()` |", "|---|---:|---:|"]
+    lines += ["", "### Reading a file (µs per open+read+close)", "",
+              f"Archive members (deflated: the stdlib's sources) and an ordinary file, read from C and with "
+              f"Python's `open().read()`; before: {args.before}, whose Python `open()` was a wrapper answering from "
+              "zipimport's reader (its C code already had the first layer).", "",
+              "| file | size | from C | Python | Python before |", "|---|---:|---:|---:|---:|"]
     for label, figures in members.items():
-        lines.append(f"| {label} | {figures['c']:.0f} | {figures['python']:.0f} |")
+        previous = members_before[label]["python"] / 1000 if members_before else float("nan")
+        lines.append(f"| `{label if '<binary>' in label else 'an ordinary file'}` | {figures['size'] / 1024:.1f} KB | "
+                     f"{figures['c'] / 1000:.1f} | {figures['python'] / 1000:.1f} | {previous:.1f} |")
     lines += ["", f"### Start-up (ms): {args.before} (Python wrappers of open/stat/listdir) and this checkout",
               "", f"Medians of {args.runs} warm runs, interleaved.", "",
               "| app | before | after | after / before |", "|---|---:|---:|---:|"]
     for name in apps:
         b, a = startup[f"{name} before"], startup[f"{name} after"]
         lines.append(f"| {name} | {b * 1000:.1f} | {a * 1000:.1f} | {a / b:.3f} |")
-    lines += ["", "Command: `.venv/bin/python bench/clayer.py " + " ".join(sys.argv[1:]) + "`"]
-    text = "\n".join(lines)
-    write_section("clayer", text)
-    print(text)
+    publish("clayer", lines, sys.argv)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,14 @@ def replace_section(document: str, name: str, block: str) -> str:
     return text if found else document.rstrip("\n") + "\n\n" + block
 
 
+def publish(name: str, lines: list[str], argv: Sequence[str]) -> None:
+    """End a benchmark: the command that made the figures under them, the section rewritten, the text shown."""
+    script = Path(argv[0]).name
+    text = "\n".join([*lines, "", f"Command: `.venv/bin/python bench/{script} " + " ".join(argv[1:]) + "`"])
+    write_section(name, text)
+    print(text)
+
+
 def write_section(name: str, body: str, doc: Path = DOC) -> None:
     """Replace this script's section of the document (appended at the end the first time)."""
     begin, end = markers(name)

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, interleaved, write_section
+from common import ROOT, interleaved, publish
 
 AMBER = [sys.executable, "-m", "amber"]
 VARIANTS = {
@@ -99,10 +99,7 @@ def main() -> None:
     for app, variant, size, build_s, start, default, venv_start in rows:
         lines.append(f"| {app} | `{variant}` | {size / 1e6:.1f} MB | {build_s:.1f} s | {start * 1000:.1f} ms | "
                      f"{start / default:.2f}× | {start / venv_start:.2f}× |")
-    lines += ["", "Command: `.venv/bin/python bench/size.py " + " ".join(sys.argv[1:]) + "`"]
-    text = "\n".join(lines)
-    write_section("size", text)
-    print(text)
+    publish("size", lines, sys.argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ the boot modules import here as they do inside a binary.
 
 from __future__ import annotations
 
-import stat
 import sys
 import zipimport
 from pathlib import Path
@@ -50,22 +49,6 @@ def test_paths_under_the_binary_are_archive_names(fs: vfs.ArchiveFS):
     assert fs.relative(fs.prefix + "pure/..") == "" and fs.relative(fs.prefix) == ""
     assert fs.relative(fs.archive) is None and fs.listable(fs.archive) == ""  # the binary itself stays a file
     assert fs.relative("/etc/passwd") is None and fs.relative(3) is None
-
-
-def test_stat_results_have_every_field(fs: vfs.ArchiveFS):
-    real = Path(fs.archive).stat()
-    st = fs.stat("pure/data.txt")
-    assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o444 and st.st_size == 6
-    assert (st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns) == (real.st_mtime_ns, real.st_atime_ns, real.st_ctime_ns)
-    assert (st.st_mtime, st[8], st.st_blksize, st.st_blocks, st.st_rdev) == (
-        real.st_mtime, int(real.st_mtime), real.st_blksize, 1, 0)
-    assert (st.st_uid, st.st_gid, st.st_dev, st.st_nlink) == (real.st_uid, real.st_gid, real.st_dev, 1)
-    directory = fs.stat("pure")
-    assert stat.S_ISDIR(directory.st_mode) and directory.st_nlink == 2 and directory.st_blocks == 0
-    fs.executables = frozenset({"bin/tool"})
-    assert stat.S_IMODE(fs.stat("bin/tool").st_mode) == 0o555
-    with pytest.raises(FileNotFoundError):
-        fs.stat("pure/missing")
 
 
 def test_index_fields_are_read_by_name(fs: vfs.ArchiveFS):

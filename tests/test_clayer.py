@@ -161,7 +161,7 @@ CDATA_EXPECTED = {
     "opendir": ["../", "./", "sub/", "table.db", "table.txt"], "scandir": [".", "..", "sub", "table.db", "table.txt"],
     "access": [1, 0, "Read-only file system"], "dlopen": 42,
     "sqlite": [["cat"], ["dog"]], "sqlite_write": "attempt to write a readonly database",
-    "file": "cdata/_reader.cpython-313-x86_64-linux-gnu.so",
+    "file": "cdata/_reader.cpython-313-x86_64-linux-gnu.so", "spawn": [7, 9],
 }
 
 
@@ -177,6 +177,7 @@ def cdata(runtime: Path, tmp_path_factory) -> Path:
     project = copy_fixture("cdata", where)
     package = project / "src" / "cdata"
     run(["cc", "-shared", "-fPIC", "-o", package / "libsibling.so", package / "sibling.c"], check=True)
+    run(["cc", "-static", "-o", package / "bin" / "tool", package / "bin" / "tool.c"], check=True)
     with sqlite3.connect(package / "data" / "table.db") as db:
         db.executescript("create table animals (id integer, name text); "
                          "insert into animals values (1, 'cat'), (2, 'dog');")
@@ -229,6 +230,21 @@ def test_nothing_is_written_anywhere_in_an_empty_chroot(cdata: Path, chroot, nat
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == CDATA_EXPECTED
     assert _tree(chroot.root) == before
+
+
+@pytest.mark.root
+def test_without_proc_the_cache_serves_code(cdata: Path, chroot):
+    """No /proc in the chroot: no /proc/self/fd/N to dlopen or posix_spawn, so the extension, its sibling
+    library and its program come from the extraction cache; data files still come from memory files, and
+    execve() of the program runs it with execveat() (no /proc needed)."""
+    chroot.add(cdata, "/app/cdata", mode=0o755)
+    chroot.mount_tmpfs("/tmp")
+    (chroot.root / "home").mkdir()
+    out = chroot.run(["/app/cdata"], env={"HOME": "/home"})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == CDATA_EXPECTED
+    cached = [p.name for p in (chroot.root / "home" / ".cache" / "amber" / "extract").rglob("*") if p.is_file()]
+    assert {"libsibling.so", "tool"} <= set(cached)
 
 
 @pytest.mark.parametrize("how", ["build", "environment"])

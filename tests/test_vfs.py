@@ -48,8 +48,15 @@ shutil.copy(os.path.join(pkg, "nested", "config.json"), scratch)
 shutil.copytree(pkg, os.path.join(scratch, "tree"))
 seen["shutil"] = [sorted(os.listdir(scratch)), sorted(os.listdir(os.path.join(scratch, "tree")))]
 st = os.stat(words)
-seen["stat"] = [oct(st.st_mode), st.st_mtime == os.stat(binary).st_mtime, oct(os.stat(pkg).st_mode),
+real = os.stat(binary)
+seen["stat"] = [oct(st.st_mode), st.st_mtime == real.st_mtime, oct(os.stat(pkg).st_mode),
                 st.st_ino == os.lstat(words).st_ino]
+# every field a real file's stat has (sphinx, Jinja2 and pathlib read them): the binary's times and owner
+seen["stat fields"] = [(st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns) == (real.st_atime_ns, real.st_mtime_ns,
+                                                                             real.st_ctime_ns),
+                       (st.st_uid, st.st_gid, st.st_dev, st.st_blksize) == (real.st_uid, real.st_gid, real.st_dev,
+                                                                            real.st_blksize),
+                       st.st_nlink, st.st_blocks == (st.st_size + 511) // 512, st.st_rdev, os.stat(pkg).st_nlink]
 seen["access"] = [os.access(pkg, os.R_OK), os.access(words, os.W_OK), os.access(words, os.X_OK),
                   os.access(os.path.join(pkg, "x"), os.F_OK)]
 seen["write"] = [error(lambda: open(words, "w")), error(lambda: open(os.path.join(pkg, "new"), "a")),
@@ -111,6 +118,7 @@ def seen(runtime: Path, tmp_path_factory) -> dict:
     ("shutil", [["config.json", "tree"], ["nested", "words.txt"]]),
     # a read-only file with the binary's times, a read-only directory, one inode whichever way
     ("stat", ["0o100444", True, "0o40555", True]),
+    ("stat fields", [True, True, 1, True, 0, 2]),
     # R_OK on a directory, W_OK and X_OK on a data file, F_OK on nothing
     ("access", [True, False, False, False]),
     ("write", [["OSError", "EROFS"], ["OSError", "EROFS"], ["OSError", "EROFS"]]),

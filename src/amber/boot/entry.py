@@ -140,8 +140,6 @@ def _install_archive_loaders():
 
         install_extract(filesystem, EXTRACT, native)
     if EXECUTABLES:  # programs started by path: from memory
-        filesystem.executables = EXECUTABLES
-
         def wrap(module_name):
             import __amber_exec__
 

@@ -1,7 +1,7 @@
 """Memory files (runs inside the binary): anonymous, sealed-if-asked descriptors holding bytes.
 
-The native loader copies shared objects into them (dlopen()ed as /proc/self/fd/N), the program
-runner executes them, and an archive member's fileno() is one (os.fstat, mmap). The kernel copies
+The native loader copies shared objects into them (dlopen()ed as /proc/self/fd/N) and the program
+runner executes them (the files C code opens get theirs from the runtime's C file layer). The kernel copies
 stored members in (sendfile): their bytes never pass through Python.
 """
 
@@ -19,18 +19,6 @@ def memory_file(label, data, flags=MFD_CLOEXEC):
     except OSError:
         return -1
     write_all(fd, data)
-    return fd
-
-
-def anonymous_file(label, data):
-    """A descriptor holding `data`: a memfd, else an unlinked temporary file."""
-    fd = memory_file(label, data)
-    if fd < 0:
-        import tempfile
-
-        with tempfile.TemporaryFile() as tmp:
-            fd = posix.dup(tmp.fileno())
-        write_all(fd, data)
     return fd
 
 

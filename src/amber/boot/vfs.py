@@ -16,7 +16,6 @@ real paths (`pathlib.Path` under the binary) instead of zipfile.Path, so that
 temporary file; and FileFinder's path hook answering archive directories.
 """
 
-import _stat  # the C module stat.py re-exports: one import less at start-up
 import errno
 import posix
 import sys
@@ -46,11 +45,9 @@ class ArchiveFS:
         self.prefix = archive + "/"
         self._directory = directory  # member name -> toc entry (zipimport's view)
         self._read_member = read_member
-        self.executables = frozenset()  # members whose mode has the x bits (set by the boot code)
         self._fd = None
         self._dirs = None
         self._children = None
-        self._real = None
 
     # Derived lazily: an app that never touches a path inside the binary pays nothing at start-up.
     @property
@@ -100,31 +97,6 @@ class ArchiveFS:
         return rel in self.dirs or rel in self._directory
 
     # -- queries -------------------------------------------------------------
-    def inode(self, rel):
-        return hash(rel) & 0x7FFFFFFFFFFF or 1
-
-    def stat(self, rel):
-        """A full stat_result for member or directory `rel`: every field a real file's has (the _ns
-        times, st_blksize, st_blocks, st_rdev: Jinja2, sphinx and pathlib read them), the times and
-        owner those of the binary, which is what was installed."""
-        if self._real is None:
-            real = posix.stat(self.archive)
-            # Fields 7-16 of a stat_result (int, float and ns times, st_blksize) come from the binary;
-            # st_blocks and st_rdev (17, 18) are per member.
-            self._real = (real.st_dev, real.st_uid, real.st_gid, *tuple(real)[7:10],
-                          real.st_atime, real.st_mtime, real.st_ctime,
-                          real.st_atime_ns, real.st_mtime_ns, real.st_ctime_ns, real.st_blksize)
-        dev, uid, gid, *times_blksize = self._real
-        if rel in self.dirs:
-            mode, size, links = _stat.S_IFDIR | 0o555, 0, 2
-        elif rel in self._directory:
-            mode, size, links = _stat.S_IFREG | (0o555 if rel in self.executables else 0o444), \
-                self._directory[rel][TOC_SIZE], 1
-        else:
-            raise FileNotFoundError(errno.ENOENT, posix.strerror(errno.ENOENT), self.prefix + rel)
-        blocks = (size + 511) // 512
-        return posix.stat_result((mode, self.inode(rel), dev, links, uid, gid, size, *times_blksize, blocks, 0))
-
     def listdir(self, rel):
         if rel not in self.dirs:
             if rel in self._directory:

@@ -4,8 +4,9 @@
  * loads the library's archive dependencies first and falls back to the extraction cache where memory
  * files cannot be mapped; before the boot code registered it (the bare runtime), the library is loaded
  * from a memory file here. A program is executed from a sealed memory file with execveat(), which needs
- * no /proc; posix_spawn() (glibc's calls its internal execve) runs /proc/self/fd/N, else asks the boot
- * code's program runner for a path in the extraction cache. A `#!` script keeps its descriptor across
+ * no /proc; posix_spawn() (glibc's calls its internal execve) runs /proc/self/fd/N. Where neither works
+ * (no memory files, or no /proc for posix_spawn), the boot code's program runner gives a path in the
+ * extraction cache. A `#!` script keeps its descriptor across
  * exec, as its interpreter opens /dev/fd/N.
  */
 #include "amber_fs.h"
@@ -137,11 +138,37 @@ program_file(const char *name)
     return fd;
 }
 
+/* A path of the program in the extraction cache from the boot code's program runner, or NULL. Only when
+ * this thread holds the GIL (C code called from Python, a child forked from there): execve() may run in a
+ * forked child, where taking the GIL from another thread that held it at fork() would never return. */
+static PyObject *
+cached_program(const char *name)
+{
+    if (!python_ready(program_runner) || !PyGILState_Check()) {
+        return NULL;
+    }
+    PyObject *path = call_python(program_runner, name, 0, 0), *bytes = NULL;
+    if (path != NULL && !PyUnicode_FSConverter(path, &bytes)) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(path);
+    return bytes;
+}
+
 static int
 exec_member(const char *name, char *const argv[], char *const envp[])
 {
     int fd = program_file(name);
     if (fd < 0) {
+        int error = errno;
+        PyObject *cached = error == EACCES ? NULL : cached_program(name);
+        if (cached != NULL) {  /* no memory files here: the extraction cache's copy */
+            REAL(execve_fn, execve)
+            real_execve(PyBytes_AS_STRING(cached), argv, envp);
+            error = errno;
+            Py_DECREF(cached);
+        }
+        errno = error;
         return -1;
     }
     syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);

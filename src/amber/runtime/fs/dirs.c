@@ -371,17 +371,24 @@ amber_readdir64(DIR *handle)
     return real_readdir64(handle);
 }
 
+/* readdir_r() of one of ours: the next entry copied into the caller's `entry`, `*result` it or NULL at the end. */
+static int
+next_entry_into(struct archive_dir *d, struct dirent64 *entry, struct dirent64 **result)
+{
+    struct dirent64 *next = next_entry(d);
+    if (next != NULL) {
+        memcpy(entry, next, sizeof(*entry));
+    }
+    *result = next != NULL ? entry : NULL;
+    return 0;
+}
+
 int
 amber_readdir_r(DIR *handle, struct dirent *entry, struct dirent **result)
 {
     struct archive_dir *d = ours(handle);
     if (d != NULL) {
-        struct dirent64 *next = next_entry(d);
-        if (next != NULL) {
-            memcpy(entry, next, sizeof(*entry));
-        }
-        *result = next != NULL ? entry : NULL;
-        return 0;
+        return next_entry_into(d, (struct dirent64 *)entry, (struct dirent64 **)result);
     }
     REAL(readdir_r_fn, readdir_r)
     return real_readdir_r(handle, entry, result);
@@ -392,12 +399,7 @@ amber_readdir64_r(DIR *handle, struct dirent64 *entry, struct dirent64 **result)
 {
     struct archive_dir *d = ours(handle);
     if (d != NULL) {
-        struct dirent64 *next = next_entry(d);
-        if (next != NULL) {
-            memcpy(entry, next, sizeof(*entry));
-        }
-        *result = next != NULL ? entry : NULL;
-        return 0;
+        return next_entry_into(d, entry, result);
     }
     REAL64(readdir64_r_fn, readdir64_r, readdir_r)
     return real_readdir64_r(handle, entry, result);

@@ -85,8 +85,8 @@ def check_matplotlib():
     plt.close(fig)
     assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n" and len(buf.getvalue()) > 1000
     font = font_manager.findfont("DejaVu Sans", fallback_to_default=False)
-    assert os.path.isfile(font) and not font.startswith(sys.executable + "/"), font  # a real file for FreeType
-    return f"Agg PNG with text ({inked} inked pixels), fonts from the extraction cache"
+    assert os.path.isfile(font) and font.startswith(sys.executable + "/"), font  # FreeType opens it in the binary
+    return f"Agg PNG with text ({inked} inked pixels), fonts read from the binary"
 
 
 @check("pillow", "PIL.Image", "PIL.ImageDraw", "PIL.ImageFont")

@@ -43,9 +43,9 @@ def local_server():
         server.server_close()
 
 
-def real_file(path):
-    """A path the kernel can open itself (OpenSSL's fopen), not a member inside this binary."""
-    return os.path.isfile(path) and not path.startswith(sys.executable + "/")
+def inside(path):
+    """A member of this binary, which OpenSSL's fopen reads through the runtime's C file layer."""
+    return os.path.isfile(path) and path.startswith(sys.executable + "/")
 
 
 @check("certifi", "certifi")
@@ -54,7 +54,7 @@ def check_certifi():
 
     import certifi
 
-    assert real_file(certifi.where()), certifi.where()
+    assert inside(certifi.where()), certifi.where()
     context = ssl.create_default_context(cafile=certifi.where())
     roots = len(context.get_ca_certs())
     assert roots > 100 and context.verify_mode == ssl.CERT_REQUIRED, roots
@@ -72,13 +72,13 @@ def check_requests():
         response = session.get(f"{base}/a", params={"q": "amber"}, headers={"User-Agent": "compat"}, timeout=10)
     assert response.status_code == 200 and response.json() == {"path": "/a?q=amber", "agent": "compat"}
     # What send() does for https:// with verify=True, short of connecting: the pool gets certifi's
-    # bundle (a real file: OpenSSL opens it), from which the TLS context is built.
+    # bundle (inside the binary: OpenSSL opens it there), from which the TLS context is built.
     adapter = session.get_adapter("https://example.invalid/")
     assert isinstance(adapter, HTTPAdapter)
     request = requests.Request("GET", "https://example.invalid/").prepare()
     pool = adapter.get_connection_with_tls_context(request, verify=True)
     adapter.cert_verify(pool, request.url, True, None)
-    assert pool.cert_reqs == "CERT_REQUIRED" and real_file(pool.ca_certs), (pool.cert_reqs, pool.ca_certs)
+    assert pool.cert_reqs == "CERT_REQUIRED" and inside(pool.ca_certs), (pool.cert_reqs, pool.ca_certs)
     context = ssl_.create_urllib3_context()
     context.load_verify_locations(pool.ca_certs)
     roots = len(context.get_ca_certs())
