@@ -182,7 +182,12 @@ def cdata(runtime: Path, tmp_path_factory) -> Path:
         db.executescript("create table animals (id integer, name text); "
                          "insert into animals values (1, 'cat'), (2, 'dog');")
     db.close()
-    wheel = manylinux_wheel(project, where / "wheel")
+    # The extension's DT_RPATH names a directory of plugins outside the binary (test_bare_name_dlopen...).
+    plugins = where / "plugins"
+    plugins.mkdir()
+    (plugins / "plugin.c").write_text("int plugin_answer(void) { return 17; }\n")
+    run(["cc", "-shared", "-fPIC", "-o", plugins / "libcdataplugin.so", plugins / "plugin.c"], check=True)
+    wheel = manylinux_wheel(project, where / "wheel", ldflags=f"-Wl,--disable-new-dtags,-rpath,{plugins}")
     app = where / "app"
     app.mkdir()
     (app / "pyproject.toml").write_text(f'''[project]
@@ -196,6 +201,14 @@ cdata = "cdata:main"
     out = run([*AMBER, "build", app], timeout=900)
     assert out.returncode == 0, out.stderr
     return Path(out.stdout.strip())
+
+
+def test_bare_name_dlopen_searches_the_callers_rpath(cdata: Path, clean_env):
+    """glibc's dlopen() of a bare name searches the calling object's DT_RPATH: the runtime's dlopen hands such
+    a name on by a tail call, so the caller is still the extension, not the runtime."""
+    out = run([cdata, "-c", "from cdata import _reader; print(_reader.plugin())"],
+              env=dict(clean_env, AMBER_INTERPRETER="1"))
+    assert (out.returncode, out.stdout.strip()) == (0, "17"), out.stderr
 
 
 def test_a_c_extension_reads_its_data_and_loads_a_sibling_by_path(cdata: Path, clean_env):

@@ -64,9 +64,10 @@ FINDINGS = (
     "`src/amber/boot/native.py` now loads the libraries of a dependency cycle together from one "
     "extraction-cache entry (their `RPATH $ORIGIN` lets one `dlopen()` resolve it); everything else stays in "
     "memory (`tests/test_native_cycle.py`).",
-    "**Extracted whole:** botocore ships its own CA bundle (`botocore/cacert.pem`), so the extraction rule "
-    "materializes the distribution with its service models (about 3,000 files, 23 MB) on the first run; "
-    "later runs use the cache entry.",
+    "**Nothing extracted:** certifi's and botocore's CA bundles and matplotlib's fonts, which C code opens by "
+    "path, are read from the binary by the runtime's C file layer (issue #17); before it, an extraction rule "
+    "materialized those distributions on the first run (botocore with its service models: about 3,000 "
+    "files, 23 MB).",
     "**Fallback libraries need the build machine's glibc:** the `.amber/lib/` copies of libstdc++ and "
     "libgcc_s come from the build machine and require its glibc (see the group table), newer than the "
     "app's baseline. A target older than that which also lacks its own libstdc++/libgcc_s cannot load "
@@ -283,7 +284,7 @@ def markdown(results: list[GroupResult], total_seconds: float) -> str:
         "required by the interpreter or any ELF member of the archive. *Fallback libraries* are the system "
         "libraries a wheel links without vendoring (`.amber/lib/`, used only where the target has none; the "
         "glibc each needs in parentheses); they are not part of the baseline. *Extracted*: distributions "
-        "materialized in the extraction cache on first use (a CA bundle or fonts that C code opens by path).",
+        "materialized in the extraction cache on first use (only those a project names in `extract`).",
         "",
         "| group | build | size | glibc | fallback libraries | extracted | app start-up | full run (first) |",
         "|---|---|---|---|---|---|---|---|",

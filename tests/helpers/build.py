@@ -27,9 +27,10 @@ def build_fixture(name: str, where: Path, *flags: str, timeout: int = 900) -> Pa
     return Path(out.stdout.strip())
 
 
-def manylinux_wheel(project: Path, where: Path, platform: str = "manylinux_2_17_x86_64") -> Path:
-    """The wheel of `project` (with C extensions), compiled in an `amber venv` against the runtime's headers and
-    tagged `platform`, as auditwheel would after checking it (amber build takes manylinux wheels only)."""
+def manylinux_wheel(project: Path, where: Path, platform: str = "manylinux_2_17_x86_64", ldflags: str = "") -> Path:
+    """The wheel of `project` (with C extensions, linked with `ldflags`), compiled in an `amber venv` against the
+    runtime's headers and tagged `platform`, as auditwheel would after checking it (amber build takes manylinux
+    wheels only)."""
     import base64
     import hashlib
     import zipfile
@@ -38,7 +39,8 @@ def manylinux_wheel(project: Path, where: Path, platform: str = "manylinux_2_17_
     out = run([*AMBER, "venv", venv], timeout=600)
     assert out.returncode == 0, out.stderr
     out = run([venv / "bin" / "python", "-m", "pip", "wheel", "-q", "--no-deps", project, "-w", where],
-              env={"PATH": "/usr/bin:/bin", "HOME": str(where), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=600)
+              env={"PATH": "/usr/bin:/bin", "HOME": str(where), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                   "LDFLAGS": ldflags}, timeout=600)
     assert out.returncode == 0, out.stderr
     (built,) = where.glob("*-linux_x86_64.whl")
     tagged = where / built.name.replace("linux_x86_64", platform)

@@ -99,8 +99,33 @@ load_member(const char *name, int mode)
 
 EXPORTED void *amber_dlopen(const char *path, int mode) __asm__("dlopen");
 
+/* glibc's dlopen() looks at its caller (its return address): a bare name is searched in the calling
+ * object's DT_RPATH, and "$ORIGIN" is the calling object's directory. So a name that cannot be a path
+ * inside the binary goes on by a tail call, which leaves the original caller's return address in place. */
+#if defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(musttail)
+#define TAIL_CALL __attribute__((musttail))
+#endif
+#endif
+#ifndef TAIL_CALL
+#define TAIL_CALL
+#endif
+
+static void *dlopen_path(const char *path, int mode);
+
 void *
 amber_dlopen(const char *path, int mode)
+{
+    REAL(dlopen_fn, dlopen)
+    if (path == NULL || strchr(path, '/') == NULL || strchr(path, '$') != NULL) {
+        TAIL_CALL return real_dlopen(path, mode);
+    }
+    return dlopen_path(path, mode);
+}
+
+/* dlopen() of a path: ours when it lies under the binary, by its name or another. */
+static void *
+dlopen_path(const char *path, int mode)
 {
     NAME_BUFFER;
     REAL(dlopen_fn, dlopen)
@@ -110,7 +135,7 @@ amber_dlopen(const char *path, int mode)
         return handle != NULL ? handle : real_dlopen(path, mode);
     }
     void *handle = real_dlopen(path, mode);
-    if (handle == NULL && path != NULL && strchr(path, '/') != NULL && amber_other_name(AT_FDCWD, path, name)) {
+    if (handle == NULL && amber_other_name(AT_FDCWD, path, name)) {
         handle = load_member(name, mode);
         return handle != NULL ? handle : real_dlopen(path, mode);
     }
