@@ -9,6 +9,7 @@ import tarfile
 
 import pytest
 
+from amber import targets
 from amber.errors import AmberError
 from amber.runtime import cpython, libraries, sources
 from amber.runtime.recipe import library_hash, load_recipe, recipe_hash
@@ -25,7 +26,8 @@ def test_default_python_and_libraries_are_pinned():
         assert re.fullmatch(r"[0-9a-f]{64}", src.sha256), src.key
         assert src.url.startswith("https://"), src.key
         assert "=" in src.debian and src.suites, src.key
-    assert recipe.target == "x86_64-linux-gnu.2.17"
+    # the target is part of a runtime's identity: one recipe, a runtime per target
+    assert recipe_hash("3.13", targets.AARCH64_GNU) != recipe_hash("3.13") == recipe_hash("3.13", targets.DEFAULT)
 
 
 def test_python_selection():

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from amber import __version__
+from amber import __version__, targets
 from amber.builder.project import DEFAULT_ZSTD_LEVEL, BuildFlags
 from amber.errors import AmberError, RuntimeMissing
 
@@ -75,7 +75,8 @@ def _build(args: argparse.Namespace) -> int:
     print(f"amber: entry point {result.entry}" + (f"; also {', '.join(others)} via links named so" if others else ""),
           file=sys.stderr)
     print(f"amber: packages: {dists or 'none'}", file=sys.stderr)
-    print(f"amber: runs on x86_64 Linux with glibc {result.glibc[0]}.{result.glibc[1]} or newer", file=sys.stderr)
+    print(f"amber: runs on {targets.DEFAULT.arch} Linux with glibc {result.glibc[0]}.{result.glibc[1]} or newer",
+          file=sys.stderr)
     print(result.output)
     return 0
 

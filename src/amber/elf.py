@@ -6,7 +6,7 @@ it — and both must get them the same way, or the builder's glibc baseline and 
 drift apart. The dynamic section is read by the boot code's reader (`amber.boot.elf`, standard
 library only, which runs inside binaries and needs nothing more); this module adds what only the host
 asks: symbol versions, the exported dynamic symbols, the file type. Only 64-bit little-endian files
-are read (x86_64 today); no library is loaded.
+are read (x86_64 and aarch64: amber.targets); no library is loaded.
 """
 
 from __future__ import annotations
@@ -129,6 +129,22 @@ class ElfFile:
                         raise ELFError("symbol name out of range")
                     exported.append(data[strings + name:end].decode("utf-8", "surrogateescape"))
         return sorted(exported)
+
+    @property
+    def machine(self) -> int:
+        """e_machine: the CPU the file is for (62 x86_64, 183 aarch64; amber.targets names them)."""
+        return self._unpack("<H", 18)[0]
+
+    @property
+    def interpreter(self) -> str | None:
+        """The dynamic loader a program names (PT_INTERP), or None (a library, a static program)."""
+        phoff, = self._unpack("<Q", 0x20)
+        phentsize, phnum = self._unpack("<HH", 0x36)
+        for i in range(phnum):
+            p_type, _flags, p_offset, _vaddr, _paddr, p_filesz = self._unpack("<IIQQQQ", phoff + i * phentsize)
+            if p_type == PT_INTERP:
+                return self.data[p_offset:p_offset + p_filesz].rstrip(b"\0").decode("utf-8", "surrogateescape")
+        return None
 
     @property
     def is_program(self) -> bool:

@@ -17,19 +17,21 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber import targets
 from amber.boot.elf import ELFError, dynamic_info
 from amber.builder.extract_rule import Extraction
 from amber.elf import ElfFile, is_elf
 
 __all__ = ["NativeParts", "SystemLibrary", "bundle_missing", "carries_shared_objects", "file_head", "glibc_needed",
            "is_elf", "is_program", "scan_native"]
-# Sonames glibc itself provides (every target has them: they are the baseline).
+# Sonames glibc itself provides (every target has them: they are the baseline), the loaders included.
 GLIBC_SONAMES = frozenset({
     "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
     "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libcrypt.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
-    "libthread_db.so.1", "ld-linux-x86-64.so.2",
+    "libthread_db.so.1", *(target.loader for target in targets.TARGETS.values()),
 })
-HOST_LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+HOST_LIBRARY_DIRS = (f"/lib/{targets.DEFAULT.multiarch}", f"/usr/lib/{targets.DEFAULT.multiarch}", "/lib64",
+                     "/usr/lib64", "/lib", "/usr/lib")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def _host_library_index() -> dict[str, Path]:
         out = ""
     for line in out.splitlines():
         match = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
-        if match and "x86-64" in match.group(2):
+        if match and targets.DEFAULT.ldconfig_label in match.group(2):
             found.setdefault(match.group(1), Path(match.group(3)))
     return found
 

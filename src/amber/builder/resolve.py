@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber import targets
 from amber.errors import AmberError
 
 MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -118,7 +119,7 @@ def install_requirements(requirements: list[str], runtime: Path, target: Path, p
     dependencies into `target`; relative paths inside requirements files are taken from `cwd`."""
     major, minor = parse_platform(platform)
     return _run_uv(["pip", "install", "--quiet", "--target", str(target), "--python", str(runtime),
-                    "--python-platform", f"x86_64-manylinux_{major}_{minor}",
+                    "--python-platform", targets.DEFAULT.python_platform((major, minor)),
                     "--link-mode", "copy", *requirements], "resolving and installing the dependencies", cwd=cwd)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from amber import targets
 from amber.paths import cache_root
 from amber.progress import BuildLog
 from amber.runtime import cpython, sources, stdlib, store, validate
@@ -25,6 +26,7 @@ from amber.runtime.libraries import BUILDERS, LibContext
 from amber.runtime.recipe import PythonRecipe, Recipe, Source, library_hash, load_recipe, recipe_hash
 from amber.runtime.sources import unpack
 from amber.runtime.toolchain import Toolchain, make_toolchain, zig_binary
+from amber.targets import Target
 
 # Libraries whose headers and archives another library's build needs.
 LIBRARY_DEPS: dict[str, tuple[str, ...]] = {"libedit": ("ncurses",)}
@@ -35,9 +37,9 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def library_dir(source: Source) -> Path:
-    deps = tuple(library_hash(s, ()) for s in _dep_sources(source))
-    return cache_root() / "libs" / f"{source.key}-{source.version}-{library_hash(source, deps)}"
+def library_dir(source: Source, target: Target = targets.DEFAULT) -> Path:
+    deps = tuple(library_hash(s, (), target) for s in _dep_sources(source))
+    return cache_root() / "libs" / f"{source.key}-{source.version}-{library_hash(source, deps, target)}"
 
 
 def _dep_sources(source: Source) -> list[Source]:
@@ -61,7 +63,7 @@ def merge_prefixes(prefixes: list[Path], into: Path) -> Path:
 
 def build_library(source: Source, tools: Toolchain, log: BuildLog, jobs: int, workroot: Path) -> Path:
     """Build one library into its cache directory, unless it is already there."""
-    prefix = library_dir(source)
+    prefix = library_dir(source, tools.target)
     if (prefix / COMPLETE_MARKER).is_file():
         return prefix
     prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,7 @@ def _build_library_locked(source: Source, prefix: Path, tools: Toolchain, log: B
         prefix.mkdir(parents=True)
         work = workroot / f"lib-{source.key}"
         src = unpack(sources.fetch(source, log), work)
-        deps = merge_prefixes([library_dir(s) for s in _dep_sources(source)], work / "deps") \
+        deps = merge_prefixes([library_dir(s, tools.target) for s in _dep_sources(source)], work / "deps") \
             if _dep_sources(source) else prefix
         ctx = LibContext(name=source.key, version=source.version, src=src, deps=deps,
                          prefix=prefix, tools=tools, log=log, jobs=jobs)
@@ -132,7 +134,7 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
     log = BuildLog(log_path, quiet=quiet)
     started = time.monotonic()
     try:
-        tools = make_toolchain(cache_root() / "toolchain", recipe.target, prefix_map=cache_root())
+        tools = make_toolchain(cache_root() / "toolchain", targets.DEFAULT, prefix_map=cache_root())
         prefixes = [build_library(src, tools, log, jobs, workroot) for src in rec.libraries]
         deps = merge_prefixes(prefixes, workroot / "deps")
         for archive in sorted((deps / "lib").glob("*.a")):
@@ -149,7 +151,7 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
             "python_version": rec.version,
             "python_minor": rec.minor,
             "recipe_hash": recipe_hash(rec.minor),
-            "target": recipe.target,
+            "target": targets.DEFAULT.name,
             "zig": recipe.zig,
             "libraries": {s.key: s.version for s in rec.libraries},
             "size": runtime_file.stat().st_size,

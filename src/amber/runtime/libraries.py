@@ -8,11 +8,13 @@ interpreter.
 
 from __future__ import annotations
 
+import platform
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber import targets
 from amber.progress import BuildLog
 from amber.runtime.toolchain import Toolchain, host_tool
 
@@ -50,8 +52,14 @@ class LibContext:
     def configure(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.run(
             "./configure", f"--prefix={self.prefix}", "--disable-shared", "--enable-static",
-            "--host=x86_64-pc-linux-gnu", "--build=x86_64-pc-linux-gnu", *args, env=env,
+            f"--host={self.tools.target.gnu_triple}", f"--build={build_triple()}", *args, env=env,
         )
+
+
+def build_triple() -> str:
+    """configure's --build: the machine the build runs on (its code generators are compiled for it)."""
+    host = targets.host()
+    return host.gnu_triple if host is not None else f"{platform.machine()}-pc-linux-gnu"
 
 
 def build_zlib(ctx: LibContext) -> None:
@@ -83,16 +91,14 @@ def build_xz(ctx: LibContext) -> None:
 
 
 # Debian's libffi tarball has no generated `configure`; running autoreconf would
-# need autotools and minutes. Its x86_64 build is a handful of files, so we
+# need autotools and minutes. Its build for one CPU is a handful of files, so we
 # compile them directly with the configuration autoconf would have found.
 _FFICONFIG = """\
 #define EH_FRAME_FLAGS "a"
 #define FFI_EXEC_STATIC_TRAMP 1
 #define HAVE_ALLOCA_H 1
 #define HAVE_AS_CFI_PSEUDO_OP 1
-#define HAVE_AS_X86_64_UNWIND_SECTION_TYPE 1
-#define HAVE_AS_X86_PCREL 1
-#define HAVE_DLFCN_H 1
+{arch_config}#define HAVE_DLFCN_H 1
 #define HAVE_HIDDEN_VISIBILITY_ATTRIBUTE 1
 #define HAVE_INTTYPES_H 1
 #define HAVE_LONG_DOUBLE 1
@@ -131,32 +137,48 @@ _FFICONFIG = """\
 #endif
 #endif
 """
-_FFI_SOURCES = [
-    "src/prep_cif.c", "src/types.c", "src/raw_api.c", "src/java_raw_api.c",
-    "src/closures.c", "src/tramp.c", "src/x86/ffi64.c", "src/x86/ffiw64.c",
-    "src/x86/unix64.S", "src/x86/win64.S",
-]
+_FFI_SOURCES = ["src/prep_cif.c", "src/types.c", "src/raw_api.c", "src/java_raw_api.c", "src/closures.c", "src/tramp.c"]
+
+
+@dataclass(frozen=True)
+class FfiPort:
+    """libffi's code for one CPU: its directory under src/, its files there, the TARGET its ffi.h names,
+    and the assembler facts configure would have found for it."""
+
+    directory: str
+    sources: tuple[str, ...]
+    target_macro: str
+    arch_config: str
+
+
+FFI_PORTS = {
+    "x86_64": FfiPort("x86", ("ffi64.c", "ffiw64.c", "unix64.S", "win64.S"), "X86_64",
+                      "#define HAVE_AS_X86_64_UNWIND_SECTION_TYPE 1\n#define HAVE_AS_X86_PCREL 1\n"),
+    "aarch64": FfiPort("aarch64", ("ffi.c", "sysv.S"), "AARCH64", ""),
+}
 
 
 def build_libffi(ctx: LibContext) -> None:
+    port = FFI_PORTS[ctx.tools.target.arch]
     gen = ctx.src / "amber-gen"
     gen.mkdir(exist_ok=True)
-    (gen / "fficonfig.h").write_text(_FFICONFIG.replace("{version}", ctx.version))
+    (gen / "fficonfig.h").write_text(_FFICONFIG.replace("{version}", ctx.version).replace("{arch_config}",
+                                                                                          port.arch_config))
     header = (ctx.src / "include" / "ffi.h.in").read_text()
     for key, value in {
-        "@VERSION@": ctx.version, "@TARGET@": "X86_64", "@HAVE_LONG_DOUBLE@": "1",
+        "@VERSION@": ctx.version, "@TARGET@": port.target_macro, "@HAVE_LONG_DOUBLE@": "1",
         "@HAVE_LONG_DOUBLE_VARIANT@": "0", "@FFI_EXEC_TRAMPOLINE_TABLE@": "0",
     }.items():
         header = header.replace(key, value)
     (gen / "ffi.h").write_text(header)
-    shutil.copy2(ctx.src / "src" / "x86" / "ffitarget.h", gen / "ffitarget.h")
+    shutil.copy2(ctx.src / "src" / port.directory / "ffitarget.h", gen / "ffitarget.h")
     env = ctx.env()
     objects = []
-    for source in _FFI_SOURCES:
+    for source in [*_FFI_SOURCES, *(f"src/{port.directory}/{name}" for name in port.sources)]:
         obj = gen / (Path(source).name.replace(".", "_") + ".o")
         ctx.run(
             env["CC"], *env["CFLAGS"].split(), "-DFFI_BUILDING", f"-I{gen}", f"-I{ctx.src / 'include'}",
-            f"-I{ctx.src / 'src' / 'x86'}", "-c", str(ctx.src / source), "-o", str(obj),
+            f"-I{ctx.src / 'src' / port.directory}", "-c", str(ctx.src / source), "-o", str(obj),
         )
         objects.append(str(obj))
     (ctx.prefix / "lib").mkdir(parents=True, exist_ok=True)
@@ -185,14 +207,14 @@ def build_openssl(ctx: LibContext) -> None:
     # The compiled-in OPENSSLDIR is only a default; the CA bundle is found at the
     # distributions' own locations by CPython's ssl (see patches/ssl-ca-locations).
     ctx.run(
-        host_tool("perl"), "./Configure", "linux-x86_64", "--prefix=/usr/local", "--libdir=lib",
+        host_tool("perl"), "./Configure", ctx.tools.target.openssl, "--prefix=/usr/local", "--libdir=lib",
         "--openssldir=/etc/ssl", "no-shared", "no-module", "no-tests", "no-docs", "no-apps",
         "no-engine", "no-dso", "no-ui-console", "no-legacy", "no-comp", "no-ssl3",
         "no-unit-test", "no-quic", env=env,
     )
     # OpenSSL_version(OPENSSL_CFLAGS) embeds the compile command; write that
     # header ourselves so no build-machine path ends up in the binary.
-    ctx.run(host_tool("perl"), "util/mkbuildinf.pl", "zig cc -O2 -fPIC", "linux-x86_64", env=env,
+    ctx.run(host_tool("perl"), "util/mkbuildinf.pl", "zig cc -O2 -fPIC", ctx.tools.target.openssl, env=env,
             stdout=ctx.src / "crypto" / "buildinf.h")
     ctx.make("build_libs", env=env)
     stage = ctx.src / "amber-stage"

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from amber import targets
 from amber.errors import AmberError
+from amber.targets import Target
 
 RUNTIME_DIR = Path(__file__).parent
 PACKAGE_DIR = RUNTIME_DIR.parent
@@ -23,7 +25,7 @@ PACKAGE_DIR = RUNTIME_DIR.parent
 HASHED_INPUTS = (
     "runtime/recipe.toml", "runtime/extensions.toml", "runtime/patches", "runtime/launcher.c",
     "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
-    "runtime/stdlib.py", "runtime/amber_zstd.c", "runtime/fs", "archive/format.py", "archive/writer.py",
+    "runtime/stdlib.py", "runtime/amber_zstd.c", "runtime/fs", "archive/format.py", "archive/writer.py", "targets.py",
     "archive/compile.py", "archive/compile_worker.py",
 )
 
@@ -75,8 +77,6 @@ class PythonRecipe:
 
 @dataclass(frozen=True)
 class Recipe:
-    target: str
-    glibc_baseline: str
     zig: str
     default_python: str
     pythons: dict[str, PythonRecipe]
@@ -121,8 +121,7 @@ def load_recipe() -> Recipe:
             libraries=tuple(sources[name] for name in p["libraries"]), extensions=modules,
             lto=bool(p.get("lto", False)),
         )
-    return Recipe(target=data["target"], glibc_baseline=data["glibc_baseline"], zig=data["zig"],
-                  default_python=data["default_python"], pythons=pythons, sources=sources)
+    return Recipe(zig=data["zig"], default_python=data["default_python"], pythons=pythons, sources=sources)
 
 
 def _hashed_files() -> list[Path]:
@@ -134,16 +133,16 @@ def _hashed_files() -> list[Path]:
 
 
 @cache
-def recipe_hash(minor: str) -> str:
-    """Short content hash of everything that defines the runtime for `minor` (HASHED_INPUTS)."""
-    digest = hashlib.sha256(f"python={minor}\n".encode())
+def recipe_hash(minor: str, target: Target = targets.DEFAULT) -> str:
+    """Short content hash of everything that defines the runtime for `minor` on `target` (HASHED_INPUTS)."""
+    digest = hashlib.sha256(f"python={minor}\ntarget={target.name}\n".encode())
     for path in _hashed_files():
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def library_hash(source: Source, deps: tuple[str, ...]) -> str:
+def library_hash(source: Source, deps: tuple[str, ...], target: Target = targets.DEFAULT) -> str:
     """Cache key of one built library: its source, its build step, the toolchain, what it links.
 
     The library's own build function is hashed with everything of `libraries` it reads: the
@@ -155,7 +154,7 @@ def library_hash(source: Source, deps: tuple[str, ...]) -> str:
 
     recipe = load_recipe()
     digest = hashlib.sha256()
-    for part in (source.sha256, *deps, recipe.target, recipe.zig):
+    for part in (source.sha256, *deps, target.zig_target, recipe.zig):
         digest.update(part.encode() + b"\0")
     # The step, plus the helpers every step runs through (its context, the merge of the prefixes).
     for text in _build_inputs(libraries, libraries.BUILDERS[source.key], libraries.LibContext, libraries._merge_tree):

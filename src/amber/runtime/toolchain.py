@@ -1,9 +1,11 @@
-"""The cross toolchain: `zig cc` aimed at an old glibc.
+"""The cross toolchain: `zig cc` aimed at a target's CPU and old C library.
 
-zig ships the headers and link stubs of every glibc version, so `-target
-x86_64-linux-gnu.2.17` produces binaries that need nothing newer than glibc
-2.17 whatever the build machine runs. Configure scripts want plain commands
-for CC/AR/RANLIB, so we write tiny wrapper scripts around the zig binary.
+zig ships the headers and link stubs of every glibc version for every CPU, so
+`-target x86_64-linux-gnu.2.17` (or `aarch64-linux-gnu.2.17`: amber/targets.py
+names them) produces binaries that need nothing newer than glibc 2.17 whatever
+the build machine runs or is. Configure scripts want plain commands for
+CC/AR/RANLIB, so we write tiny wrapper scripts around the zig binary, one set
+per target.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amber.errors import AmberError
+from amber.targets import Target
 
 # Flags every C compilation of the runtime gets. -fPIC: the objects end up in
 # an executable that exports the C API, and libraries like OpenSSL assume PIC.
@@ -43,8 +46,9 @@ class Toolchain:
     """Wrapper scripts for zig plus the environment that points builds at them."""
 
     bindir: Path
-    target: str
+    target: Target
     prefix_map: str  # the build root, mapped away in debug info and __FILE__
+    zig_cache: Path  # one for every target: zig's build of each C library stub is kept there
 
     @property
     def cc(self) -> str:
@@ -78,21 +82,21 @@ class Toolchain:
             PKG_CONFIG_LIBDIR=f"{deps}/lib/pkgconfig",
             SOURCE_DATE_EPOCH="0",
             LC_ALL="C",
-            ZIG_GLOBAL_CACHE_DIR=str(self.bindir.parent / "zig-cache"),
-            ZIG_LOCAL_CACHE_DIR=str(self.bindir.parent / "zig-cache"),
+            ZIG_GLOBAL_CACHE_DIR=str(self.zig_cache),
+            ZIG_LOCAL_CACHE_DIR=str(self.zig_cache),
         )
         return env
 
 
-def make_toolchain(root: Path, target: str, prefix_map: Path) -> Toolchain:
-    """Write the zig wrapper scripts under `root/bin` and return the toolchain."""
+def make_toolchain(root: Path, target: Target, prefix_map: Path) -> Toolchain:
+    """Write the zig wrapper scripts for `target` under `root/<target>/bin` and return the toolchain."""
     zig = zig_binary()
-    bindir = root / "bin"
+    bindir = root / target.name / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     wrappers = {
         # -Wno-date-time: CPython's getbuildinfo.c uses __DATE__/__TIME__, which
         # zig rejects as non-reproducible; SOURCE_DATE_EPOCH pins them instead.
-        "zig-cc": f'exec "{zig}" cc -target {target} -Wno-date-time -Wno-unused-command-line-argument "$@"',
+        "zig-cc": f'exec "{zig}" cc -target {target.zig_target} -Wno-date-time -Wno-unused-command-line-argument "$@"',
         "zig-ar": f'exec "{zig}" ar "$@"',
         "zig-ranlib": f'exec "{zig}" ranlib "$@"',
     }
@@ -100,7 +104,7 @@ def make_toolchain(root: Path, target: str, prefix_map: Path) -> Toolchain:
         path = bindir / name
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(0o755)
-    return Toolchain(bindir=bindir, target=target, prefix_map=str(prefix_map))
+    return Toolchain(bindir=bindir, target=target, prefix_map=str(prefix_map), zig_cache=root / "zig-cache")
 
 
 def zig_version() -> str:

@@ -1,0 +1,75 @@
+"""The machines amber builds for: one table of what differs per target (issue #15).
+
+A target is named as packaging tools name it (`x86_64-linux-gnu`). Everything that depends on it
+(the zig triple and glibc floor the runtime is compiled for, the ELF machine the readers expect,
+the dynamic loader's name, the wheel platform tags uv resolves, the extension-module suffix, the
+configure/OpenSSL names of the CPU, the Debian architecture whose libraries stand in for the
+target's) is read from here, so that another target is one more entry, not a fork of the code.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+from amber.errors import AmberError
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # what users write: x86_64-linux-gnu
+    arch: str  # the CPU as uname, wheel tags and CPython's SOABI spell it
+    libc: str  # "gnu" (glibc) or "musl"
+    libc_floor: tuple[int, int]  # the oldest C library the runtime is compiled against
+    elf_machine: int  # e_machine of its ELF files
+    loader: str  # the dynamic loader's soname (PT_INTERP's file name)
+    gnu_triple: str  # configure's --host
+    openssl: str  # OpenSSL's Configure target
+    debian_arch: str  # the Debian architecture of its libraries (libstdc++, libc for tests)
+    ldconfig_label: str  # how `ldconfig -p` marks this machine's libraries
+
+    @property
+    def zig_target(self) -> str:
+        """zig cc's -target: the CPU, the OS and the C library with its version floor."""
+        return f"{self.arch}-linux-{self.libc}.{self.libc_floor[0]}.{self.libc_floor[1]}"
+
+    @property
+    def multiarch(self) -> str:
+        """Debian's multiarch directory name (/usr/lib/<multiarch>), also CPython's SOABI platform part."""
+        return f"{self.arch}-linux-{self.libc}"
+
+    def extension_suffix(self, minor: str) -> str:
+        """The file name ending CPython gives extension modules: `.cpython-313-x86_64-linux-gnu.so`."""
+        return f".cpython-{minor.replace('.', '')}-{self.multiarch}.so"
+
+    def python_platform(self, glibc: tuple[int, int]) -> str:
+        """uv's --python-platform for wheels that need at most `glibc`: x86_64-manylinux_2_28."""
+        return f"{self.arch}-manylinux_{glibc[0]}_{glibc[1]}"
+
+
+X86_64_GNU = Target(
+    name="x86_64-linux-gnu", arch="x86_64", libc="gnu", libc_floor=(2, 17), elf_machine=62,
+    loader="ld-linux-x86-64.so.2", gnu_triple="x86_64-pc-linux-gnu", openssl="linux-x86_64",
+    debian_arch="amd64", ldconfig_label="x86-64",
+)
+AARCH64_GNU = Target(
+    name="aarch64-linux-gnu", arch="aarch64", libc="gnu", libc_floor=(2, 17), elf_machine=183,
+    loader="ld-linux-aarch64.so.1", gnu_triple="aarch64-unknown-linux-gnu", openssl="linux-aarch64",
+    debian_arch="arm64", ldconfig_label="AArch64",
+)
+TARGETS = {target.name: target for target in (X86_64_GNU, AARCH64_GNU)}
+DEFAULT = X86_64_GNU
+
+
+def get(name: str) -> Target:
+    """The target called `name`, or a one-line error listing the known ones."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise AmberError(f"unknown target {name!r} (known: {', '.join(TARGETS)})") from None
+
+
+def host() -> Target | None:
+    """The target this machine is, if amber knows it (the build machine's own libraries are that target's)."""
+    machine = platform.machine()
+    return next((t for t in TARGETS.values() if t.arch == machine and t.libc == "gnu"), None)
