@@ -110,7 +110,7 @@ def derive_deb_src(sources: list[AptSource], suites: tuple[str, ...]) -> str:
 
 def download_orig(spec: str, suites: tuple[str, ...], filename: str, workdir: Path,
                   log: BuildLog | None = None) -> Path:
-    """Run `apt-get source --download-only spec` in `workdir`; return the orig tarball."""
+    """Run `apt-get source --download-only --tar-only spec` in `workdir`; return the orig tarball."""
     apt_get = shutil.which("apt-get")
     if not apt_get:
         raise AmberError("apt-get is not available to fetch Debian source packages")
@@ -147,7 +147,9 @@ def download_orig(spec: str, suites: tuple[str, ...], filename: str, workdir: Pa
     package, _, pinned = spec.partition("=")
     versions = [pinned] + [v for v in _versions_shipping(apt, package, filename) if v != pinned]
     for version in versions:
-        proc = apt(apt_get, "source", "--download-only", f"{package}={version}")
+        # --tar-only: the .orig tarball is all we take, and the archive may have dropped a revision's
+        # .dsc and Debian diff while still serving its .orig (libedit 3.1-20250104-1 did).
+        proc = apt(apt_get, "source", "--download-only", "--tar-only", f"{package}={version}")
         got = workdir / "dl" / filename
         if proc.returncode == 0 and got.is_file():
             return got
