@@ -37,3 +37,27 @@ def test_names_and_tags():
     assert targets.get("aarch64-linux-gnu").python_platform((2, 28)) == "aarch64-manylinux_2_28"
     with pytest.raises(AmberError, match="unknown target 'sparc-linux-gnu' \\(known: x86_64-linux-gnu, aarch64"):
         targets.get("sparc-linux-gnu")
+
+
+@pytest.mark.parametrize("library", ["libffi", "zlib"])
+def test_library_steps_cross_build_for_aarch64(library: str, tmp_path: Path, monkeypatch):
+    """The runtime's library steps take their CPU from the target (libffi: its aarch64 port; configure's --host;
+    OpenSSL's target): built for aarch64 from this x86_64 machine, every object in the archive is aarch64 code."""
+    from amber.paths import cache_root
+    from amber.progress import BuildLog
+    from amber.runtime.build import build_library
+    from amber.runtime.recipe import load_recipe
+    from amber.runtime.toolchain import make_toolchain
+
+    zig_cache = cache_root() / "toolchain" / "zig-cache"  # warm: the runtime builds' (before AMBER_CACHE moves)
+    monkeypatch.setenv("AMBER_CACHE", str(tmp_path / "cache"))
+    tools = make_toolchain(tmp_path / "toolchain", targets.AARCH64_GNU, prefix_map=tmp_path)
+    tools = type(tools)(bindir=tools.bindir, target=tools.target, prefix_map=tools.prefix_map, zig_cache=zig_cache)
+    source = load_recipe().sources[library]
+    prefix = build_library(source, tools, BuildLog(tmp_path / "build.log", quiet=True), 2, tmp_path / "work")
+    (archive,) = (prefix / "lib").glob("lib*.a")
+    members = tmp_path / "members"
+    members.mkdir()
+    subprocess.run(["ar", "x", archive], cwd=members, check=True)
+    machines = {ElfFile(path.read_bytes()).machine for path in members.iterdir()}
+    assert machines == {targets.AARCH64_GNU.elf_machine}
