@@ -19,7 +19,8 @@ from amber.errors import AmberError, RuntimeMissing
 def _runtime_build(args: argparse.Namespace) -> int:
     from amber.runtime.build import build_runtime
 
-    path = build_runtime(args.python, jobs=args.jobs, quiet=args.quiet, force=args.force)
+    path = build_runtime(args.python, jobs=args.jobs, quiet=args.quiet, force=args.force,
+                         target=targets.get(args.target))
     print(path)
     return 0
 
@@ -27,7 +28,7 @@ def _runtime_build(args: argparse.Namespace) -> int:
 def _runtime_path(args: argparse.Namespace) -> int:
     from amber.runtime.build import build_runtime
 
-    print(build_runtime(args.python, jobs=args.jobs, quiet=args.quiet))
+    print(build_runtime(args.python, jobs=args.jobs, quiet=args.quiet, target=targets.get(args.target)))
     return 0
 
 
@@ -41,8 +42,8 @@ def _runtime_list(args: argparse.Namespace) -> int:
     for rt in runtimes:
         meta = rt.metadata
         size = meta.get("size", 0) / 1e6
-        print(f"{meta['python_version']:<10} {meta['recipe_hash']}  {size:6.1f} MB  "
-              f"glibc>={meta.get('glibc_max', '?')}  {rt.executable}")
+        print(f"{meta['python_version']:<10} {meta.get('target', targets.DEFAULT.name):<18} {meta['recipe_hash']}  "
+              f"{size:6.1f} MB  glibc>={meta.get('glibc_max', '?')}  {rt.executable}")
     return 0
 
 
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--python", metavar="X", help="CPython version: 3.13 or 3.13.15 (default: the recipe's default)")
         p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel compile jobs (default: all cores)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+        p.add_argument("--target", metavar="TARGET", default=targets.DEFAULT.name,
+                       help=f"the machine it runs on: {', '.join(targets.TARGETS)} (default: {targets.DEFAULT.name}); "
+                            "another CPU's runtime is cross-built here and validated under qemu")
 
     p = runtime_cmds.add_parser("build", help="build the runtime (nothing to do if it is cached)")
     runtime_options(p)

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from amber import targets
+from amber.errors import AmberError
 from amber.paths import cache_root
 from amber.progress import BuildLog
-from amber.runtime import cpython, sources, stdlib, store, validate
+from amber.runtime import cpython, emulation, sources, stdlib, store, validate
 from amber.runtime.hide_symbols import hide_archive
 from amber.runtime.libraries import BUILDERS, LibContext
 from amber.runtime.recipe import PythonRecipe, Recipe, Source, library_hash, load_recipe, recipe_hash
@@ -92,23 +93,32 @@ def _build_library_locked(source: Source, prefix: Path, tools: Toolchain, log: B
 
 
 def build_runtime(python: str | None = None, jobs: int | None = None, quiet: bool = False,
-                  force: bool = False) -> Path:
-    """Build (or find in the cache) the runtime for `python`; return the runtime file."""
+                  force: bool = False, target: Target = targets.DEFAULT) -> Path:
+    """Build (or find in the cache) the runtime for `python` on `target`; return the runtime file.
+
+    For another CPU than this machine's, the build machine's own runtime of the same Python is built
+    (or found) first: it runs CPython's build-time generators and compiles the standard library."""
     recipe = load_recipe()
     rec: PythonRecipe = recipe.python(python)
-    existing = store.find(rec)
+    existing = store.find(rec, target)
     if existing is not None and not force:
         return existing.executable
+    build_python = None
+    host = targets.host()
+    if target != host:
+        if host is None:
+            raise AmberError("cross builds need a build machine amber has a runtime for (x86_64 or aarch64 Linux)")
+        build_python = build_runtime(python, jobs, quiet, target=host)
     jobs = jobs or default_jobs()
-    key = f"{rec.version}-{recipe_hash(rec.minor)}"
+    key = f"{rec.version}-{recipe_hash(rec.minor, target)}"
     workroot = cache_root() / "build" / key
     workroot.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(workroot.with_name(workroot.name + ".lock"), f"runtime {key}"):
         # Another process may have finished the same runtime while we waited.
-        existing = store.find(rec)
+        existing = store.find(rec, target)
         if existing is not None and not force:
             return existing.executable
-        return _build_locked(recipe, rec, key, workroot, jobs, quiet)
+        return _build_locked(recipe, rec, key, workroot, jobs, quiet, target, build_python)
 
 
 @contextmanager
@@ -123,7 +133,8 @@ def _exclusive(lock_path: Path, what: str) -> Iterator[None]:
         yield
 
 
-def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, jobs: int, quiet: bool) -> Path:
+def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, jobs: int, quiet: bool,
+                  target: Target, build_python: Path | None) -> Path:
     zig_binary()  # the runtime-build extra: fail now, not after minutes of work
     if workroot.exists():
         shutil.rmtree(workroot)
@@ -134,24 +145,26 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
     log = BuildLog(log_path, quiet=quiet)
     started = time.monotonic()
     try:
-        tools = make_toolchain(cache_root() / "toolchain", targets.DEFAULT, prefix_map=cache_root())
+        tools = make_toolchain(cache_root() / "toolchain", target, prefix_map=cache_root())
         prefixes = [build_library(src, tools, log, jobs, workroot) for src in rec.libraries]
         deps = merge_prefixes(prefixes, workroot / "deps")
         for archive in sorted((deps / "lib").glob("*.a")):
             if not archive.is_symlink():
                 hide_archive(archive)
-        staged = cpython.build(rec, tools, deps, workroot, log, jobs)
+        staged = cpython.build(rec, tools, deps, workroot, log, jobs, build_python)
         with log.stage("standard library archive"):
-            runtime_file = stdlib.assemble(staged, workroot, deps, tools.bindir, cache_root(), log)
+            runtime_file = stdlib.assemble(staged, workroot, deps, tools.bindir, cache_root(), log,
+                                           compiler=build_python)
         with log.stage("validation"):
             # Laid out as in the store, so that the runtime finds its lib-dynload.
             staged_exe = store.lay_out(workroot / "validate", rec.minor, runtime_file)
-            report = validate.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()])
+            report = validate.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()],
+                                       runner=emulation.runner(target))
         metadata = {
             "python_version": rec.version,
             "python_minor": rec.minor,
-            "recipe_hash": recipe_hash(rec.minor),
-            "target": targets.DEFAULT.name,
+            "recipe_hash": recipe_hash(rec.minor, target),
+            "target": target.name,
             "zig": recipe.zig,
             "libraries": {s.key: s.version for s in rec.libraries},
             "size": runtime_file.stat().st_size,
@@ -161,7 +174,7 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
         }
         log.write(f"runtime metadata: {metadata}\n")
         log.close()
-        runtime = store.install(rec, runtime_file, staged.include, metadata, log_path)
+        runtime = store.install(rec, runtime_file, staged.include, metadata, log_path, target)
     finally:
         log.close()
     shutil.rmtree(workroot, ignore_errors=True)

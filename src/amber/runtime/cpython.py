@@ -14,11 +14,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber import targets
 from amber.errors import AmberError
 from amber.progress import BuildLog
+from amber.runtime.libraries import build_triple
 from amber.runtime.recipe import RUNTIME_DIR, ExtensionModule, PythonRecipe
 from amber.runtime.sources import fetch, unpack
 from amber.runtime.toolchain import Toolchain, host_tool
+from amber.targets import Target
 
 PATCH_DIR = RUNTIME_DIR / "patches"
 LAUNCHER = RUNTIME_DIR / "launcher.c"
@@ -39,12 +42,12 @@ class StagedPython:
     extensions: list[Path]  # the shared extension modules (and stubs), stripped
 
 
-def extension_file(name: str, minor: str) -> str:
+def extension_file(name: str, minor: str, target: Target = targets.DEFAULT) -> str:
     """The file name CPython gives a shared stdlib module: `_ssl.cpython-313-x86_64-linux-gnu.so`."""
-    return f"{name}.cpython-{minor.replace('.', '')}-x86_64-linux-gnu.so"
+    return f"{name}{target.extension_suffix(minor)}"
 
 
-def setup_local(modules: tuple[ExtensionModule, ...], minor: str) -> str:
+def setup_local(modules: tuple[ExtensionModule, ...], minor: str, target: Target = targets.DEFAULT) -> str:
     """Modules/Setup.local from the module table: static lines, shared ones, then disabled ones.
 
     A shared module gets its file name as DT_SONAME, so that a stub (built by build_stub) names
@@ -58,7 +61,8 @@ def setup_local(modules: tuple[ExtensionModule, ...], minor: str) -> str:
         lines.append("*shared*")
         # makesetup adds a module's configure flags only to a line that has no flags of its own.
         lines += [" ".join((m.name, *m.sources, *m.flags, f"$(MODULE_{m.name.upper()}_CFLAGS)",
-                            f"$(MODULE_{m.name.upper()}_LDFLAGS)", f"-Wl,-soname,{extension_file(m.name, minor)}"))
+                            f"$(MODULE_{m.name.upper()}_LDFLAGS)",
+                            f"-Wl,-soname,{extension_file(m.name, minor, target)}"))
                   for m in shared]
     disabled = [m.name for m in modules if m.status in ("disabled", "stub")]
     if disabled:
@@ -66,13 +70,14 @@ def setup_local(modules: tuple[ExtensionModule, ...], minor: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_stub(module: ExtensionModule, minor: str, modules_dir: Path, env: dict[str, str], log: BuildLog) -> Path:
+def build_stub(module: ExtensionModule, minor: str, modules_dir: Path, env: dict[str, str], log: BuildLog,
+               target: Target = targets.DEFAULT) -> Path:
     """An empty shared object for `module` that needs its provider's: PyInit_<name> is found there."""
     source = modules_dir / f"amber_stub_{module.name}.c"
     source.write_text(f"/* {module.name}: its code is in {module.provider} (amber stub) */\n"
                       f"extern int amber_stub_{module.name};\n")
-    out = modules_dir / extension_file(module.name, minor)
-    provider = modules_dir / extension_file(module.provider, minor)
+    out = modules_dir / extension_file(module.name, minor, target)
+    provider = modules_dir / extension_file(module.provider, minor, target)
     log.run([*env["CC"].split(), "-shared", "-o", str(out), str(source), "-Wl,--no-as-needed", str(provider),
              "-Wl,-rpath,$ORIGIN", f"-Wl,-soname,{out.name}"], cwd=modules_dir, env=env)
     return out
@@ -83,10 +88,19 @@ def apply_patches(src: Path, log: BuildLog) -> None:
         log.run([host_tool("patch"), "-p1", "--forward", "--batch", "-i", str(patch)], cwd=src)
 
 
-def configure_args(deps: Path) -> list[str]:
+# What configure cannot find out by running a test program on a machine it is not building for
+# (cross builds): the answers for every Linux target.
+CROSS_CONFIG_SITE = "ac_cv_file__dev_ptmx=yes\nac_cv_file__dev_ptc=no\nac_cv_buggy_getaddrinfo=no\n"
+
+
+def configure_args(deps: Path, target: Target = targets.DEFAULT, build_python: Path | None = None) -> list[str]:
+    """configure's arguments; with `build_python` (the build machine's own runtime of the same Python,
+    which runs the build's generators) a cross build for `target`."""
+    cross = [f"--host={target.gnu_triple}", f"--with-build-python={build_python}"] if build_python else []
     return [
         "--prefix=/usr/local",
-        "--build=x86_64-pc-linux-gnu",
+        f"--build={build_triple()}",
+        *cross,
         "--disable-shared",
         "--disable-test-modules",
         "--with-ensurepip=no",
@@ -115,8 +129,16 @@ def check_module_states(makefile: Path, modules: tuple[ExtensionModule, ...]) ->
         raise AmberError("configure could not enable: " + ", ".join(missing) + "; see the build log")
 
 
+def strip_tool(target: Target) -> str:
+    """The build machine's strip for its own files; llvm-strip, which reads every architecture, for another's."""
+    return host_tool("strip") if target == targets.host() else host_tool("llvm-strip")
+
+
 def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: BuildLog,
-          jobs: int) -> StagedPython:
+          jobs: int, build_python: Path | None = None) -> StagedPython:
+    """Configure and compile CPython for `tools.target`: a cross build when `build_python` (the build
+    machine's runtime of the same Python) is given."""
+    target = tools.target
     with log.stage(f"CPython {rec.version}: configure"):
         src = unpack(fetch(rec.source, log), workroot / "cpython")
         apply_patches(src, log)
@@ -126,7 +148,7 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
                 shutil.copytree(path, src / "Modules" / name)
             else:
                 shutil.copy2(path, src / "Modules" / name)
-        (src / "Modules" / "Setup.local").write_text(setup_local(rec.extensions, rec.minor))
+        (src / "Modules" / "Setup.local").write_text(setup_local(rec.extensions, rec.minor, target))
         env = tools.env(deps, extra_cflags=f"-I{deps}/include/ncursesw")
         # CPython picks its own optimization level (-O3); ours would override it.
         env["CFLAGS"] = env["CFLAGS"].replace("-O2 ", "")
@@ -139,17 +161,20 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         # Static libedit needs its terminal library named too (no .pc file says so).
         env["LIBEDIT_CFLAGS"] = f"-I{deps}/include"
         env["LIBEDIT_LIBS"] = "-ledit -lncursesw"
-        log.run(["./configure", *configure_args(deps)], cwd=src, env=env)
+        if build_python is not None:
+            (workroot / "config.site").write_text(CROSS_CONFIG_SITE)
+            env["CONFIG_SITE"] = str(workroot / "config.site")
+        log.run(["./configure", *configure_args(deps, target, build_python)], cwd=src, env=env)
         check_module_states(src / "Makefile", rec.extensions)
     with log.stage(f"CPython {rec.version}: compile"):
         # Linked with --export-dynamic (CPython's default LINKFORSHARED): the C API
         # must be visible to extension modules. Everything else was hidden in the
         # static libraries beforehand (hide_symbols.py).
         shared = [m for m in rec.extensions if m.status == "shared"]
-        targets = [f"Modules/{extension_file(m.name, rec.minor)}" for m in shared]
-        log.run([host_tool("make"), f"-j{jobs}", "python", "pybuilddir.txt", *targets], cwd=src, env=env)
-        extensions = [src / target for target in targets]
-        extensions += [build_stub(m, rec.minor, src / "Modules", env, log)
+        made = [f"Modules/{extension_file(m.name, rec.minor, target)}" for m in shared]
+        log.run([host_tool("make"), f"-j{jobs}", "python", "pybuilddir.txt", *made], cwd=src, env=env)
+        extensions = [src / name for name in made]
+        extensions += [build_stub(m, rec.minor, src / "Modules", env, log, target)
                        for m in rec.extensions if m.status == "stub"]
     with log.stage(f"CPython {rec.version}: headers"):
         stage = workroot / "stage"
@@ -157,12 +182,13 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         include = next((stage / "usr" / "local" / "include").glob("python*"))
         executable = workroot / "python.elf"
         shutil.copy2(src / "python", executable)
-        log.run([host_tool("strip"), "--strip-all", str(executable)], cwd=workroot)
+        strip = strip_tool(target)
+        log.run([strip, "--strip-all", str(executable)], cwd=workroot)
         stripped = workroot / "lib-dynload"
         stripped.mkdir()
         for extension in extensions:
             shutil.copy2(extension, stripped / extension.name)
-            log.run([host_tool("strip"), "--strip-unneeded", str(stripped / extension.name)], cwd=workroot)
+            log.run([strip, "--strip-unneeded", str(stripped / extension.name)], cwd=workroot)
     builddir = (src / (src / "pybuilddir.txt").read_text().strip())
     sysconfigdata = next(builddir.glob("_sysconfigdata_*.py"))
     return StagedPython(executable=executable, build_dir=src, stdlib=src / "Lib",

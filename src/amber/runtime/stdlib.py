@@ -65,8 +65,10 @@ def scrub_sysconfig(text: str, build_root: Path, deps: Path, toolchain_bin: Path
 
 
 def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Path, build_root: Path,
-             log: BuildLog) -> Path:
-    """Write the runtime file: interpreter ELF + stdlib archive. Returns its path."""
+             log: BuildLog, compiler: Path | None = None) -> Path:
+    """Write the runtime file: interpreter ELF + stdlib archive. Returns its path. The .pyc files are
+    compiled by `compiler` (the build machine's runtime of the same Python, for another CPU's runtime),
+    else by the interpreter just built."""
     lib = python.stdlib
     files = [(p, p.relative_to(lib).as_posix()) for p in stdlib_sources(lib)]
     sysconfig_src = workdir / python.sysconfigdata.name
@@ -74,7 +76,7 @@ def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Pat
         scrub_sysconfig(python.sysconfigdata.read_text(), build_root, deps, toolchain_bin)
     )
     files.append((sysconfig_src, python.sysconfigdata.name))
-    members, failures = compile_members(python.build_dir / "python", files, workdir, cwd=python.build_dir)
+    members, failures = compile_members(compiler or python.build_dir / "python", files, workdir, cwd=python.build_dir)
     if failures:
         raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
     # Stored, not deflated: the loader copies them into memory files with sendfile().

@@ -23,8 +23,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber import targets
 from amber.paths import cache_root
 from amber.runtime.recipe import PythonRecipe, recipe_hash
+from amber.targets import Target
 
 METADATA = "runtime.json"
 
@@ -51,8 +53,11 @@ def runtimes_dir() -> Path:
     return cache_root() / "runtimes"
 
 
-def runtime_dir(rec: PythonRecipe) -> Path:
-    return runtimes_dir() / f"{rec.version}-{recipe_hash(rec.minor)}"
+def runtime_dir(rec: PythonRecipe, target: Target = targets.DEFAULT) -> Path:
+    """The store's directory of a runtime: `<version>-<hash>`, the hash covering the target too; another
+    target than the default also has its name there (`3.13.15-aarch64-linux-gnu-<hash>`), for people."""
+    label = "" if target == targets.DEFAULT else f"{target.name}-"
+    return runtimes_dir() / f"{rec.version}-{label}{recipe_hash(rec.minor, target)}"
 
 
 def load(root: Path) -> Runtime | None:
@@ -66,11 +71,11 @@ def load(root: Path) -> Runtime | None:
     return runtime if complete else None
 
 
-def find(rec: PythonRecipe) -> Runtime | None:
-    """The cached runtime for the current recipe, if built; in a self-built amber, the runtime
+def find(rec: PythonRecipe, target: Target = targets.DEFAULT) -> Runtime | None:
+    """The cached runtime for the current recipe and `target`, if built; in a self-built amber, the runtime
     it carries, written into the cache on first use (runtime/embedded.py)."""
-    found = load(runtime_dir(rec))
-    if found is None:
+    found = load(runtime_dir(rec, target))
+    if found is None and target == targets.DEFAULT:
         from amber.runtime.embedded import restore
 
         found = restore(rec)
@@ -109,9 +114,10 @@ def lay_out(root: Path, minor: str, runtime_file: Path) -> Path:
     return exe
 
 
-def install(rec: PythonRecipe, runtime_file: Path, include: Path | None, metadata: dict, log_path: Path) -> Runtime:
+def install(rec: PythonRecipe, runtime_file: Path, include: Path | None, metadata: dict, log_path: Path,
+            target: Target = targets.DEFAULT) -> Runtime:
     """Move a validated runtime into the store atomically and return it."""
-    final = runtime_dir(rec)
+    final = runtime_dir(rec, target)
     final.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:

@@ -15,13 +15,14 @@ import re
 import subprocess
 from pathlib import Path
 
+from amber import targets
 from amber.elf import ElfFile
 from amber.errors import AmberError
 from amber.runtime.recipe import PythonRecipe
 
 GLIBC_LIBRARIES = {
     "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-    "ld-linux-x86-64.so.2",
+    *(target.loader for target in targets.TARGETS.values()),
 }
 C_API_PATTERNS = ("Py*", "_Py*", "PY*", "_PY*")
 # libc's file functions the runtime defines (runtime/fs/): every object the process loads binds
@@ -148,11 +149,12 @@ print(json.dumps(result))
 """
 
 
-def probe(runtime: Path, modules: list[str]) -> dict:
-    """Run the runtime itself: import everything, report ssl/curses/sysconfig facts."""
+def probe(runtime: Path, modules: list[str], runner: tuple[str, ...] = ()) -> dict:
+    """Run the runtime itself (through `runner`, an emulator, for another CPU): import everything, report
+    ssl/curses/sysconfig facts."""
     env = {"PATH": "/usr/bin:/bin", "TERMINFO_DIRS": "/nonexistent", "TERMINFO": "/nonexistent", "LC_ALL": "C"}
-    proc = subprocess.run([str(runtime), "-I", "-c", _PROBE, *modules], capture_output=True, text=True,
-                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+    proc = subprocess.run([*runner, str(runtime), "-I", "-c", _PROBE, *modules], capture_output=True, text=True,
+                          env=env, timeout=600, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise AmberError(f"the new runtime does not run: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -181,7 +183,8 @@ def check_terminfo_dirs(path: Path) -> list[str]:
     return []
 
 
-def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: str = "2.17") -> dict:
+def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: str = "2.17",
+             runner: tuple[str, ...] = ()) -> dict:
     """Run every check; raise AmberError listing all problems, else return the facts."""
     facts = elf_facts(runtime)
     problems = check_elf(facts, baseline)
@@ -189,7 +192,7 @@ def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: 
     problems += check_terminfo_dirs(runtime)
     problems += check_shared_modules(runtime.parent.parent / "lib" / f"python{rec.minor}" / "lib-dynload", baseline)
     modules = [m.name for m in rec.extensions if m.status != "disabled"] + list(SMOKE_IMPORTS)
-    result = probe(runtime, modules)
+    result = probe(runtime, modules, runner)
     problems += check_probe(result)
     if problems:
         raise AmberError("runtime validation failed:\n  - " + "\n  - ".join(problems))
