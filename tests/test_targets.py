@@ -49,10 +49,9 @@ def test_library_steps_cross_build_for_aarch64(library: str, tmp_path: Path, mon
     from amber.runtime.recipe import load_recipe
     from amber.runtime.toolchain import make_toolchain
 
-    zig_cache = cache_root() / "toolchain" / "zig-cache"  # warm: the runtime builds' (before AMBER_CACHE moves)
+    # The runtime builds' toolchain (its zig cache is warm), made before the library cache moves to tmp_path.
+    tools = make_toolchain(cache_root() / "toolchain", targets.AARCH64_GNU, prefix_map=tmp_path)
     monkeypatch.setenv("AMBER_CACHE", str(tmp_path / "cache"))
-    tools = make_toolchain(tmp_path / "toolchain", targets.AARCH64_GNU, prefix_map=tmp_path)
-    tools = type(tools)(bindir=tools.bindir, target=tools.target, prefix_map=tools.prefix_map, zig_cache=zig_cache)
     source = load_recipe().sources[library]
     prefix = build_library(source, tools, BuildLog(tmp_path / "build.log", quiet=True), 2, tmp_path / "work")
     (archive,) = (prefix / "lib").glob("lib*.a")
