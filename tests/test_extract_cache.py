@@ -179,7 +179,7 @@ def test_rule_options_name_real_distributions(tmp_path: Path):
                             extract=["nope"], no_extract=[])
     chosen = extract_rule.choose({"m": ["m.py"]}, files, keep_sources=True, cache_tag="cpython-313", salt="s",
                                  extract=["M"], no_extract=[])
-    assert [(e.dist, e.forced, e.top_level) for e in chosen] == [("m", True, ("m",))]
+    assert [(e.dist, e.top_level) for e in chosen] == [("m", ("m",))]
     assert [d for d, _, _ in chosen[0].files] == ["__pycache__/m.cpython-313.pyc", "m.py"]
 
 

@@ -188,7 +188,9 @@ def render(info: BinaryInfo) -> str:
         lines.append(f"  {d.name} {d.version}: {d.size / mb:.2f} MB in {d.files} files, "
                      f"license {d.license or 'unknown'}{extra}")
     for e in info.extract:
-        lines.append(f"  extracted at run time: {e['distribution']} ({e['reason']})")
+        # binaries built before extraction became opt-in only recorded why the rule picked each one
+        why = f" ({e['reason']})" if e.get("reason") else ""
+        lines.append(f"  extracted at run time: {e['distribution']}{why}")
     for lib in info.system_libraries:
         lines.append(f"  system library fallback: {lib['soname']} (used where the system has none; "
                      f"needs glibc {lib['glibc']})")

@@ -21,7 +21,7 @@ APP_TABLE = {
     "SCRIPTS": "",  # script name -> "module:function"
     "DEFAULT": "",  # the script a binary started under any other name runs
     "NATIVE": "carries shared objects to load from memory",
-    "EXTRACT": "top-level name -> (cache key, forced, system sonames)",
+    "EXTRACT": "top-level name -> (cache key, system sonames)",
     "EXECUTABLES": "programs started by path",
     "TRIMMED": "stdlib modules --trim left out",
     "ZSTD": "members are zstd (--compress): zipfile must learn to read them",

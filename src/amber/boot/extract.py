@@ -25,34 +25,30 @@ class ExtractedFinder:
 
     def __init__(self, fs, table, native):
         self.fs = fs
-        self.table = table  # top-level name -> (key, forced, system sonames its native code needs)
+        self.table = table  # top-level name -> (key, system sonames its native code needs)
         self.native = native
-        self._entries = {}  # key -> directory, or None when it is imported from the archive after all
+        self._entries = {}  # key -> directory
 
     def find_spec(self, fullname, path=None, target=None):
         if path is not None or fullname not in self.table:
             return None
-        key, forced, sonames = self.table[fullname]
+        key, sonames = self.table[fullname]
         if key not in self._entries:
-            self._entries[key] = self._materialize(fullname, key, forced)
+            self._entries[key] = self._materialize(fullname, key)
         directory = self._entries[key]
-        if directory is None:
-            return None
         for soname in sonames:  # the system's copy, else ours, before the extension needs it
             self.native.require_system(soname)
         return PathFinder.find_spec(fullname, [directory], target)
 
-    def _materialize(self, fullname, key, forced):
+    def _materialize(self, fullname, key):
         files = {}
         for line in self.fs.read(f"{EXTRACT_LIST_DIR}/{key}").decode("utf-8", "surrogateescape").splitlines():
             rel, name, mode = line.split("\t")
             files[rel] = (name, mode == "x")
         try:
             return materialize(key, files, self.fs.read, self.fs.copy_stored)
-        except CacheError as exc:
-            if forced:  # the user asked for real files: running without them would fail later, obscurely
-                raise SystemExit(f"amber: cannot extract {fullname}: {exc}") from None
-            return None  # chosen by the rule: the archive serves it, only without real paths
+        except CacheError as exc:  # the project asked for real files: without them it would fail later, obscurely
+            raise SystemExit(f"amber: cannot extract {fullname}: {exc}") from None
 
     def invalidate_caches(self):
         pass

@@ -55,7 +55,7 @@ def app_table(scripts: dict[str, str], default: str, native: bool, parts: Native
     extract = {}
     for extraction in parts.extractions:
         for top in extraction.top_level:
-            extract[top] = (extraction.key, extraction.forced, parts.system_sonames_for(extraction))
+            extract[top] = (extraction.key, parts.system_sonames_for(extraction))
     return app_table_source(SCRIPTS=scripts, DEFAULT=default, NATIVE=native, EXTRACT=extract,
                             EXECUTABLES=frozenset(parts.programs), TRIMMED=frozenset(trimmed or ()), ZSTD=zstd,
                             NATIVE_POLICY=native_policy)
@@ -295,7 +295,7 @@ def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts
         "scripts": dict(sorted(scripts.items())),
         "distributions": [{"name": d.name, "version": d.version, "dist_info": d.dist_info, "tags": list(d.tags)}
                           for d in sorted(dists, key=lambda d: canonicalize_name(d.name))],
-        "extract": [{"distribution": e.dist, "reason": e.reason, "key": e.key, "files": len(e.files)}
+        "extract": [{"distribution": e.dist, "key": e.key, "files": len(e.files)}
                     for e in parts.extractions],
         "system_libraries": [{"soname": lib.soname, "glibc": f"{lib.glibc[0]}.{lib.glibc[1]}",
                               "size": len(lib.data)} for lib in parts.system_libraries],

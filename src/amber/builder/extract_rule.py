@@ -32,8 +32,6 @@ from amber.errors import AmberError
 @dataclass(frozen=True)
 class Extraction:
     dist: str
-    reason: str
-    forced: bool
     key: str
     top_level: tuple[str, ...]
     files: tuple[tuple[str, str, bool], ...]  # (path on disk, archive member, executable)
@@ -112,10 +110,9 @@ def choose(dist_files: dict[str, list[str]], files: dict[str, Path], *, keep_sou
     for canonical, dist in sorted(by_name.items()):
         if canonical in refused or canonical not in forced:
             continue
-        reason = "asked for (extract)"
         layout = _disk_layout(dist_files[dist], keep_sources, cache_tag, executable)
         tops = top_level_names(dist_files[dist])
         if not layout or not tops:
             continue  # nothing importable to redirect
-        chosen.append(Extraction(dist, reason, canonical in forced, _key(salt, layout, files), tops, tuple(layout)))
+        chosen.append(Extraction(dist, _key(salt, layout, files), tops, tuple(layout)))
     return chosen
