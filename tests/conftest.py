@@ -39,6 +39,33 @@ def chroot(tmp_path: Path):
         root.cleanup()
 
 
+@pytest.fixture(scope="session")
+def emulated():
+    """The kernel runs aarch64 programs through qemu-aarch64-static while the tests last (binfmt_misc; needs
+    root): an emulated program's children (multiprocessing, subprocess, bundled programs) run too."""
+    from amber import targets
+    from amber.runtime.emulation import kernel_runs
+
+    if os.geteuid() != 0:
+        pytest.skip("registering qemu with binfmt_misc needs root")
+    with kernel_runs(targets.AARCH64_GNU):
+        yield
+
+
+@pytest.fixture
+def arm_root(tmp_path: Path, emulated) -> Chroot:
+    """An empty aarch64 root: Debian's arm64 libc6 and nothing else, /proc, /tmp a noexec tmpfs."""
+    from amber import targets
+
+    root = Chroot(tmp_path / "arm-root", targets.AARCH64_GNU)
+    try:
+        root.mount_tmpfs("/tmp")
+        root.mount_proc()
+        yield root
+    finally:
+        root.cleanup()
+
+
 @pytest.fixture
 def clean_env(tmp_path: Path) -> dict[str, str]:
     """A minimal environment, so the host's Python variables cannot leak in."""

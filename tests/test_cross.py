@@ -1,27 +1,57 @@
 """Another CPU's runtime, cross-built on this machine (issue #15): `amber runtime build --target
-aarch64-linux-gnu`, checked as the validator checks every runtime, then run under qemu-aarch64-static with
-Debian's arm64 C library as its root."""
+aarch64-linux-gnu`, checked as the validator checks every runtime, then run under emulation in an empty
+aarch64 root (Debian's arm64 C library and nothing else, /tmp a noexec tmpfs), the kernel handing every
+aarch64 program to qemu-aarch64-static (binfmt_misc), so that the programs it starts run too."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from amber import targets
 from amber.elf import ElfFile
+from helpers.chroot import Chroot
+from helpers.tls import SERVER, make_tls_ca
 
 pytestmark = pytest.mark.runtime
+TARGET = targets.AARCH64_GNU
 
 SMOKE = r"""
-import ctypes, ctypes.util, decimal, json, lzma, platform, sqlite3, ssl, sys, zlib
-seen = {"machine": platform.machine(), "sqlite": sqlite3.connect(":memory:").execute("select 6 * 7").fetchone()[0],
-        "lzma": lzma.decompress(lzma.compress(b"amber" * 100)) == b"amber" * 100,
-        "decimal": str(decimal.Decimal(1) / decimal.Decimal(7))[:8], "ssl": ssl.OPENSSL_VERSION.split()[0],
-        "ctypes": ctypes.CDLL(None).abs(-7), "zlib": zlib.crc32(b"amber")}
-print(json.dumps(seen))
+import ctypes, curses, decimal, json, lzma, multiprocessing, platform, readline, socket, sqlite3, ssl, sys, zlib
+
+
+def child(conn):
+    conn.send([platform.machine(), multiprocessing.current_process().name])
+
+
+def tls(port, ca):
+    context = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(b"aarch64")
+            return [conn.version(), conn.recv(100).decode()]
+
+
+if __name__ == "__main__":
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    process = spawn.Process(target=child, args=(theirs,), name="spawned")
+    process.start()
+    spawned = ours.recv()
+    process.join()
+    curses.setupterm("xterm-256color", sys.stdout.fileno())  # from the terminfo built into the runtime
+    seen = {"machine": platform.machine(), "spawn": spawned, "exitcode": process.exitcode,
+            "sqlite": sqlite3.connect(":memory:").execute("select 6 * 7").fetchone()[0],
+            "lzma": lzma.decompress(lzma.compress(b"amber" * 100)) == b"amber" * 100,
+            "decimal": str(decimal.Decimal(1) / decimal.Decimal(7))[:8], "ctypes": ctypes.CDLL(None).abs(-7),
+            "zlib": zlib.crc32(b"amber"), "curses": curses.tigetstr("clear") is not None,
+            "readline": readline.get_completer_delims() != "", "tls": tls(int(sys.argv[1]), sys.argv[2])}
+    print(json.dumps(seen))
 """
 
 
@@ -30,23 +60,36 @@ def aarch64_runtime() -> Path:
     """The aarch64 runtime (scripts/test builds it before the tests: minutes)."""
     from amber.runtime.build import build_runtime
 
-    return build_runtime(quiet=True, target=targets.AARCH64_GNU)
+    return build_runtime(quiet=True, target=TARGET)
 
 
 def test_the_aarch64_runtime_is_an_aarch64_program_for_glibc_2_17(aarch64_runtime: Path):
     elf = ElfFile(aarch64_runtime.read_bytes())
-    assert elf.machine == targets.AARCH64_GNU.elf_machine
+    assert elf.machine == TARGET.elf_machine
     assert elf.interpreter == "/lib/ld-linux-aarch64.so.1"
     assert elf.glibc_needed <= (2, 17)
     assert set(elf.needed) <= {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
                                 "libutil.so.1", "ld-linux-aarch64.so.1"}
 
 
-def test_the_aarch64_runtime_runs_under_emulation(aarch64_runtime: Path):
-    from amber.runtime.emulation import runner
-
-    out = subprocess.run([*runner(targets.AARCH64_GNU), aarch64_runtime, "-I", "-c", SMOKE], capture_output=True,
-                         text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+def test_the_aarch64_runtime_in_an_empty_aarch64_root(aarch64_runtime: Path, arm_root: Chroot, tmp_path: Path):
+    """The smoke imports, a TLS handshake with this machine's Python, a spawned child (another emulated
+    process), curses' built-in terminfo and readline, with nothing in the root but the C library."""
+    python = arm_root.add_runtime(aarch64_runtime, "/usr/local")
+    tls = make_tls_ca(tmp_path)
+    arm_root.add(tls["ca_cert"], "/etc/ca.pem")
+    arm_root.write("/smoke.py", SMOKE)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, tls["server_cert"], tls["server_key"]],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().strip()
+        out = arm_root.run([python, "/smoke.py", port, "/etc/ca.pem"], env={"PATH": "/usr/local/bin", "LC_ALL": "C"},
+                           timeout=300)
+    finally:
+        server.wait(timeout=60)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"machine": "aarch64", "sqlite": 42, "lzma": True, "decimal": "0.142857",
-                                      "ssl": "OpenSSL", "ctypes": 7, "zlib": 1190008450}
+    assert json.loads(out.stdout) == {
+        "machine": "aarch64", "spawn": ["aarch64", "spawned"], "exitcode": 0, "sqlite": 42, "lzma": True,
+        "decimal": "0.142857", "ctypes": 7, "zlib": 1190008450, "curses": True, "readline": True,
+        "tls": ["TLSv1.3", "hello aarch64"]}
+    assert os.listdir(arm_root.root / "tmp") == []

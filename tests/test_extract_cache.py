@@ -190,7 +190,7 @@ def test_elf_scan_measures_glibc_and_finds_programs():
     data = libstdcxx.read_bytes()
     assert native_scan.glibc_needed(data) >= (2, 17)
     assert not native_scan.is_program(data) and native_scan.is_program(Path("/bin/ls").read_bytes())
-    libraries, missing = native_scan.bundle_missing({"pkg/ext.so": data})
+    libraries, missing, _ = native_scan.bundle_missing({"pkg/ext.so": data})
     assert [lib.soname for lib in libraries] == ["libgcc_s.so.1"] and missing == []
 
 

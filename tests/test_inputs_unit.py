@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from amber import targets
 from amber.builder.exclude import Exclusion, check_all_matched, check_names, imports_of, member_matches, prune_site
 from amber.builder.lock import Inputs, check_installed, find_lock, lock_pins, requirements_member
-from amber.builder.project import BuildFlags, load_project, merge_options
+from amber.builder.project import BuildFlags, BuildOptions, load_project, merge_options
 from amber.builder.resolve import InstalledDist
 from amber.errors import AmberError
 
@@ -112,10 +113,12 @@ def test_installed_versions_must_be_the_locks(tmp_path: Path):
 def test_requirements_record_leaves_out_the_project(tmp_path: Path):
     p = project(tmp_path, BASE)
     member = requirements_member(Inputs(lock="uv.lock"), p, [dist("Zope.Interface", "7"), dist("my_app", "1"),
-                                                             dist("Click", "8.1.8")], "3.13.15", "manylinux_2_28")
+                                                             dist("Click", "8.1.8")], "3.13.15",
+                                 BuildOptions(target=targets.AARCH64_GNU))
     assert member.name == ".amber/requirements.lock"
     lines = member.data.decode().splitlines()
-    assert lines[0] == "# Installed by amber build for CPython 3.13.15, manylinux_2_28, pins from uv.lock."
+    assert lines[0] == ("# Installed by amber build for CPython 3.13.15 on aarch64-linux-gnu, manylinux_2_28, "
+                        "pins from uv.lock.")
     assert lines[2:] == ["click==8.1.8", "zope-interface==7"]
 
 

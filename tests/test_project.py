@@ -113,3 +113,37 @@ def test_glibc_need_of_wheels():
     local = InstalledDist("cext", "0.1", ("cp313-cp313-linux_x86_64",), "cext")
     with pytest.raises(AmberError, match="cext 0.1: no manylinux wheel"):
         check_portable([numpy, local])
+
+
+def test_wheel_tags_of_another_cpu():
+    """aarch64 tags count as manylinux for an aarch64 target, and a wheel for another CPU is refused by name."""
+    from amber import targets
+
+    arm = InstalledDist("numpy", "2", ("cp313-cp313-manylinux_2_26_aarch64.manylinux_2_28_aarch64",), "numpy")
+    assert (arm.glibc, arm.arches) == ((2, 26), {"aarch64"})
+    check_portable([arm], targets.AARCH64_GNU)
+    x86 = InstalledDist("orjson", "3", ("cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64",), "orjson")
+    with pytest.raises(AmberError, match=r"orjson 3 \(x86_64\): the wheel is for another CPU than aarch64-linux-gnu"):
+        check_portable([arm, x86], targets.AARCH64_GNU)
+    with pytest.raises(AmberError, match=r"numpy 2 \(aarch64\): the wheel is for another CPU than x86_64-linux-gnu"):
+        check_portable([arm, x86], targets.X86_64_GNU)
+
+
+def test_target_option_and_its_errors(tmp_path: Path):
+    from amber import targets
+    from amber.builder.project import BuildFlags, load_project, merge_options
+    from amber.errors import RuntimeMissing
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "a"\n[tool.amber]\ntarget = "aarch64-linux-gnu"\n')
+    project = load_project(tmp_path)
+    assert merge_options(project, BuildFlags()).target is targets.AARCH64_GNU
+    assert merge_options(project, BuildFlags(target="x86_64-linux-gnu")).target is targets.X86_64_GNU
+    assert merge_options(load_project(tmp_path), BuildFlags()).target.arch == "aarch64"
+    with pytest.raises(AmberError, match=r"^--target: unknown target 'arm64' \(known: x86_64-linux-gnu, aarch64"):
+        merge_options(project, BuildFlags(target="arm64"))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "a"\n[tool.amber]\ntarget = "riscv64"\n')
+    with pytest.raises(AmberError, match=r"pyproject.toml: \[tool.amber\] target: unknown target 'riscv64'"):
+        merge_options(load_project(tmp_path), BuildFlags())
+    assert str(RuntimeMissing("3.13", "3.13.15", targets.AARCH64_GNU)) == (
+        "no amber runtime for Python 3.13.15 on aarch64-linux-gnu is built yet: run "
+        "'amber runtime build --python 3.13 --target aarch64-linux-gnu' first (about 20 minutes, once)")

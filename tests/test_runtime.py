@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from amber.archive.format import TAIL_SIZE, read_trailer
 from amber.runtime import validate
 from helpers.proc import run
+from helpers.tls import CLIENT, SERVER, make_tls_ca
 
 pytestmark = pytest.mark.runtime
 
@@ -115,6 +115,11 @@ def test_runs_in_a_chroot_with_proc_mounted_and_via_path(runtime: Path, chroot):
     assert out.stdout.split() == ["/bin/python3", "3.46.1"]
 
 
+@pytest.fixture(scope="module")
+def tls_ca(tmp_path_factory) -> dict[str, Path]:
+    return make_tls_ca(tmp_path_factory.mktemp("tls"))
+
+
 @pytest.mark.parametrize("bundle", [
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -129,50 +134,6 @@ def test_finds_the_ca_bundle_of_each_distribution(runtime: Path, chroot, tls_ca,
     out = chroot.run([python, "-c", code])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
-
-
-@pytest.fixture(scope="module")
-def tls_ca(tmp_path_factory) -> dict[str, Path]:
-    """A self-signed CA and a server certificate for 127.0.0.1, made with the host's openssl."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl command not installed")
-    d = tmp_path_factory.mktemp("tls")
-    def sh(*args):
-        subprocess.run([openssl, *args], cwd=d, check=True, capture_output=True)
-    # Python 3.13 verifies strictly (VERIFY_X509_STRICT): the CA needs key usage, the leaf an AKID.
-    sh("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-       "-subj", "/CN=amber test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-       "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash")
-    sh("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (d / "ext.cnf").write_text(
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
-    )
-    sh("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-       "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    return {"ca_cert": d / "ca.pem", "server_cert": d / "server.pem", "server_key": d / "server.key"}
-
-
-SERVER = r"""
-import socket, ssl, sys
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-with socket.create_server(("127.0.0.1", 0)) as sock:
-    print(sock.getsockname()[1], flush=True)
-    conn, _ = sock.accept()
-    with ctx.wrap_socket(conn, server_side=True) as tls:
-        tls.sendall(b"hello " + tls.recv(100))
-"""
-
-CLIENT = r"""
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20) as raw:
-    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-        tls.sendall(b"amber")
-        print(tls.version(), tls.recv(100).decode())
-"""
 
 
 def test_tls_handshake_with_a_local_server(runtime: Path, tls_ca, clean_env):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from amber import targets
+from amber.elf import ElfFile
 from helpers.proc import run
 
 pytestmark = pytest.mark.runtime
@@ -99,3 +101,53 @@ def test_amber_installed_in_an_amber_venv_builds_the_same_bytes(runtime: Path, t
     outside = run([*AMBER, "build", project, "-o", tmp_path / "outside"], timeout=900)
     assert outside.returncode == 0, outside.stderr
     assert (tmp_path / "inside").read_bytes() == (tmp_path / "outside").read_bytes()
+
+
+def test_self_built_amber_builds_for_aarch64(self_built: Path, tmp_path: Path, arm_root):
+    """The x86_64 dist/amber, with no Python on PATH, builds an aarch64 app (the aarch64 runtime from the
+    cache `scripts/test` filled: a self-built amber carries only its own CPU's runtime)."""
+    from amber.paths import cache_root
+
+    env = dict(bare_env(tmp_path), AMBER_CACHE=str(cache_root()))
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hello", project)
+    out = run([self_built, "build", project, "--target", "aarch64-linux-gnu"], env=env, timeout=900)
+    assert out.returncode == 0, out.stderr
+    arm_root.add(project / "dist" / "hello", "/app/hello", 0o755)
+    result = arm_root.run(["/app/hello", "from", "x86_64"], env={})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["argv"] == ["from", "x86_64"]
+
+
+def test_amber_built_for_aarch64_builds_for_aarch64_under_emulation(runtime: Path, tmp_path: Path, emulated):
+    """`amber build --target aarch64-linux-gnu` of amber itself: that aarch64 dist/amber, run under emulation
+    with an empty HOME (its runtime comes from its own bytes), builds hello for its own CPU, byte for byte
+    what this machine's amber builds for aarch64."""
+    from amber.runtime.build import build_runtime
+    from amber.runtime.emulation import sysroot
+
+    arm = targets.AARCH64_GNU
+    build_runtime(quiet=True, target=arm)
+    repo = tmp_path / "amber"
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", ".git", ".fuzz", "dist", "build", "*.egg-info",
+                                                               "__pycache__", ".pytest_cache", ".ruff_cache"))
+    out = run([*AMBER, "build", repo, "--target", arm.name], timeout=900)
+    assert out.returncode == 0, out.stderr
+    amber_arm = repo / "dist" / "amber"
+    assert ElfFile(amber_arm.read_bytes()[:64]).machine == arm.elf_machine
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "hello", project)
+    # Not in a chroot (uv needs the network and this machine's CA settings): the loader and C library come
+    # from QEMU_LD_PREFIX, which qemu reads in every emulated process.
+    env = dict(bare_env(tmp_path), QEMU_LD_PREFIX=str(sysroot(arm)))
+    out = run([amber_arm, "build", project], env=env, timeout=1200)
+    assert out.returncode == 0, out.stderr
+    assert "runs on aarch64 Linux" in out.stderr
+    runtimes = list((tmp_path / "home" / ".cache" / "amber" / "runtimes").iterdir())
+    assert len(runtimes) == 1 and "restored from" in (runtimes[0] / "build.log").read_text()
+    app = project / "dist" / "hello"
+    result = run([app, "emulated"], env=env)
+    assert result.returncode == 0 and json.loads(result.stdout)["argv"] == ["emulated"], result.stderr
+    reference = run([*AMBER, "build", project, "--target", arm.name, "-o", tmp_path / "reference"], timeout=900)
+    assert reference.returncode == 0, reference.stderr
+    assert app.read_bytes() == (tmp_path / "reference").read_bytes()

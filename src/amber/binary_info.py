@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
 
+from amber import targets
 from amber.archive.format import FLAG_APP, INDEX_NAME
 from amber.archive.reader import open_binary
+from amber.elf import ElfFile
 from amber.errors import AmberError
 
 MANIFEST_NAME = ".amber/build.json"
@@ -46,6 +49,7 @@ class BinaryInfo:
     recipe_hash: str | None
     glibc: str | None
     platform: str | None
+    target: str | None  # the machine it runs on (x86_64-linux-gnu), from its runtime's record or its ELF header
     entry: str | None
     scripts: dict[str, str] = field(default_factory=dict)
     distributions: list[Distribution] = field(default_factory=list)
@@ -114,13 +118,25 @@ def describe(path: Path) -> BinaryInfo:
         interpreter_size=binary.trailer.archive_offset, archive_size=size - binary.trailer.archive_offset,
         python_version=runtime.get("python_version"), recipe_hash=runtime.get("recipe_hash"),
         glibc=(manifest or {}).get("glibc") or (runtime.get("glibc_max") or "").replace("GLIBC_", "") or None,
-        platform=(manifest or {}).get("platform"), entry=(manifest or {}).get("entry"),
+        platform=(manifest or {}).get("platform"), target=runtime.get("target") or _elf_target(path),
+        entry=(manifest or {}).get("entry"),
         scripts=(manifest or {}).get("scripts", {}), distributions=dists, stdlib_size=stdlib_size,
         extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
         programs=(manifest or {}).get("programs", []),
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
         compression=(manifest or {}).get("compression"), trim=(manifest or {}).get("trim"),
     )
+
+
+def _elf_target(path: Path) -> str | None:
+    """The target whose CPU the file's ELF header names (e_machine), for files that record none."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    try:
+        machine = ElfFile(head).machine
+    except (ValueError, struct.error):
+        return None
+    return next((t.name for t in targets.TARGETS.values() if t.elf_machine == machine and t.libc == "gnu"), None)
 
 
 def _runtime_metadata(path: Path, texts: dict[str, bytes]) -> dict:
@@ -166,6 +182,7 @@ def render(info: BinaryInfo) -> str:
         f"(interpreter {info.interpreter_size / mb:.1f} MB, archive {info.archive_size / mb:.1f} MB)",
         f"  runtime:  CPython {info.python_version or '?'}"
         + (f", recipe {info.recipe_hash}" if info.recipe_hash else ""),
+        f"  target:   {info.target or '?'}",
         f"  glibc:    {info.glibc or '?'} or newer" + (f" (wheels for {info.platform})" if info.platform else ""),
     ]
     if info.kind == "app":

@@ -54,7 +54,7 @@ def _build(args: argparse.Namespace) -> int:
                        sources=False if args.no_sources else None, extract=args.extract, no_extract=args.no_extract,
                        locked=True if args.locked else None, requirements=args.requirements,
                        exclude=args.exclude or [], compress=args.compress, trim=True if args.trim else None,
-                       keep=args.keep or [], native=args.native)
+                       keep=args.keep or [], native=args.native, target=args.target)
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -68,7 +68,7 @@ def _build(args: argparse.Namespace) -> int:
             raise
         from amber.runtime.build import build_runtime
 
-        build_runtime(missing.python)
+        build_runtime(missing.python, target=missing.target or targets.default())
         result = build(args.project, flags, log=log)
     dists = ", ".join(f"{d.name} {d.version}" for d in result.dists)
     others = sorted(set(result.scripts) - {result.entry})
@@ -76,7 +76,7 @@ def _build(args: argparse.Namespace) -> int:
     print(f"amber: entry point {result.entry}" + (f"; also {', '.join(others)} via links named so" if others else ""),
           file=sys.stderr)
     print(f"amber: packages: {dists or 'none'}", file=sys.stderr)
-    print(f"amber: runs on {targets.DEFAULT.arch} Linux with glibc {result.glibc[0]}.{result.glibc[1]} or newer",
+    print(f"amber: runs on {result.target.label} with glibc {result.glibc[0]}.{result.glibc[1]} or newer",
           file=sys.stderr)
     print(result.output)
     return 0
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how the binary serves native code and C-read files when AMBER_NATIVE is not set: "
                             "auto (large objects from the cache, the rest from memory; the default), memory, "
                             "or disk (never memory files, for hosts that flag memfd_create)")
+    build.add_argument("--target", metavar="TARGET",
+                       help=f"the machine the binary runs on: {', '.join(targets.TARGETS)} (default: this machine's, "
+                            f"{targets.default().name}); another CPU's binary is built here from its wheels")
     build.add_argument("--trim", action="store_true",
                        help="leave out the standard library modules no import in the app, its dependencies or "
                             "the interpreter reaches")
@@ -200,9 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--python", metavar="X", help="CPython version: 3.13 or 3.13.15 (default: the recipe's default)")
         p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel compile jobs (default: all cores)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
-        p.add_argument("--target", metavar="TARGET", default=targets.DEFAULT.name,
-                       help=f"the machine it runs on: {', '.join(targets.TARGETS)} (default: {targets.DEFAULT.name}); "
-                            "another CPU's runtime is cross-built here and validated under qemu")
+        p.add_argument("--target", metavar="TARGET", default=targets.default().name,
+                       help=f"the machine it runs on: {', '.join(targets.TARGETS)} (default: this machine's, "
+                            f"{targets.default().name}); another CPU's runtime is cross-built here and validated "
+                            "under qemu")
 
     p = runtime_cmds.add_parser("build", help="build the runtime (nothing to do if it is cached)")
     runtime_options(p)

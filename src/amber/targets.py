@@ -38,6 +38,13 @@ class Target:
         """Debian's multiarch directory name (/usr/lib/<multiarch>), also CPython's SOABI platform part."""
         return f"{self.arch}-linux-{self.libc}"
 
+    @property
+    def build_identity(self) -> str:
+        """What of this entry shapes a runtime's bytes, for the runtime's hash: the facts the compiler, configure
+        and OpenSSL are given. Facts only the app builder reads (wheel tags, Debian names) are left out."""
+        return " ".join((self.name, self.zig_target, self.gnu_triple, self.openssl, self.multiarch, self.loader,
+                         str(self.elf_machine)))
+
     def extension_suffix(self, minor: str) -> str:
         """The file name ending CPython gives extension modules: `.cpython-313-x86_64-linux-gnu.so`."""
         return f".cpython-{minor.replace('.', '')}-{self.multiarch}.so"
@@ -45,6 +52,11 @@ class Target:
     def python_platform(self, glibc: tuple[int, int]) -> str:
         """uv's --python-platform for wheels that need at most `glibc`: x86_64-manylinux_2_28."""
         return f"{self.arch}-manylinux_{glibc[0]}_{glibc[1]}"
+
+    @property
+    def label(self) -> str:
+        """How messages name the machines it runs on: "aarch64 Linux"."""
+        return f"{self.arch} Linux"
 
 
 X86_64_GNU = Target(
@@ -73,3 +85,9 @@ def host() -> Target | None:
     """The target this machine is, if amber knows it (the build machine's own libraries are that target's)."""
     machine = platform.machine()
     return next((t for t in TARGETS.values() if t.arch == machine and t.libc == "gnu"), None)
+
+
+def default() -> Target:
+    """What amber builds for when no target is named: this machine's own (an aarch64 amber builds aarch64
+    binaries), else x86_64 Linux."""
+    return host() or DEFAULT

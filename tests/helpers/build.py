@@ -56,3 +56,17 @@ def manylinux_wheel(project: Path, where: Path, platform: str = "manylinux_2_17_
             target.writestr(source.getinfo(name), data)
     built.unlink()
     return tagged
+
+
+def compile_c(source: Path, output: Path, target, *flags: str) -> Path:
+    """`source` compiled with zig cc for `target` (an amber.targets.Target), as the runtime builds compile:
+    a test's own C library or program for another CPU than this machine's."""
+    import subprocess
+
+    from amber.paths import cache_root
+    from amber.runtime.toolchain import zig_binary
+
+    subprocess.run([zig_binary(), "cc", "-target", target.zig_target, *flags, "-o", output, source], check=True,
+                   capture_output=True, env={"PATH": "/usr/bin:/bin", "HOME": str(output.parent),
+                                             "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "toolchain" / "zig-cache")})
+    return output

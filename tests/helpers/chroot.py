@@ -12,6 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from amber import targets
+from amber.runtime import emulation
+from amber.targets import Target
+
 GLIBC_FILES = (
     "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
     "librt.so.1", "libutil.so.1", "libresolv.so.2", "libanl.so.1", "libnsl.so.1", "libmvec.so.1",
@@ -32,12 +36,20 @@ def glibc_files() -> list[str]:
 
 
 class Chroot:
-    def __init__(self, root: Path) -> None:
+    """An empty root: this machine's glibc files only, or for another CPU (`target`) Debian's C library of
+    that architecture, whose programs the kernel hands to qemu (emulation.kernel_runs, registered by the
+    caller) — qemu is opened when it is registered, so the root holds no emulator and no other file."""
+
+    def __init__(self, root: Path, target: Target | None = None) -> None:
         self.root = root
         self.mounts: list[Path] = []
-        (root / "lib64").mkdir(parents=True)
+        root.mkdir(parents=True)
         (root / "tmp").mkdir(mode=0o1777)
         (root / "tmp").chmod(0o1777)
+        if target is not None and target != targets.host():
+            shutil.copytree(emulation.sysroot(target), root, symlinks=True, dirs_exist_ok=True)
+            return
+        (root / "lib64").mkdir()
         libdir = root / LIBDIR.relative_to("/")
         libdir.mkdir(parents=True)
         for name in glibc_files():

@@ -1,4 +1,5 @@
-"""A small reader for the dynamic section of x86_64 ELF shared objects (runs inside the binary).
+"""A small reader for the dynamic section of 64-bit little-endian ELF shared objects (x86_64, aarch64: it runs
+inside the binary, whatever its CPU).
 
 The native-code loader needs to know, before it loads an extension module from
 memory, which of the libraries that module needs (DT_NEEDED) are vendored in

@@ -6,6 +6,9 @@
     -> written to a temporary name next to the output, then renamed.
 
 build() runs these stages in order; each is a function of this module with typed inputs and results.
+A runtime plays two roles in a build (BuildRuntimes): its ELF and standard library are what the binary
+ships, and it runs the build's own Python (uv's interpreter, the compiler, the scans). For another CPU
+(--target) the two part: the target's runtime is shipped, this machine's runtime of the same Python runs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from amber import __version__
+from amber import __version__, targets
 from amber.archive.compile import compile_members
 from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
@@ -34,7 +37,8 @@ from amber.builder.native_scan import NativeParts
 from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
 from amber.errors import AmberError, RuntimeMissing
 from amber.runtime import embedded, store
-from amber.runtime.recipe import load_recipe
+from amber.runtime.recipe import PythonRecipe, load_recipe
+from amber.targets import Target
 
 
 @dataclass
@@ -47,6 +51,34 @@ class BuildResult:
     dists: list[resolve.InstalledDist]
     glibc: tuple[int, int]
     native: NativeParts
+    target: Target
+
+
+@dataclass(frozen=True)
+class BuildRuntimes:
+    """The runtimes a build uses: one for both roles, unless the target is another CPU than this machine's."""
+
+    target: Target
+    shipped: store.Runtime  # its ELF and standard library members are the binary's
+    python: Path  # the interpreter that runs the build's Python: uv's --python, compiling, scanning
+
+
+def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
+    """The target's runtime and, for another CPU, this machine's own runtime of the same Python (the .pyc
+    files are the same on every CPU, and the target's cannot run here)."""
+    shipped = store.find(rec, target)
+    if shipped is None:
+        raise RuntimeMissing(rec.minor, rec.version, target)
+    host = targets.host()
+    if target == host:
+        return BuildRuntimes(target, shipped, shipped.executable)
+    if host is None:
+        raise AmberError(f"building for {target.name} runs Python on this machine, and amber has no runtime for "
+                         f"{os.uname().machine} (known: {', '.join(targets.TARGETS)})")
+    runner = store.find(rec, host)
+    if runner is None:
+        raise RuntimeMissing(rec.minor, rec.version, host)
+    return BuildRuntimes(target, shipped, runner.executable)
 
 
 def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
@@ -61,7 +93,7 @@ def app_table(scripts: dict[str, str], default: str, native: bool, parts: Native
                             NATIVE_POLICY=native_policy)
 
 
-def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: list[Member],
+def trim_for_app(runtimes: BuildRuntimes, runtime_members: list[Member], stdlib: list[Member],
                  app_files: list[tuple[Path, str]], boot_copies: dict[str, Path], parts: NativeParts,
                  keep: list[str], workdir: Path) -> trim.TrimResult:
     """--trim: the stdlib members the app's files and the boot code it uses can reach.
@@ -70,11 +102,11 @@ def trim_for_app(runtime: store.Runtime, runtime_members: list[Member], stdlib: 
     code for native code is a root when the app carries shared objects, or when the trim keeps a
     shared stdlib module (then the app loads it from memory too).
     """
-    python = runtime.executable
+    python = runtimes.python
     facts = exclude.interpreter_modules(python, [])
     exists = trim.runtime_modules(runtime_members, facts.builtins)
-    references = trim.stdlib_references(runtime_members, facts.builtins, python, runtime.metadata["recipe_hash"],
-                                        workdir)
+    references = trim.stdlib_references(runtime_members, facts.builtins, python,
+                                        runtimes.shipped.metadata["recipe_hash"], workdir)
     graph = trim.StdlibGraph(stdlib, facts.builtins, references)
     app_roots = trim.site_roots(python, app_files, exists)
     boot_refs = trim.scan_sources(python, {name: (path, "") for name, path in boot_copies.items()}, exists)
@@ -103,13 +135,12 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
     project = load_target(str(target), Path.cwd())
     options = merge_options(project, flags or BuildFlags())
     rec = load_recipe().python(options.python)
-    runtime = store.find(rec)
-    if runtime is None:
-        raise RuntimeMissing(rec.minor, rec.version)
+    runtimes = find_runtimes(rec, options.target)
+    runtime = runtimes.shipped
     with tempfile.TemporaryDirectory(prefix="amber-build-") as tmp_name, \
             resolve.uv_scratch(Path(tmp_name) / "uv-tmp"):
         tmp = Path(tmp_name)
-        installed = install(project, options, runtime, rec.version, tmp, log)
+        installed = install(project, options, runtimes.python, rec.version, tmp, log)
         chosen = choose_scripts(project, options, installed)
         output = options.output or project.root / "dist" / chosen.default
         output = output if output.is_absolute() else Path.cwd() / output
@@ -118,10 +149,10 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         image = open_binary(runtime.executable)
         runtime_members = image.members()
         boot_copies = copy_boot_sources(tmp)
-        stdlib, trimmed = stdlib_members(runtime, runtime_members, installed, options, app_files, boot_copies, parts,
-                                         tmp, log)
-        members = compile_app(runtime, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts, trimmed,
-                              installed, tmp, log)
+        stdlib, trimmed = stdlib_members(runtimes, runtime_members, installed, options, app_files, boot_copies,
+                                         parts, tmp, log)
+        members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
+                              trimmed, installed, tmp, log)
         glibc = max([runtime_glibc(runtime), *([parts.glibc] if parts.glibc else [])])
         manifest = build_manifest(runtime.metadata, options.platform, glibc, chosen.scripts, chosen.default,
                                   chosen.entry, installed.dists, parts,
@@ -133,7 +164,8 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         write_binary(output, image.interpreter(), [*stdlib, *members, manifest, installed.pins, runtime_manifest],
                      zstd_level=options.compress)
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
-                       entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, glibc=glibc, native=parts)
+                       entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, glibc=glibc, native=parts,
+                       target=options.target)
 
 
 @dataclass
@@ -149,20 +181,21 @@ class Installed:
     wrappers: set[str]  # the installer's console and gui script wrappers (bin/), which the binary replaces
 
 
-def install(project: Project, options: BuildOptions, runtime: store.Runtime, python_version: str, tmp: Path,
+def install(project: Project, options: BuildOptions, python: Path, python_version: str, tmp: Path,
             log) -> Installed:
-    """The project's wheel (none for a requirement) and its dependencies, installed for the runtime,
-    checked against the lock, with --exclude applied and the RECORDs normalized."""
-    wheel = None if project.requirement else resolve.build_wheel(project.root, runtime.executable, tmp / "wheel")
+    """The project's wheel (none for a requirement) and its dependencies, installed for the target (by uv
+    asking `python`, the build's interpreter), checked against the lock, with --exclude applied and the
+    RECORDs normalized."""
+    wheel = None if project.requirement else resolve.build_wheel(project.root, python, tmp / "wheel")
     installed_site = tmp / "site"
-    inputs = lock.install_app(project, options, wheel, runtime.executable, installed_site, tmp, log)
+    inputs = lock.install_app(project, options, wheel, python, installed_site, tmp, log)
     resolved = resolve.installed_dists(installed_site)
     lock.check_installed(inputs, project, resolved, log)
-    pins = lock.requirements_member(inputs, project, resolved, python_version, options.platform)
-    exclusion = exclude.prune_site(installed_site, options.exclude, project.name, runtime.executable)
+    pins = lock.requirements_member(inputs, project, resolved, python_version, options)
+    exclusion = exclude.prune_site(installed_site, options.exclude, project.name, python)
     site.normalize_site(installed_site)
     dists = resolve.installed_dists(installed_site)
-    resolve.check_portable(dists)
+    resolve.check_portable(dists, options.target)
     own = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(project.name)), None)
     wrappers = {name for d in dists for group in ("gui_scripts", "console_scripts")
                 for name in site.console_scripts(installed_site, d.dist_info, group)}
@@ -203,10 +236,11 @@ def native_decisions(installed: Installed, options: BuildOptions, runtime: store
         site.dist_files(installed.site, installed.dists), by_name, keep_sources=options.sources,
         cache_tag=f"cpython-{minor.replace('.', '')}", salt=runtime.metadata["recipe_hash"],
         extract=options.extract, no_extract=options.no_extract)
-    parts = native_scan.scan_native(by_name, extractions)
+    parts = native_scan.scan_native(by_name, extractions, options.target)
+    where = "this machine does not have either" if options.target == targets.host() else (
+        f"amber found no {options.target.arch} copy of" + (f" ({parts.missing_why})" if parts.missing_why else ""))
     for soname in parts.missing:
-        log(f"amber: warning: bundled native code needs {soname}, which this machine does not have either; "
-            "the target system must provide it")
+        log(f"amber: warning: bundled native code needs {soname}, which {where}; the target system must provide it")
     return parts
 
 
@@ -222,13 +256,13 @@ def copy_boot_sources(tmp: Path) -> dict[str, Path]:
     return copies
 
 
-def stdlib_members(runtime: store.Runtime, runtime_members: list[Member], installed: Installed,
+def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], installed: Installed,
                    options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
                    parts: native_scan.NativeParts, tmp: Path, log) -> tuple[list[Member], trim.TrimResult | None]:
     """The runtime's standard library members the binary carries: --exclude applied, then --trim,
     then --no-sources (each .py whose .pyc is there)."""
     stdlib = exclude.prune_members(runtime_members, installed.exclusion)
-    trimmed = trim_for_app(runtime, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
+    trimmed = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
                            tmp) if options.trim else None
     if trimmed:
         stdlib = trimmed.members
@@ -240,7 +274,7 @@ def stdlib_members(runtime: store.Runtime, runtime_members: list[Member], instal
     return stdlib, trimmed
 
 
-def compile_app(runtime: store.Runtime, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
+def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
                 stdlib: list[Member], boot_copies: dict[str, Path], chosen: Scripts, parts: native_scan.NativeParts,
                 trimmed: trim.TrimResult | None, installed: Installed, tmp: Path, log) -> list[Member]:
     """The app's members: its files and amber's boot code with the generated __amber_app__, compiled by
@@ -251,8 +285,7 @@ def compile_app(runtime: store.Runtime, minor: str, options: BuildOptions, app_f
     app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, trimmed.dropped if trimmed else None,
                                   zstd=options.compress is not None, native_policy=options.native))
     boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
-    members, failures = compile_members(runtime.executable, [*app_files, *boot_files], tmp,
-                                        keep_sources=options.sources)
+    members, failures = compile_members(python, [*app_files, *boot_files], tmp, keep_sources=options.sources)
     boot_names = {name for _, name in boot_files}
     if any(name in boot_names for name, _ in failures):
         raise AmberError(f"amber's boot code does not compile: {failures}")

@@ -135,7 +135,8 @@ def install_app(project: Project, options: BuildOptions, wheel: Path | None, run
             raise AmberError(f"--locked needs a project's {UV_LOCK} or {PYLOCK}; to pin a requirement build, "
                              "give --requirements FILE (a binary's .amber/requirements.lock, say)")
         inputs.requirement = project.requirement
-        resolve.install_requirements([*extra, project.requirement], runtime, site, options.platform)
+        resolve.install_requirements([*extra, project.requirement], runtime, site, options.platform,
+                                     target=options.target)
         return inputs
     lock = find_lock(project.root)
     if lock is None and options.locked:
@@ -144,16 +145,19 @@ def install_app(project: Project, options: BuildOptions, wheel: Path | None, run
         inputs.lock, inputs.lock_sha256 = lock.name, _sha256(lock)
         inputs.pins = lock_pins(lock)
     if lock is None:
-        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform)
+        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform,
+                                     target=options.target)
     elif lock.name == UV_LOCK:
         exported = tmp / "uv-lock-requirements.txt"
         inputs.stale = _export_uv_lock(project, runtime, exported, options.locked, log)
         # The export names path dependencies relative to the project.
         resolve.install_requirements(["-r", str(exported), *extra, str(wheel)], runtime, site, options.platform,
-                                     cwd=project.root)
+                                     target=options.target, cwd=project.root)
     else:
-        resolve.install_requirements(["-r", str(lock)], runtime, site, options.platform)
-        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform)
+        resolve.install_requirements(["-r", str(lock)], runtime, site, options.platform,
+                                     target=options.target)
+        resolve.install_requirements([*extra, str(wheel)], runtime, site, options.platform,
+                                     target=options.target)
     return inputs
 
 
@@ -185,11 +189,12 @@ def check_installed(inputs: Inputs, project: Project, dists: list[resolve.Instal
 
 
 def requirements_member(inputs: Inputs, project: Project, dists: list[resolve.InstalledDist],
-                        python_version: str, platform: str) -> Member:
+                        python_version: str, options: BuildOptions) -> Member:
     """`.amber/requirements.lock`: the installed versions as a requirements file, the project itself left out."""
     own = canonicalize_name(project.name)
     source = inputs.lock or "the resolver"
-    lines = [f"# Installed by amber build for CPython {python_version}, {platform}, pins from {source}.",
+    lines = [f"# Installed by amber build for CPython {python_version} on {options.target.name}, {options.platform}, "
+             f"pins from {source}.",
              "# Rebuild with the same versions: amber build --requirements <this file>"]
     lines += sorted(f"{canonicalize_name(d.name)}=={d.version}" for d in dists if canonicalize_name(d.name) != own)
     return Member(REQUIREMENTS_NAME, ("\n".join(lines) + "\n").encode())

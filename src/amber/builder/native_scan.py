@@ -3,9 +3,11 @@
 manylinux wheels may link a few libraries outside glibc without vendoring them
 (libstdc++, libgcc_s: the manylinux policy assumes every distribution has
 them). An empty container or a minimal server may not, so the builder copies
-each such library from the build machine into the archive (`.amber/lib/`); at
-run time the system's copy is preferred and ours is loaded only when the
-system has none (boot/native.py). The newest `GLIBC_x.y` version each ELF
+each such library into the archive (`.amber/lib/`): from the build machine
+when the binary is for its own CPU, else from Debian's packages for the
+target's architecture (amber/debian_packages.py); at run time the system's
+copy is preferred and ours is loaded only when the system has none
+(boot/native.py). The newest `GLIBC_x.y` version each ELF
 file requires is read from its version-needs table, so the glibc baseline the
 builder reports is measured, not guessed from wheel tags.
 """
@@ -13,14 +15,17 @@ builder reports is measured, not guessed from wheel tags.
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from amber import targets
+from amber import debian_packages, targets
 from amber.boot.elf import ELFError, dynamic_info
 from amber.builder.extract_rule import Extraction
 from amber.elf import ElfFile, is_elf
+from amber.errors import AmberError
+from amber.targets import Target
 
 __all__ = ["NativeParts", "SystemLibrary", "bundle_missing", "carries_shared_objects", "file_head", "glibc_needed",
            "is_elf", "is_program", "scan_native"]
@@ -30,14 +35,18 @@ GLIBC_SONAMES = frozenset({
     "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libcrypt.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
     "libthread_db.so.1", *(target.loader for target in targets.TARGETS.values()),
 })
-HOST_LIBRARY_DIRS = (f"/lib/{targets.DEFAULT.multiarch}", f"/usr/lib/{targets.DEFAULT.multiarch}", "/lib64",
-                     "/usr/lib64", "/lib", "/usr/lib")
+# Where the build machine's libraries are when its dynamic linker's cache does not list one.
+HOST_LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib")
+# Debian's packages of the libraries the manylinux policy lets wheels link without vendoring them, for another
+# CPU: libstdc++.so.6, libgcc_s.so.1, libz.so.1 (Pillow's aarch64 wheels link it), libexpat.so.1. The policy's
+# X11, GL and GLib libraries are left to the target system (a server app rarely links them; a warning names them).
+FALLBACK_PACKAGES = ("libstdc++6", "libgcc-s1", "zlib1g", "libexpat1")
 
 
 @dataclass(frozen=True)
 class SystemLibrary:
     soname: str
-    source: Path  # the file on the build machine it was copied from
+    source: Path  # the file it was copied from (this machine's, or a Debian package's for another CPU)
     data: bytes
     glibc: tuple[int, int]  # what it needs
 
@@ -52,8 +61,8 @@ def is_program(data: bytes) -> bool:
     return data[:2] == b"#!" or (is_elf(data) and ElfFile(data).is_program)
 
 
-def _host_library_index() -> dict[str, Path]:
-    """soname -> path, from the dynamic linker's cache of this machine."""
+def _host_library_index(target: Target) -> dict[str, Path]:
+    """soname -> path, from the dynamic linker's cache of this machine (`target` is this machine's)."""
     found: dict[str, Path] = {}
     try:
         out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
@@ -61,25 +70,49 @@ def _host_library_index() -> dict[str, Path]:
         out = ""
     for line in out.splitlines():
         match = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
-        if match and targets.DEFAULT.ldconfig_label in match.group(2):
+        if match and target.ldconfig_label in match.group(2):
             found.setdefault(match.group(1), Path(match.group(3)))
+    for directory in (f"/lib/{target.multiarch}", f"/usr/lib/{target.multiarch}", *HOST_LIBRARY_DIRS):
+        if Path(directory).is_dir():
+            for path in sorted(Path(directory).glob("*.so*")):
+                found.setdefault(path.name, path)
     return found
 
 
-def find_host_library(soname: str, index: dict[str, Path]) -> Path | None:
-    if soname in index:
-        return index[soname]
-    for directory in HOST_LIBRARY_DIRS:
-        candidate = Path(directory) / soname
-        if candidate.is_file():
-            return candidate
-    return None
+@dataclass
+class LibrarySource:
+    """Where the libraries a target may lack are taken from: this machine's own for its own CPU, Debian's
+    packages for another; `problem` says why there is none (no apt, no network)."""
+
+    index: dict[str, Path]
+    problem: str | None = None
 
 
-def bundle_missing(elves: dict[str, bytes]) -> tuple[list[SystemLibrary], list[str]]:
-    """Libraries that the ELF objects `elves` (archive name -> bytes) need from outside glibc and
-    outside the archive, taken from this machine (with what they need in turn); and the sonames
-    that this machine does not have either."""
+def library_source(target: Target) -> LibrarySource:
+    if target == targets.host():
+        return LibrarySource(_host_library_index(target))
+    try:
+        root = debian_packages.unpacked(target, f"{target.name}-libraries", FALLBACK_PACKAGES,
+                                        f"usr/lib/{target.multiarch}/libstdc++.so.6")
+    except AmberError as exc:
+        return LibrarySource({}, str(exc))
+    return LibrarySource(debian_packages.library_index(root, target))
+
+
+def for_target(data: bytes, target: Target) -> bool:
+    """Whether an ELF object is code for `target`'s CPU (a wheel may also carry test files for others)."""
+    try:
+        return ElfFile(data).machine == target.elf_machine
+    except (ELFError, struct.error):
+        return False
+
+
+def bundle_missing(elves: dict[str, bytes], target: Target = targets.DEFAULT,
+                   ) -> tuple[list[SystemLibrary], list[str], str | None]:
+    """Libraries that the ELF objects `elves` (archive name -> bytes) need from outside glibc and outside
+    the archive, taken from `target`'s library source (with what they need in turn); the sonames it does
+    not have either; and why the source is empty, if it is."""
+    elves = {name: data for name, data in elves.items() if for_target(data, target)}
     provided = set(GLIBC_SONAMES)
     for name, data in elves.items():
         provided.add(name.rsplit("/", 1)[-1])
@@ -95,23 +128,23 @@ def bundle_missing(elves: dict[str, bytes]) -> tuple[list[SystemLibrary], list[s
             wanted += dynamic_info(data)[0]
         except ELFError:
             continue
-    index: dict[str, Path] | None = None
+    source: LibrarySource | None = None
     bundled: dict[str, SystemLibrary] = {}
     missing: set[str] = set()
     while wanted:
         soname = wanted.pop()
         if soname in provided or soname in bundled or soname in missing:
             continue
-        if index is None:
-            index = _host_library_index()
-        path = find_host_library(soname, index)
+        if source is None:
+            source = library_source(target)
+        path = source.index.get(soname)
         if path is None:
             missing.add(soname)
             continue
         data = path.resolve().read_bytes()
-        bundled[soname] = SystemLibrary(soname, path, data, glibc_needed(data) or (2, 17))
+        bundled[soname] = SystemLibrary(soname, path, data, glibc_needed(data) or target.libc_floor)
         wanted += dynamic_info(data)[0]
-    return [bundled[k] for k in sorted(bundled)], sorted(missing)
+    return [bundled[k] for k in sorted(bundled)], sorted(missing), source.problem if source and missing else None
 
 
 def file_head(path: Path, size: int = 64) -> bytes:
@@ -125,7 +158,8 @@ class NativeParts:
     """What the app's native code needs at run time, decided at build time."""
 
     system_libraries: list[SystemLibrary]
-    missing: list[str]  # sonames neither bundled nor on this machine: the target must have them
+    missing: list[str]  # sonames neither bundled nor in the library source: the target must have them
+    missing_why: str | None  # why the library source had nothing (another CPU's, and apt failed)
     extractions: list[Extraction]
     programs: list[str]  # archive members the kernel can execute
     glibc: tuple[int, int] | None  # the newest GLIBC_x.y any bundled wheel's ELF file requires
@@ -138,7 +172,8 @@ class NativeParts:
                              if soname in bundled}))
 
 
-def scan_native(files: dict[str, Path], extractions: list[Extraction]) -> NativeParts:
+def scan_native(files: dict[str, Path], extractions: list[Extraction], target: Target = targets.DEFAULT,
+                ) -> NativeParts:
     """ELF files among the app's files: what they need from the system, the glibc they need, programs."""
     elves, programs = {}, []
     for name, path in files.items():
@@ -151,15 +186,17 @@ def scan_native(files: dict[str, Path], extractions: list[Extraction]) -> Native
             programs.append(name)
     needed, glibc = {}, None
     for name, data in elves.items():
+        if not for_target(data, target):
+            continue  # not a loadable object for the target (a test file for another CPU)
         try:
             needed[name] = dynamic_info(data)[0]
             need = glibc_needed(data)
         except ELFError:
-            continue  # not a loadable object for this machine (another architecture, a test file)
+            continue
         if need and (glibc is None or need > glibc):
             glibc = need
-    libraries, missing = bundle_missing(elves)
-    return NativeParts(libraries, missing, extractions, sorted(programs), glibc, needed)
+    libraries, missing, why = bundle_missing(elves, target)
+    return NativeParts(libraries, missing, why, extractions, sorted(programs), glibc, needed)
 
 
 def carries_shared_objects(app_files: list[tuple[Path, str]]) -> bool:

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from amber import targets
 from amber.boot.entry import NATIVE_POLICIES
 from amber.errors import AmberError
+from amber.targets import Target
 
 ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # [tool.amber] keys and the type each must have.
 TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
-    "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list, "native": str,
+    "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list, "native": str, "target": str,
 }
 
 # How an error names the type a key takes.
@@ -55,6 +57,7 @@ class BuildFlags:
     trim: bool | None = None
     keep: list[str] = field(default_factory=list)
     native: str | None = None
+    target: str | None = None
 
 
 @dataclass
@@ -75,6 +78,7 @@ class BuildOptions:
     trim: bool = False  # drop the stdlib modules no import reaches
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
     native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
+    target: Target = field(default_factory=targets.default)  # the machine the binary runs on
 
 
 @dataclass
@@ -177,6 +181,9 @@ def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
                                 "[tool.amber] compress")
         elif key == "requirements":
             value = (project.root / value) if from_tool else Path(value).absolute()
+        elif key == "target":
+            value = _target(value, f"{project.root / 'pyproject.toml'}: [tool.amber] target" if from_tool
+                            else "--target")
         elif key == "native" and value not in NATIVE_POLICIES:
             where = f"{project.root / 'pyproject.toml'}: [tool.amber] native" if from_tool else "--native"
             raise AmberError(f"{where} must be one of {', '.join(NATIVE_POLICIES)}, not {value!r}")
@@ -184,6 +191,13 @@ def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
     if flags.keep and not merged.trim:
         raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")
     return merged
+
+
+def _target(name: str, where: str) -> Target:
+    try:
+        return targets.get(name)
+    except AmberError as exc:
+        raise AmberError(f"{where}: {exc}") from None
 
 
 def _zstd_level(value: bool | int, where: str) -> int | None:

@@ -13,15 +13,18 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from amber import targets
 from amber.errors import AmberError
+from amber.targets import Target
 
 MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 PLATFORM_RE = re.compile(r"^manylinux_(\d+)_(\d+)$")
+# A wheel's platform tag: its glibc baseline, then the CPU (manylinux_2_17_aarch64, manylinux2014_x86_64).
+WHEEL_PLATFORM_RE = re.compile(r"^(manylinux_\d+_\d+|manylinux1|manylinux2010|manylinux2014)_(\w+)$")
 
 
 def uv_binary() -> str:
@@ -66,9 +69,11 @@ def uv_scratch(directory: Path) -> Iterator[None]:
         _scratch = previous
 
 
-def _run_uv(args: list[str], what: str, cwd: Path | None = None) -> str:
+def _run_uv(args: list[str], what: str, cwd: Path | None = None,
+            explain: Callable[[str], str | None] | None = None) -> str:
     """Run uv in its own process group, so that an interrupted build can stop uv *and* the
-    build backends it started before the temporary directories they write into are removed."""
+    build backends it started before the temporary directories they write into are removed.
+    A failure is one line: `explain(stderr)`'s, when it recognizes the failure, else uv's last lines."""
     env = None if _scratch is None else {**os.environ, "TMPDIR": str(_scratch)}
     proc = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
@@ -78,6 +83,9 @@ def _run_uv(args: list[str], what: str, cwd: Path | None = None) -> str:
         _stop_group(proc)
         raise
     if proc.returncode != 0:
+        explained = explain(stderr) if explain else None
+        if explained:
+            raise AmberError(explained)
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         reason = " ".join(lines[-6:]) if lines else f"exit code {proc.returncode}"
         raise AmberError(f"{what} failed: {reason}")
@@ -113,14 +121,40 @@ def build_wheel(project_root: Path, runtime: Path, out_dir: Path) -> Path:
     return wheels[0]
 
 
-def install_requirements(requirements: list[str], runtime: Path, target: Path, platform: str,
-                         cwd: Path | None = None) -> str:
+def install_requirements(requirements: list[str], runtime: Path, site: Path, platform: str,
+                         target: Target = targets.DEFAULT, cwd: Path | None = None) -> str:
     """Install `requirements` (uv pip install arguments: wheel paths, specifiers, `-r FILE`) and their
-    dependencies into `target`; relative paths inside requirements files are taken from `cwd`."""
+    dependencies into `site`, as wheels for `target`'s machine (uv's --python-platform: markers and tags
+    are the target's, whatever machine `runtime`, the interpreter uv asks, runs on); relative paths inside
+    requirements files are taken from `cwd`."""
     major, minor = parse_platform(platform)
-    return _run_uv(["pip", "install", "--quiet", "--target", str(target), "--python", str(runtime),
-                    "--python-platform", targets.DEFAULT.python_platform((major, minor)),
-                    "--link-mode", "copy", *requirements], "resolving and installing the dependencies", cwd=cwd)
+    for_target = "" if target == targets.host() else f" for {target.name}"
+    return _run_uv(["pip", "install", "--quiet", "--target", str(site), "--python", str(runtime),
+                    "--python-platform", target.python_platform((major, minor)),
+                    "--link-mode", "copy", *requirements], f"resolving and installing the dependencies{for_target}",
+                   cwd=cwd, explain=lambda stderr: foreign_wheel_failure(stderr, target))
+
+
+# uv's words when the wheel it built from an sdist, or a wheel given by path, is not for the target's CPU.
+BUILT_FOR_HOST_RE = re.compile(r"Failed to build `(?P<requirement>[^`]+)`.*?The built wheel `(?P<wheel>[^`]+)` is "
+                               r"not compatible")
+FOREIGN_PATH_RE = re.compile(r"A path \((?P<path>[^)]+)\) dependency is incompatible with the current platform")
+
+
+def foreign_wheel_failure(stderr: str, target: Target) -> str | None:
+    """One line naming the distribution, when uv failed because a wheel is for another CPU than `target`'s:
+    one it built here from C sources (so for this machine), or one given by path."""
+    stderr = " ".join(stderr.split())  # uv wraps long lines to its terminal's width
+    built = BUILT_FOR_HOST_RE.search(stderr)
+    if built:
+        name = re.split(r"[\s@=<>~!;\[]", built.group("requirement"), maxsplit=1)[0]
+        return (f"{name}: no wheel for {target.name} exists, and building it from source here gave "
+                f"{built.group('wheel')} (code for this machine's CPU); pin a version that ships "
+                f"{target.arch} manylinux wheels")
+    path = FOREIGN_PATH_RE.search(stderr)
+    if path:
+        return f"{Path(path.group('path')).name}: the wheel is not for {target.name}; use a {target.arch} wheel"
+    return None
 
 
 @dataclass(frozen=True)
@@ -131,20 +165,26 @@ class InstalledDist:
     dist_info: str  # directory name inside site-packages
 
     @property
-    def glibc(self) -> tuple[int, int] | None:
-        """The newest glibc this distribution's wheel needs, from its platform tags."""
-        best = None
+    def platforms(self) -> list[tuple[tuple[int, int], str]]:
+        """(glibc baseline, CPU) of each manylinux platform the wheel is tagged for, in tag order."""
+        found = []
         for tag in self.tags:
-            platform = tag.rsplit("-", 1)[-1]
-            for part in platform.split("."):
-                base = part.removesuffix("_x86_64")
-                need = MANYLINUX_LEGACY.get(base)
-                match = PLATFORM_RE.match(base)
+            for part in tag.rsplit("-", 1)[-1].split("."):
+                match = WHEEL_PLATFORM_RE.match(part)
                 if match:
-                    need = (int(match.group(1)), int(match.group(2)))
-                if need and (best is None or need < best):
-                    best = need  # a wheel tagged for several baselines needs the oldest
-        return best
+                    found.append((parse_platform(match.group(1)), match.group(2)))
+        return found
+
+    @property
+    def glibc(self) -> tuple[int, int] | None:
+        """The newest glibc this distribution's wheel needs, from its platform tags: a wheel tagged for
+        several baselines needs the oldest."""
+        return min((glibc for glibc, _ in self.platforms), default=None)
+
+    @property
+    def arches(self) -> set[str]:
+        """The CPUs its manylinux tags name (empty for a pure wheel, or one built here for this machine only)."""
+        return {arch for _, arch in self.platforms}
 
     @property
     def is_pure(self) -> bool:
@@ -164,10 +204,18 @@ def installed_dists(site: Path) -> list[InstalledDist]:
     return found
 
 
-def check_portable(dists: list[InstalledDist]) -> None:
-    """A wheel built here from a C sdist is tied to this machine: refuse it by name."""
+def check_portable(dists: list[InstalledDist], target: Target = targets.DEFAULT) -> None:
+    """A wheel built here from a C sdist is tied to this machine, and a wheel for another CPU cannot load on
+    `target`'s: refuse either by name."""
     local = [d for d in dists if not d.is_pure and d.glibc is None]
     if local:
         names = ", ".join(f"{d.name} {d.version}" for d in local)
-        raise AmberError(f"{names}: no manylinux wheel exists for this runtime, and building from source needs a "
-                         "C compiler and gives a binary tied to this machine; pin a version that ships wheels")
+        for_target = "" if target == targets.host() else (
+            f" ({target.name}: a wheel built here would be {os.uname().machine} code)")
+        raise AmberError(f"{names}: no manylinux wheel exists for this runtime{for_target}, and building from source "
+                         "needs a C compiler and gives a binary tied to this machine; pin a version that ships wheels")
+    foreign = [d for d in dists if d.arches and target.arch not in d.arches]
+    if foreign:
+        names = ", ".join(f"{d.name} {d.version} ({'/'.join(sorted(d.arches))})" for d in foreign)
+        raise AmberError(f"{names}: the wheel is for another CPU than {target.name}'s; pin a version that ships "
+                         f"{target.arch} wheels")

@@ -93,11 +93,13 @@ def _build_library_locked(source: Source, prefix: Path, tools: Toolchain, log: B
 
 
 def build_runtime(python: str | None = None, jobs: int | None = None, quiet: bool = False,
-                  force: bool = False, target: Target = targets.DEFAULT) -> Path:
-    """Build (or find in the cache) the runtime for `python` on `target`; return the runtime file.
+                  force: bool = False, target: Target | None = None) -> Path:
+    """Build (or find in the cache) the runtime for `python` on `target` (by default this machine's); return
+    the runtime file.
 
     For another CPU than this machine's, the build machine's own runtime of the same Python is built
     (or found) first: it runs CPython's build-time generators and compiles the standard library."""
+    target = target or targets.default()
     recipe = load_recipe()
     rec: PythonRecipe = recipe.python(python)
     existing = store.find(rec, target)

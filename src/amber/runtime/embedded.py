@@ -23,6 +23,7 @@ from amber.archive.writer import Member, write_archive
 from amber.errors import AmberError
 from amber.runtime import store
 from amber.runtime.recipe import PythonRecipe, recipe_hash
+from amber.targets import Target
 
 MANIFEST = ".amber/runtime.json"
 # Runtime metadata that describes the file itself (what a rebuild elsewhere reproduces);
@@ -50,8 +51,9 @@ def running_binary() -> Path | None:
     return None
 
 
-def restore(rec: PythonRecipe) -> store.Runtime | None:
-    """Write the runtime of `rec` into the store from this binary, if this binary carries it."""
+def restore(rec: PythonRecipe, target: Target) -> store.Runtime | None:
+    """Write the runtime of `rec` for `target` into the store from this binary, if this binary carries it
+    (an amber built for aarch64 carries the aarch64 runtime)."""
     binary = running_binary()
     if binary is None:
         return None
@@ -59,7 +61,7 @@ def restore(rec: PythonRecipe) -> store.Runtime | None:
     members = {m.name: m for m in image.members()}
     manifest = json.loads(members[MANIFEST].data)
     metadata = manifest["metadata"]
-    if metadata.get("recipe_hash") != recipe_hash(rec.minor) or metadata.get("python_version") != rec.version:
+    if metadata.get("recipe_hash") != recipe_hash(rec.minor, target) or metadata.get("python_version") != rec.version:
         return None
     missing = [name for name in manifest["members"] if name not in members]
     if missing:  # built with --exclude of standard library modules: not the whole runtime
@@ -76,4 +78,4 @@ def restore(rec: PythonRecipe) -> store.Runtime | None:
         log = tmp / "build.log"
         log.write_text(f"restored from {binary} (no build: the runtime is the ELF and standard library of this "
                        "self-built amber)\n")
-        return store.install(rec, runtime_file, None, metadata, log)
+        return store.install(rec, runtime_file, None, metadata, log, target)

@@ -8,14 +8,15 @@ cache; `qemu-<cpu>-static -L <root>` finds the target's dynamic loader and libra
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from amber import targets
+from amber import debian_packages, targets
 from amber.errors import AmberError
-from amber.paths import cache_root
 from amber.targets import Target
 
 
@@ -31,22 +32,47 @@ def runner(target: Target) -> tuple[str, ...]:
 
 
 def sysroot(target: Target) -> Path:
-    """`<cache>/sysroots/<target>`: the target's C library from Debian, unpacked once (atomically)."""
-    root = cache_root() / "sysroots" / target.name
-    if (root / "lib" / target.loader).exists():
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{target.name}-") as scratch:
-        download = subprocess.run(["apt-get", "download", "-q", f"libc6:{target.debian_arch}"], cwd=scratch,
-                                  capture_output=True, text=True)
-        debs = list(Path(scratch).glob("*.deb"))
-        if download.returncode != 0 or not debs:
-            reason = (download.stderr.strip().splitlines() or ["no package"])[-1]
-            raise AmberError(f"cannot fetch the C library of {target.name} (libc6:{target.debian_arch}): {reason}; "
-                             "run scripts/bootstrap")
-        unpacked = Path(scratch) / "root"
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
-        if root.exists():
-            shutil.rmtree(root)
-        unpacked.rename(root)
-    return root
+    """`<cache>/sysroots/<target>-<digest>`: the target's C library, unpacked once: Debian's libc6 and what it
+    depends on, libgcc-s1 (glibc loads libgcc_s for thread cancellation and unwinding, so every glibc system
+    has it; uv's aarch64 program links it too)."""
+    return debian_packages.unpacked(target, target.name, ("libc6", "libgcc-s1"), f"lib/{target.loader}")
+
+
+BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
+
+
+def binfmt_rule(target: Target, name: str) -> str:
+    """A binfmt_misc rule handing `target`'s ELF executables (64-bit LE, ET_EXEC or ET_DYN, its e_machine) to
+    qemu. Flag F opens the emulator when the rule is registered, so it serves inside a chroot that lacks it."""
+    qemu = runner(target)[0]
+    magic = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00" + target.elf_machine.to_bytes(2, "little")
+    mask = b"\xff" * 7 + b"\x00" + b"\xff" * 8 + b"\xfe\xff\xff\xff"
+    return f":{name}:M::{_escaped(magic)}:{_escaped(mask)}:{qemu}:F"
+
+
+def _escaped(data: bytes) -> str:
+    return "".join(f"\\x{byte:02x}" for byte in data)
+
+
+@contextlib.contextmanager
+def kernel_runs(target: Target) -> Iterator[None]:
+    """While the block lasts, the kernel runs `target`'s programs through qemu (binfmt_misc; needs root): what
+    the emulated program starts in turn (multiprocessing's children, a bundled uv, sys.executable) runs too."""
+    if target == targets.host():
+        yield
+        return
+    if not (BINFMT_MISC / "register").exists():
+        mounted = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT_MISC)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            raise AmberError(f"cannot mount binfmt_misc to run {target.name} programs: {mounted.stderr.strip()}")
+    name = f"amber-{target.arch}-{os.getpid()}"
+    try:
+        (BINFMT_MISC / "register").write_text(binfmt_rule(target, name))
+    except OSError as exc:
+        raise AmberError(f"cannot register qemu with binfmt_misc for {target.name}: {exc.strerror}") from exc
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            (BINFMT_MISC / name).write_text("-1")

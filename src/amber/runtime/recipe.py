@@ -25,7 +25,7 @@ PACKAGE_DIR = RUNTIME_DIR.parent
 HASHED_INPUTS = (
     "runtime/recipe.toml", "runtime/extensions.toml", "runtime/patches", "runtime/launcher.c",
     "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
-    "runtime/stdlib.py", "runtime/amber_zstd.c", "runtime/fs", "archive/format.py", "archive/writer.py", "targets.py",
+    "runtime/stdlib.py", "runtime/amber_zstd.c", "runtime/fs", "archive/format.py", "archive/writer.py",
     "archive/compile.py", "archive/compile_worker.py",
 )
 
@@ -134,8 +134,11 @@ def _hashed_files() -> list[Path]:
 
 @cache
 def recipe_hash(minor: str, target: Target = targets.DEFAULT) -> str:
-    """Short content hash of everything that defines the runtime for `minor` on `target` (HASHED_INPUTS)."""
-    digest = hashlib.sha256(f"python={minor}\ntarget={target.name}\n".encode())
+    """Short content hash of everything that defines the runtime for `minor` on `target` (HASHED_INPUTS).
+
+    Of amber/targets.py only what the target's entry gives the runtime build counts (Target.build_identity),
+    so that adding another target to the table leaves every existing runtime's hash as it was."""
+    digest = hashlib.sha256(f"python={minor}\ntarget={target.build_identity}\n".encode())
     for path in _hashed_files():
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")

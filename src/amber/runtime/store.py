@@ -73,12 +73,12 @@ def load(root: Path) -> Runtime | None:
 
 def find(rec: PythonRecipe, target: Target = targets.DEFAULT) -> Runtime | None:
     """The cached runtime for the current recipe and `target`, if built; in a self-built amber, the runtime
-    it carries, written into the cache on first use (runtime/embedded.py)."""
+    it carries (when it is `target`'s), written into the cache on first use (runtime/embedded.py)."""
     found = load(runtime_dir(rec, target))
-    if found is None and target == targets.DEFAULT:
+    if found is None:
         from amber.runtime.embedded import restore
 
-        found = restore(rec)
+        found = restore(rec, target)
     return found
 
 

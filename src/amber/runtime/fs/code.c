@@ -45,11 +45,11 @@ python_ready(PyObject *callable)
     return callable != NULL && Py_IsInitialized() && !Py_IsFinalizing();
 }
 
-/* callable(name, *extra) under the GIL, or NULL (the error is cleared: the caller reports its own). */
+/* callable(name, *extra), the GIL held by the caller; NULL on failure (the error is cleared: the
+ * caller reports its own). */
 static PyObject *
-call_python(PyObject *callable, const char *name, int extra, int with_extra)
+call_locked(PyObject *callable, const char *name, int extra, int with_extra)
 {
-    PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *text = PyUnicode_DecodeFSDefault(name);
     PyObject *result = NULL;
     if (text != NULL) {
@@ -60,6 +60,15 @@ call_python(PyObject *callable, const char *name, int extra, int with_extra)
     if (result == NULL) {
         PyErr_Clear();
     }
+    return result;
+}
+
+/* callable(name, *extra) under the GIL, or NULL. */
+static PyObject *
+call_python(PyObject *callable, const char *name, int extra, int with_extra)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *result = call_locked(callable, name, extra, with_extra);
     PyGILState_Release(gil);
     return result;
 }
@@ -73,14 +82,15 @@ load_member(const char *name, int mode)
 {
     REAL(dlopen_fn, dlopen)
     if (python_ready(native_loader)) {
-        PyObject *result = call_python(native_loader, name, mode, 1);
-        if (result == NULL) {
-            return NULL;
-        }
+        /* One GIL hold for the call and for reading its result. */
         PyGILState_STATE gil = PyGILState_Ensure();
-        void *handle = PyLong_AsVoidPtr(result);
-        Py_DECREF(result);
-        PyErr_Clear();
+        PyObject *result = call_locked(native_loader, name, mode, 1);
+        void *handle = NULL;
+        if (result != NULL) {
+            handle = PyLong_AsVoidPtr(result);
+            Py_DECREF(result);
+            PyErr_Clear();
+        }
         PyGILState_Release(gil);
         return handle;
     }
@@ -276,11 +286,12 @@ spawn_member(spawn_fn spawn, const char *name, pid_t *pid, const posix_spawn_fil
     if (error == EACCES || !python_ready(program_runner)) {
         return error;
     }
-    PyObject *result = call_python(program_runner, name, 0, 0);
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *result = call_locked(program_runner, name, 0, 0);
     if (result == NULL) {
+        PyGILState_Release(gil);
         return error;
     }
-    PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *bytes = NULL;
     int spawned = PyUnicode_FSConverter(result, &bytes) ? spawn(pid, PyBytes_AS_STRING(bytes), actions,
                                                                 attributes, argv, envp) : error;

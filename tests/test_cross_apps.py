@@ -1,0 +1,172 @@
+"""`amber build --target aarch64-linux-gnu` on this x86_64 machine (issue #15): aarch64 wheels from uv, the
+.pyc compiled by this machine's runtime, the aarch64 runtime shipped; the binaries run under emulation in an
+empty aarch64 root (Debian's arm64 C library only, /tmp a noexec tmpfs: conftest.arm_root)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from amber import debian_packages, targets
+from amber.elf import ElfFile
+from helpers.build import AMBER, compile_c, copy_fixture
+from helpers.chroot import Chroot
+from helpers.proc import run
+
+pytestmark = pytest.mark.runtime
+TARGET = targets.AARCH64_GNU
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def aarch64_runtime(runtime: Path) -> Path:
+    from amber.runtime.build import build_runtime
+
+    return build_runtime(quiet=True, target=TARGET)
+
+
+def build_for_aarch64(project: Path, *flags: str, timeout: int = 900) -> tuple[Path, str]:
+    out = run([*AMBER, "build", project, "--target", TARGET.name, *flags], timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return Path(out.stdout.strip()), out.stderr
+
+
+@pytest.fixture(scope="module")
+def hello(aarch64_runtime: Path, tmp_path_factory) -> tuple[Path, str]:
+    return build_for_aarch64(copy_fixture("hello", tmp_path_factory.mktemp("hello")))
+
+
+def test_hello_is_an_aarch64_program_that_says_so(hello: tuple[Path, str]):
+    binary, log = hello
+    elf = ElfFile(binary.read_bytes())
+    assert (elf.machine, elf.interpreter, elf.glibc_needed <= (2, 17)) == (183, "/lib/ld-linux-aarch64.so.1", True)
+    assert "amber: runs on aarch64 Linux with glibc 2.17 or newer" in log
+    info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
+    assert info["target"] == TARGET.name
+
+
+def test_hello_runs_in_an_empty_aarch64_root(hello: tuple[Path, str], arm_root: Chroot):
+    arm_root.add(hello[0], "/app/hello", 0o755)
+    (arm_root.root / "app" / "hello-fail").symlink_to("hello")
+    out = arm_root.run(["/app/hello", "from", "arm"], env={"PATH": "/app"})
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["argv"], report["executable"]) == (["from", "arm"], "/app/hello")
+    assert arm_root.run(["/app/hello-fail"], env={"HELLO_EXIT": "5"}).returncode == 5
+    boom = arm_root.run(["hello-fail"], env={"PATH": "/app", "HELLO_EXIT": "-1"})
+    assert boom.returncode == 1 and boom.stderr.strip().splitlines()[-1] == "RuntimeError: boom from hello"
+    assert list((arm_root.root / "tmp").iterdir()) == []
+
+
+def test_a_damaged_aarch64_binary_is_one_line(hello: tuple[Path, str], arm_root: Chroot):
+    data = hello[0].read_bytes()
+    arm_root.write("/app/hello", "")
+    (arm_root.root / "app" / "hello").write_bytes(data[: len(data) // 2])
+    (arm_root.root / "app" / "hello").chmod(0o755)
+    out = arm_root.run(["/app/hello"])
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("amber: ") and "damaged file" in lines[0], lines
+
+
+def test_two_aarch64_builds_are_byte_identical(hello: tuple[Path, str], tmp_path: Path):
+    again, _ = build_for_aarch64(copy_fixture("hello", tmp_path))
+    assert again.read_bytes() == hello[0].read_bytes()
+
+
+def test_the_flask_example_serves_its_page_under_emulation(aarch64_runtime: Path, tmp_path: Path,
+                                                            arm_root: Chroot):
+    project = tmp_path / "flask-hello"
+    shutil.copytree(EXAMPLES / "flask-hello", project)
+    binary, _ = build_for_aarch64(project)
+    arm_root.add(binary, "/srv/flask-hello", 0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["/srv/flask-hello", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+                              preexec_fn=arm_root.enter, env={"PATH": "/srv"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 180, None
+        while page is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+        assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=120)
+    assert server.returncode == 0, output
+
+
+def test_native_code_of_every_kind_loads_from_memory_under_emulation(aarch64_runtime: Path, tmp_path: Path,
+                                                                       arm_root: Chroot):
+    """numpy with its vendored OpenBLAS, lxml, cryptography, pydantic-core, orjson, pillow: aarch64 wheels
+    loaded from memory; a ctypes/cffi library and a program compiled for aarch64 here; libstdc++ taken from
+    Debian's arm64 package (the root has none); certifi's CA bundle read by OpenSSL from the archive."""
+    from test_native import EXPECTED
+
+    project = copy_fixture("nativezoo", tmp_path)
+    package = project / "src" / "nativezoo"
+    compile_c(package / "answer.c", package / "libanswer.so", TARGET, "-shared", "-fPIC")
+    compile_c(package / "bin" / "answer-tool.c", package / "bin" / "answer-tool", TARGET)
+    binary, log = build_for_aarch64(project, timeout=1500)
+    info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
+    bundled = {lib["soname"] for lib in info["system_libraries"]}
+    assert {"libstdc++.so.6", "libgcc_s.so.1"} <= bundled, log
+    arm_root.add(binary, "/app/nativezoo", 0o755)
+    shell = debian_packages.unpacked(TARGET, f"{TARGET.name}-dash", ("dash",), "bin/dash")
+    arm_root.add(shell / "bin" / "dash", "/bin/sh", 0o755)
+    (arm_root.root / "home").mkdir()
+    env = {"PATH": "/bin", "HOME": "/home", "TMPDIR": "/tmp", "AMBER_NATIVE": "memory"}
+    out = arm_root.run(["/app/nativezoo", "cross"], env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.splitlines()[-1] == "OK"
+    report = json.loads(out.stdout.splitlines()[-2])
+    expected = {name: EXPECTED[name] for name in report}
+    expected["numpy"] = dict(expected["numpy"], core_file=expected["numpy"]["core_file"].replace("x86_64", "aarch64"))
+    assert report == expected
+    assert list((arm_root.root / "tmp").iterdir()) == []
+    assert not (arm_root.root / "home" / ".cache").exists()  # everything came from memory
+
+
+def test_a_c_sdist_for_another_cpu_is_one_line_naming_it(aarch64_runtime: Path, tmp_path: Path):
+    """A dependency with no aarch64 wheel, only C sources: uv builds it here, for this machine's CPU."""
+    project = copy_fixture("hello", tmp_path / "app")
+    cext = copy_fixture("cext", tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace(
+        'requires-python = ">=3.11"', f'requires-python = ">=3.11"\ndependencies = ["cext @ {cext.as_uri()}"]'))
+    out = run([*AMBER, "build", project, "--target", TARGET.name], timeout=600)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines == ["amber: cext: no wheel for aarch64-linux-gnu exists, and building it from source here gave "
+                     "cext-0.1-cp313-cp313-linux_x86_64.whl (code for this machine's CPU); pin a version that ships "
+                     "aarch64 manylinux wheels"]
+
+
+def test_a_wheel_for_another_cpu_is_one_line_naming_it(aarch64_runtime: Path, tmp_path: Path):
+    """A dependency whose only wheel is an x86_64 one."""
+    from helpers.build import manylinux_wheel
+
+    wheel = manylinux_wheel(copy_fixture("cext", tmp_path), tmp_path / "wheel")
+    project = copy_fixture("hello", tmp_path / "app")
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text.replace(
+        'requires-python = ">=3.11"', f'requires-python = ">=3.11"\ndependencies = ["cext @ {wheel.as_uri()}"]'))
+    out = run([*AMBER, "build", project, "--target", TARGET.name], timeout=600)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines == ["amber: cext-0.1-cp313-cp313-manylinux_2_17_x86_64.whl: the wheel is not for aarch64-linux-gnu; "
+                     "use a aarch64 wheel"], lines
