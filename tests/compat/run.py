@@ -3,6 +3,7 @@
     sudo .venv/bin/python tests/compat/run.py             # all groups, rewrites docs/compat.md
     sudo .venv/bin/python tests/compat/run.py web data    # some groups, prints the table only
     sudo .venv/bin/python tests/compat/run.py --flags '--trim --compress'   # every group built so
+    sudo .venv/bin/python tests/compat/run.py --target aarch64-linux-gnu    # built for aarch64, run under qemu
 
 Each group under tests/compat/<group>/ is a small project whose script runs one check per package
 and prints `<dist>==<version>: <what it did> OK` (or `FAIL <reason>`), then a summary line ending in
@@ -36,10 +37,12 @@ REPO = HERE.parent.parent
 if str(HERE.parent) not in sys.path:  # run as a script: make tests/helpers importable
     sys.path.insert(0, str(HERE.parent))
 
+from amber import debian_packages, targets  # noqa: E402
 from amber.archive.reader import open_binary  # noqa: E402
 from amber.boot.elf import ELFError  # noqa: E402
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR  # noqa: E402
 from amber.builder.native_scan import glibc_needed  # noqa: E402
+from amber.runtime.emulation import kernel_runs  # noqa: E402
 from helpers.chroot import Chroot  # noqa: E402
 
 # group -> the distributions its app checks, in the order it checks them.
@@ -170,13 +173,17 @@ def measured_glibc(binary: Path) -> tuple[str, dict[str, str]]:
 
 
 @contextmanager
-def app_chroot(binary: Path, root: Path):
+def app_chroot(binary: Path, root: Path, target: targets.Target | None = None):
     """An empty root with only glibc's files, /proc, a noexec tmpfs /tmp, /bin/sh (for programs
-    that shell out) and the app at /app/<name>; unmounted and removed afterwards."""
-    chroot = Chroot(root)
+    that shell out) and the app at /app/<name>; unmounted and removed afterwards. For another CPU
+    (`target`): that CPU's C library and shell from Debian, the caller running its programs through qemu."""
+    chroot = Chroot(root, target)
     try:
         chroot.add(binary, f"/app/{binary.name}", 0o755)
-        shell = Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh")
+        if target is not None and target != targets.host():
+            shell = debian_packages.unpacked(target, f"{target.name}-dash", ("dash",), "bin/dash") / "bin" / "dash"
+        else:
+            shell = Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh")
         chroot.add(shell, "/bin/sh", 0o755)
         (root / "home").mkdir()
         chroot.mount_tmpfs("/tmp")
@@ -205,16 +212,19 @@ def timed(chroot: Chroot, argv: list[str], timeout: int = 600) -> tuple[subproce
     return result, time.perf_counter() - started
 
 
-def run_group(group: str, workdir: Path, startup: bool = True, log=print, flags: tuple[str, ...] = ()) -> GroupResult:
-    """Build one group (with `amber build` flags `flags`) and run it in a fresh chroot; with `startup`, also time
-    each package's import."""
+def run_group(group: str, workdir: Path, startup: bool = True, log=print, flags: tuple[str, ...] = (),
+              target: targets.Target | None = None) -> GroupResult:
+    """Build one group (with `amber build` flags `flags`, for `target`) and run it in a fresh chroot; with
+    `startup`, also time each package's import."""
+    if target is not None:
+        flags = (*flags, "--target", target.name)
     binary, build_seconds = build(group, workdir, flags)
     info = inspect(binary)
     measured, fallbacks = measured_glibc(binary)
     result = GroupResult(group, binary, build_seconds, binary.stat().st_size, info["glibc"], measured, fallbacks,
                          sorted(e["distribution"] for e in info["extract"]))
     log(f"{group}: built in {build_seconds:.0f} s, {result.size / 1e6:.1f} MB, glibc {info['glibc']}")
-    with app_chroot(binary, workdir / f"{group}-root") as chroot:
+    with app_chroot(binary, workdir / f"{group}-root", target) as chroot:
         app = f"/app/{binary.name}"
         run, result.run_seconds = timed(chroot, [app])
         result.returncode, result.stdout, result.stderr = run.returncode, run.stdout, run.stderr
@@ -323,21 +333,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="build in this directory and keep the binaries")
     parser.add_argument("--flags", default="", help="amber build flags for every group, e.g. '--trim --compress' "
                                                    "(the table is printed, docs/compat.md left alone)")
+    parser.add_argument("--target", type=targets.get, help="build for this target and run under emulation when it "
+                        "is another CPU's (the table is printed, docs/compat.md left alone)")
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
         parser.error(f"unknown group {', '.join(unknown)}; groups: {', '.join(GROUPS)}")
     groups = args.groups or list(GROUPS)
     flags = tuple(shlex.split(args.flags))
-    output = args.output or (REPO / "docs" / "compat.md" if not args.groups and not flags else None)
+    output = args.output or (REPO / "docs" / "compat.md" if not args.groups and not flags and not args.target
+                             else None)
     started = time.monotonic()
     results = []
-    with tempfile.TemporaryDirectory(prefix="amber-compat-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="amber-compat-") as tmp, kernel_runs(args.target or targets.default()):
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for group in groups:
             result = run_group(group, workdir, startup=not args.no_startup, log=lambda m: print(m, flush=True),
-                               flags=flags)
+                               flags=flags, target=args.target)
             if not result.ok:
                 print(result.stdout, result.stderr[-6000:], sep="\n", file=sys.stderr)
             results.append(result)

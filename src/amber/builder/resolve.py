@@ -153,7 +153,7 @@ def foreign_wheel_failure(stderr: str, target: Target) -> str | None:
                 f"{target.arch} manylinux wheels")
     path = FOREIGN_PATH_RE.search(stderr)
     if path:
-        return f"{Path(path.group('path')).name}: the wheel is not for {target.name}; use a {target.arch} wheel"
+        return f"{Path(path.group('path')).name}: the wheel is not for {target.name}; use a wheel for {target.arch}"
     return None
 
 
