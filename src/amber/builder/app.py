@@ -58,7 +58,6 @@ class BuildResult:
 class BuildRuntimes:
     """The runtimes a build uses: one for both roles, unless the target is another CPU than this machine's."""
 
-    target: Target
     shipped: store.Runtime  # its ELF and standard library members are the binary's
     python: Path  # the interpreter that runs the build's Python: uv's --python, compiling, scanning
 
@@ -71,14 +70,14 @@ def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
         raise RuntimeMissing(rec.minor, rec.version, target)
     host = targets.host()
     if target == host:
-        return BuildRuntimes(target, shipped, shipped.executable)
+        return BuildRuntimes(shipped, shipped.executable)
     if host is None:
         raise AmberError(f"building for {target.name} runs Python on this machine, and amber has no runtime for "
                          f"{os.uname().machine} (known: {', '.join(targets.TARGETS)})")
     runner = store.find(rec, host)
     if runner is None:
         raise RuntimeMissing(rec.minor, rec.version, host)
-    return BuildRuntimes(target, shipped, runner.executable)
+    return BuildRuntimes(shipped, runner.executable)
 
 
 def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
