@@ -4,8 +4,9 @@ scripts/bootstrap does), unpacked with `dpkg-deb -x` once into `<cache>/sysroots
 
 Two roots come from here: the target's C library, under which qemu runs that target's programs (the
 runtime validator, the tests), and the libraries manylinux wheels expect from every system without
-vendoring them (libstdc++, libgcc_s), which `amber build` bundles: copying them from an x86_64 build
-machine into an aarch64 binary would give it code its CPU cannot run.
+vendoring them (libstdc++, libgcc_s, libz, libexpat), which `amber build` bundles: copying them from an
+x86_64 build machine into an aarch64 binary would give it code its CPU cannot run. `library_index` reads
+Debian's multiarch layout, of such a root or of this machine's own `/`.
 """
 
 from __future__ import annotations

@@ -72,9 +72,11 @@ def _host_library_index(target: Target) -> dict[str, Path]:
         match = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)", line)
         if match and target.ldconfig_label in match.group(2):
             found.setdefault(match.group(1), Path(match.group(3)))
-    for directory in (f"/lib/{target.multiarch}", f"/usr/lib/{target.multiarch}", *HOST_LIBRARY_DIRS):
-        if Path(directory).is_dir():
-            for path in sorted(Path(directory).glob("*.so*")):
+    for soname, path in debian_packages.library_index(Path("/"), target).items():
+        found.setdefault(soname, path)
+    for directory in map(Path, HOST_LIBRARY_DIRS):
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.so*")):
                 found.setdefault(path.name, path)
     return found
 

@@ -208,12 +208,10 @@ def check_portable(dists: list[InstalledDist], target: Target = targets.DEFAULT)
     """A wheel built here from a C sdist is tied to this machine, and a wheel for another CPU cannot load on
     `target`'s: refuse either by name."""
     local = [d for d in dists if not d.is_pure and d.glibc is None]
-    if local:
+    if local:  # (for another CPU, uv itself refuses what it built here: foreign_wheel_failure)
         names = ", ".join(f"{d.name} {d.version}" for d in local)
-        for_target = "" if target == targets.host() else (
-            f" ({target.name}: a wheel built here would be {os.uname().machine} code)")
-        raise AmberError(f"{names}: no manylinux wheel exists for this runtime{for_target}, and building from source "
-                         "needs a C compiler and gives a binary tied to this machine; pin a version that ships wheels")
+        raise AmberError(f"{names}: no manylinux wheel exists for this runtime, and building from source needs a "
+                         "C compiler and gives a binary tied to this machine; pin a version that ships wheels")
     foreign = [d for d in dists if d.arches and target.arch not in d.arches]
     if foreign:
         names = ", ".join(f"{d.name} {d.version} ({'/'.join(sorted(d.arches))})" for d in foreign)

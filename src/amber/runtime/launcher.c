@@ -45,15 +45,8 @@ struct amber_trailer {
     uint64_t archive_offset;
 };
 
-static uint64_t
-read_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
+/* runtime/fs/archive.c: an unsigned little-endian integer of `n` bytes at `p`. */
+__attribute__((visibility("hidden"))) uint64_t amber_read_le(const unsigned char *p, int n);
 
 /* Resolve argv[0] the way a shell did: a path with a slash, else a PATH search. */
 static int
@@ -114,16 +107,16 @@ elf_end(int fd)
     if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "\177ELF", 4) != 0 || h[4] != 2) {
         return 0;
     }
-    uint64_t phoff = read_le(h + 0x20, 8), shoff = read_le(h + 0x28, 8);
-    uint64_t phentsize = read_le(h + 0x36, 2), phnum = read_le(h + 0x38, 2);
-    uint64_t shentsize = read_le(h + 0x3A, 2), shnum = read_le(h + 0x3C, 2);
+    uint64_t phoff = amber_read_le(h + 0x20, 8), shoff = amber_read_le(h + 0x28, 8);
+    uint64_t phentsize = amber_read_le(h + 0x36, 2), phnum = amber_read_le(h + 0x38, 2);
+    uint64_t shentsize = amber_read_le(h + 0x3A, 2), shnum = amber_read_le(h + 0x3C, 2);
     uint64_t end = shoff + shentsize * shnum;
     for (uint64_t i = 0; i < phnum && phentsize >= 56; i++) {
         unsigned char ph[56];
         if (pread(fd, ph, sizeof(ph), (off_t)(phoff + i * phentsize)) != (ssize_t)sizeof(ph)) {
             return 0;
         }
-        uint64_t segment_end = read_le(ph + 8, 8) + read_le(ph + 32, 8);
+        uint64_t segment_end = amber_read_le(ph + 8, 8) + amber_read_le(ph + 32, 8);
         if (segment_end > end) {
             end = segment_end;
         }
@@ -150,14 +143,14 @@ read_trailer(const char *path, struct amber_trailer *t, const char **why)
     if (fstat(fd, &st) == 0 && st.st_size >= AMBER_TAIL_SIZE
         && pread(fd, tail, sizeof(tail), st.st_size - AMBER_TAIL_SIZE) == (ssize_t)sizeof(tail)
         && memcmp(tail, "PK\5\6", 4) == 0
-        && read_le(tail + 20, 2) == AMBER_COMMENT_SIZE
+        && amber_read_le(tail + 20, 2) == AMBER_COMMENT_SIZE
         && memcmp(tail + EOCD_SIZE, AMBER_MAGIC, AMBER_MAGIC_SIZE) == 0) {
         const unsigned char *c = tail + EOCD_SIZE;
         uint64_t size = (uint64_t)st.st_size;
-        t->flags = (uint32_t)read_le(c + 8, 4);
-        t->index_offset = read_le(c + 16, 8);
-        t->index_size = read_le(c + 24, 8);
-        t->archive_offset = read_le(c + 32, 8);
+        t->flags = (uint32_t)amber_read_le(c + 8, 4);
+        t->index_offset = amber_read_le(c + 16, 8);
+        t->index_size = amber_read_le(c + 24, 8);
+        t->archive_offset = amber_read_le(c + 32, 8);
         state = t->archive_offset <= t->index_offset && t->index_size <= size
                 && t->index_offset <= size - t->index_size ? ARCHIVE : DAMAGED;
         *why = "its archive trailer points outside the file";

@@ -73,6 +73,8 @@ INTERNAL extern size_t amber_prefix_length;  /* strlen("<binary>/"); 0: this pro
 INTERNAL extern struct member *amber_members;
 INTERNAL extern uint32_t amber_member_count;
 INTERNAL uint32_t amber_hash(const char *s, size_t n);
+/* An unsigned little-endian integer of `n` bytes at `p` (the index records; the launcher's trailer and ELF header). */
+INTERNAL uint64_t amber_read_le(const unsigned char *p, int n);
 INTERNAL int amber_under_binary(const char *path, char *name);
 INTERNAL int amber_other_name(int dirfd, const char *path, char *name);
 INTERNAL int amber_join(const char *directory, const char *relative, char *name);

@@ -71,8 +71,8 @@ amber_fs_init(const char *self)
     amber_prefix_length = length + 1;
 }
 
-static uint64_t
-le(const unsigned char *p, int n)
+uint64_t
+amber_read_le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--) {
@@ -114,10 +114,10 @@ static int
 parse_index(const unsigned char *p, size_t n)
 {
     size_t at = 0;
-    if (n < 10 || p[0] != '(' || le(p + 1, 4) != 2 || p[5] != '(') {
+    if (n < 10 || p[0] != '(' || amber_read_le(p + 1, 4) != 2 || p[5] != '(') {
         return -1;
     }
-    uint64_t count = le(p + 6, 4);
+    uint64_t count = amber_read_le(p + 6, 4);
     at = 10;
     if (count > n) {
         return -1;
@@ -136,7 +136,7 @@ parse_index(const unsigned char *p, size_t n)
             at += 2;
         }
         else if (p[at] == 'u' && at + 5 <= n) {
-            length = le(p + at + 1, 4);
+            length = amber_read_le(p + at + 1, 4);
             at += 5;
         }
         else {
@@ -149,7 +149,7 @@ parse_index(const unsigned char *p, size_t n)
         amber_members[i].length = (uint32_t)length;
         at += length;
     }
-    if (at + 5 > n || p[at] != 's' || le(p + at + 1, 4) != count * RECORD_SIZE || at + 5 + count * RECORD_SIZE > n) {
+    if (at + 5 > n || p[at] != 's' || amber_read_le(p + at + 1, 4) != count * RECORD_SIZE || at + 5 + count * RECORD_SIZE > n) {
         return -1;
     }
     const unsigned char *records = p + at + 5;
@@ -163,12 +163,12 @@ parse_index(const unsigned char *p, size_t n)
     }
     for (uint32_t i = 0; i < count; i++) {
         const unsigned char *r = records + (size_t)i * RECORD_SIZE;
-        amber_members[i].header = le(r, 8);
-        amber_members[i].csize = (uint32_t)le(r + 8, 4);
-        amber_members[i].size = (uint32_t)le(r + 12, 4);
-        amber_members[i].crc = (uint32_t)le(r + 16, 4);
-        amber_members[i].method = (uint16_t)le(r + 20, 2);
-        amber_members[i].mode = (uint16_t)le(r + 26, 2);
+        amber_members[i].header = amber_read_le(r, 8);
+        amber_members[i].csize = (uint32_t)amber_read_le(r + 8, 4);
+        amber_members[i].size = (uint32_t)amber_read_le(r + 12, 4);
+        amber_members[i].crc = (uint32_t)amber_read_le(r + 16, 4);
+        amber_members[i].method = (uint16_t)amber_read_le(r + 20, 2);
+        amber_members[i].mode = (uint16_t)amber_read_le(r + 26, 2);
         uint32_t slot = amber_hash(amber_members[i].name, amber_members[i].length) & (bucket_count - 1);
         amber_members[i].next = buckets[slot];
         buckets[slot] = i + 1;
@@ -189,8 +189,8 @@ load_index(void)
         return;
     }
     const unsigned char *t = tail + EOCD_SIZE;
-    uint64_t offset = le(t + 16, 8), size = le(t + 24, 8);
-    uint32_t crc = (uint32_t)le(t + 12, 4);
+    uint64_t offset = amber_read_le(t + 16, 8), size = amber_read_le(t + 24, 8);
+    uint32_t crc = (uint32_t)amber_read_le(t + 12, 4);
     if (size > (uint64_t)archive_stat.st_size || offset > (uint64_t)archive_stat.st_size - size
         || (index_data = malloc(size ? size : 1)) == NULL
         || pread(fd, index_data, size, (off_t)offset) != (ssize_t)size
@@ -436,7 +436,7 @@ fill(int fd, const struct member *m)
         errno = EIO;
         return -1;
     }
-    off_t data = (off_t)(m->header + LOCAL_HEADER_SIZE + le(local + 26, 2) + le(local + 28, 2));
+    off_t data = (off_t)(m->header + LOCAL_HEADER_SIZE + amber_read_le(local + 26, 2) + amber_read_le(local + 28, 2));
     if (m->method == METHOD_STORED && m->csize == m->size) {
         off_t at = data;
         size_t left = m->size;

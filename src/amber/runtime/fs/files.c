@@ -187,12 +187,16 @@ system_fstatat(int dirfd, const char *path, struct stat *st, int flags)
     return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
 }
 
-/* libc's answer `result` for `path` (relative to `dirfd`), or ours when libc said ENOTDIR of a path
- * that reaches into the archive. */
+/* libc's answer `result` for `path` (relative to `dirfd`, with fstatat's `flags`), or ours when libc said
+ * ENOTDIR of a path that reaches into the archive; an empty path with AT_EMPTY_PATH is `dirfd` itself,
+ * whose st_mode we correct when it is one of our descriptors. */
 static int
-stat_after(int result, int dirfd, const char *path, struct stat *st)
+stat_after(int result, int dirfd, const char *path, struct stat *st, int flags)
 {
     NAME_BUFFER;
+    if (result == 0 && path != NULL && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+        amber_fstat_ours(dirfd, st);
+    }
     if (result != 0 && errno == ENOTDIR && amber_other_name(dirfd, path, name)) {
         return amber_stat_member(name, st);
     }
@@ -213,7 +217,7 @@ stat_after(int result, int dirfd, const char *path, struct stat *st)
         REAL(xstat_fn, symbol)                                                               \
         int result = real_##symbol != NULL ? real_##symbol(ver, path, st)                    \
                                            : system_fstatat(AT_FDCWD, path, st, nofollow);   \
-        return stat_after(result, AT_FDCWD, path, st);                                       \
+        return stat_after(result, AT_FDCWD, path, st, 0);                                    \
     }
 
 XSTAT(__xstat, 0)
@@ -230,10 +234,7 @@ XSTAT(__lxstat64, AT_SYMLINK_NOFOLLOW)
         REAL(fxstatat_fn, symbol)                                                                   \
         int result = real_##symbol != NULL ? real_##symbol(ver, dirfd, path, st, flags)             \
                                            : system_fstatat(dirfd, path, st, flags);                \
-        if (result == 0 && path != NULL && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {            \
-            amber_fstat_ours(dirfd, st);                                                       \
-        }                                                                                           \
-        return stat_after(result, dirfd, path, st);                                                 \
+        return stat_after(result, dirfd, path, st, flags);                                          \
     }
 
 FXSTATAT(__fxstatat)
@@ -247,7 +248,7 @@ FXSTATAT(__fxstatat64)
         REAL(stat_fn, symbol)                                                           \
         int result = real_##symbol != NULL ? real_##symbol(path, st)                    \
                                            : system_fstatat(AT_FDCWD, path, st, nofollow); \
-        return stat_after(result, AT_FDCWD, path, st);                                  \
+        return stat_after(result, AT_FDCWD, path, st, 0);                               \
     }
 
 STAT(stat, 0)
@@ -264,10 +265,7 @@ STAT(lstat64, AT_SYMLINK_NOFOLLOW)
         REAL(fstatat_fn, symbol)                                                                    \
         int result = real_##symbol != NULL ? real_##symbol(dirfd, path, st, flags)                 \
                                            : system_fstatat(dirfd, path, st, flags);                \
-        if (result == 0 && path != NULL && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {            \
-            amber_fstat_ours(dirfd, st);                                                       \
-        }                                                                                           \
-        return stat_after(result, dirfd, path, st);                                                 \
+        return stat_after(result, dirfd, path, st, flags);                                          \
     }
 
 FSTATAT(fstatat)
