@@ -195,7 +195,7 @@ def test_launcher_reads_the_trailer_format_py_describes():
     assert int(defines["AMBER_COMMENT_SIZE"]) == TRAILER_SIZE
     assert int(defines["EOCD_SIZE"]) == EOCD
     assert int(defines["AMBER_FLAG_APP"].rstrip("u")) == FLAG_APP
-    reads = dict(re.findall(r"t->(\w+) = (?:\(uint32_t\))?read_le\(c \+ (\d+, \d+)\);", source))
+    reads = dict(re.findall(r"t->(\w+) = (?:\(uint32_t\))?amber_read_le\(c \+ (\d+, \d+)\);", source))
     assert reads and {name: tuple(map(int, at.split(", "))) for name, at in reads.items()} == {
         name: TRAILER_FIELDS[name] for name in reads}
     # the layout table in its header comment
@@ -236,7 +236,7 @@ def test_c_file_layer_reads_the_records_format_py_describes():
 
     source = (RUNTIME_DIR / "fs" / "archive.c").read_text()
     assert f"#define RECORD_SIZE {RECORD.size}" in source
-    reads = re.findall(r"amber_members\[i\]\.(\w+) = (?:\(\w+\))?le\(r(?: \+ (\d+))?, (\d+)\);", source)
+    reads = re.findall(r"amber_members\[i\]\.(\w+) = (?:\(\w+\))?amber_read_le\(r(?: \+ (\d+))?, (\d+)\);", source)
     named = {"header": "header_offset", "csize": "compressed_size"}
     assert {named.get(field, field): (int(at or 0), int(size)) for field, at, size in reads} == \
         {name: RECORD_FIELDS[name] for name in ("header_offset", "compressed_size", "size", "crc", "method", "mode")}
