@@ -20,14 +20,18 @@ def test_each_target_is_what_zig_builds_for_it(target: targets.Target, tmp_path:
 
     (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
     program = tmp_path / "main"
-    subprocess.run([zig_binary(), "cc", "-target", target.zig_target, "-o", program, tmp_path / "main.c"],
+    flags = [target.link_flags] if target.link_flags else []
+    subprocess.run([zig_binary(), "cc", "-target", target.zig_target, *flags, "-o", program, tmp_path / "main.c"],
                    check=True, capture_output=True,  # zig's cache is the runtime builds' (warm after them)
                    env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
                         "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "toolchain" / "zig-cache")})
     elf = ElfFile(program.read_bytes())
     assert elf.machine == target.elf_machine
     assert Path(elf.interpreter).name == target.loader
-    assert elf.glibc_needed <= target.libc_floor
+    if target.libc == "gnu":
+        assert elf.glibc_needed <= target.libc_floor
+    else:  # dynamically linked against musl's one library, which has no symbol versions
+        assert (elf.needed, elf.glibc_needed) == (["libc.so"], None)
 
 
 def test_names_and_tags():
@@ -35,6 +39,10 @@ def test_names_and_tags():
     assert x86 is targets.DEFAULT and x86.zig_target == "x86_64-linux-gnu.2.17"
     assert x86.extension_suffix("3.13") == ".cpython-313-x86_64-linux-gnu.so"
     assert targets.get("aarch64-linux-gnu").python_platform((2, 28)) == "aarch64-manylinux_2_28"
+    musl = targets.get("x86_64-linux-musl")
+    assert (musl.zig_target, musl.link_flags, musl.extension_suffix("3.13"), musl.python_platform((2, 28))) == (
+        "x86_64-linux-musl", "-dynamic", ".cpython-313-x86_64-linux-musl.so", "x86_64-unknown-linux-musl")
+    assert (musl.libc_label, musl.label, x86.libc_label) == ("musl 1.2", "x86_64 Linux (musl)", "glibc 2.17")
     with pytest.raises(AmberError, match="unknown target 'sparc-linux-gnu' \\(known: x86_64-linux-gnu, aarch64"):
         targets.get("sparc-linux-gnu")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from amber import targets
 from amber.runtime import validate
 
 GOOD = {
@@ -22,6 +23,9 @@ def test_clean_facts_pass():
 def test_foreign_library_is_flagged():
     facts = dict(GOOD, needed=["libc.so.6", "libssl.so.3"])
     assert validate.check_elf(facts, "2.17") == ["links libraries outside glibc: libssl.so.3"]
+    # musl is one library: glibc's sonames are foreign there.
+    musl = dict(GOOD, needed=["libc.so", "libc.so.6"], glibc_versions=[])
+    assert validate.check_elf(musl, "1.2", targets.X86_64_MUSL) == ["links libraries outside musl: libc.so.6"]
 
 
 def test_new_glibc_symbol_is_flagged():

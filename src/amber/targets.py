@@ -30,8 +30,23 @@ class Target:
 
     @property
     def zig_target(self) -> str:
-        """zig cc's -target: the CPU, the OS and the C library with its version floor."""
+        """zig cc's -target: the CPU, the OS and the C library, glibc with its version floor (zig has one
+        musl, whose ABI has been stable since 1.2)."""
+        if self.libc == "musl":
+            return f"{self.arch}-linux-musl"
         return f"{self.arch}-linux-{self.libc}.{self.libc_floor[0]}.{self.libc_floor[1]}"
+
+    @property
+    def link_flags(self) -> str:
+        """What zig cc needs to link a program that loads shared objects: zig links musl programs statically
+        unless told `-dynamic`, and a static musl Python cannot load a C extension."""
+        return "-dynamic" if self.libc == "musl" else ""
+
+    @property
+    def libc_label(self) -> str:
+        """The C library and its floor as messages say it: "glibc 2.17", "musl 1.2"."""
+        name = "glibc" if self.libc == "gnu" else self.libc
+        return f"{name} {self.libc_floor[0]}.{self.libc_floor[1]}"
 
     @property
     def multiarch(self) -> str:
@@ -50,13 +65,16 @@ class Target:
         return f".cpython-{minor.replace('.', '')}-{self.multiarch}.so"
 
     def python_platform(self, glibc: tuple[int, int]) -> str:
-        """uv's --python-platform for wheels that need at most `glibc`: x86_64-manylinux_2_28."""
+        """uv's --python-platform for wheels that need at most `glibc` (x86_64-manylinux_2_28); for musl, uv's
+        name of the musllinux_1_2 platform (x86_64-unknown-linux-musl)."""
+        if self.libc == "musl":
+            return f"{self.arch}-unknown-linux-musl"
         return f"{self.arch}-manylinux_{glibc[0]}_{glibc[1]}"
 
     @property
     def label(self) -> str:
-        """How messages name the machines it runs on: "aarch64 Linux"."""
-        return f"{self.arch} Linux"
+        """How messages name the machines it runs on: "aarch64 Linux", "x86_64 Linux (musl)"."""
+        return f"{self.arch} Linux" + (" (musl)" if self.libc == "musl" else "")
 
 
 X86_64_GNU = Target(
@@ -69,7 +87,19 @@ AARCH64_GNU = Target(
     loader="ld-linux-aarch64.so.1", gnu_triple="aarch64-unknown-linux-gnu", openssl="linux-aarch64",
     debian_arch="arm64", ldconfig_label="AArch64",
 )
-TARGETS = {target.name: target for target in (X86_64_GNU, AARCH64_GNU)}
+# musl: dynamically linked against musl's own loader (present on every musl system: Alpine...), never static,
+# so that C extensions from musllinux wheels load. Debian's `musl` package gives the loader for tests.
+X86_64_MUSL = Target(
+    name="x86_64-linux-musl", arch="x86_64", libc="musl", libc_floor=(1, 2), elf_machine=62,
+    loader="ld-musl-x86_64.so.1", gnu_triple="x86_64-pc-linux-musl", openssl="linux-x86_64",
+    debian_arch="amd64", ldconfig_label="x86-64",
+)
+AARCH64_MUSL = Target(
+    name="aarch64-linux-musl", arch="aarch64", libc="musl", libc_floor=(1, 2), elf_machine=183,
+    loader="ld-musl-aarch64.so.1", gnu_triple="aarch64-unknown-linux-musl", openssl="linux-aarch64",
+    debian_arch="arm64", ldconfig_label="AArch64",
+)
+TARGETS = {target.name: target for target in (X86_64_GNU, AARCH64_GNU, X86_64_MUSL, AARCH64_MUSL)}
 DEFAULT = X86_64_GNU
 
 

@@ -65,6 +65,10 @@ class BuildRuntimes:
 def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
     """The target's runtime and, for another CPU, this machine's own runtime of the same Python (the .pyc
     files are the same on every CPU, and the target's cannot run here)."""
+    if target.libc == "musl":  # the runtime builds; wheels, the glibc report and native loading do not yet
+        raise AmberError(f"amber build does not build apps for {target.name} yet: its runtime builds (amber runtime "
+                         f"build --target {target.name}), but musllinux wheels and native code under musl's loader "
+                         "are still to come")
     shipped = store.find(rec, target)
     if shipped is None:
         raise RuntimeMissing(rec.minor, rec.version, target)

@@ -161,7 +161,7 @@ def _build_locked(recipe: Recipe, rec: PythonRecipe, key: str, workroot: Path, j
             # Laid out as in the store, so that the runtime finds its lib-dynload.
             staged_exe = store.lay_out(workroot / "validate", rec.minor, runtime_file)
             report = validate.validate(staged_exe, rec, forbidden=[cache_root(), *sources.source_dirs()],
-                                       runner=emulation.runner(target))
+                                       target=target, runner=emulation.runner(target))
         metadata = {
             "python_version": rec.version,
             "python_minor": rec.minor,

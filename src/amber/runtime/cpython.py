@@ -91,6 +91,9 @@ def apply_patches(src: Path, log: BuildLog) -> None:
 # What configure cannot find out by running a test program on a machine it is not building for
 # (cross builds): the answers for every Linux target.
 CROSS_CONFIG_SITE = "ac_cv_file__dev_ptmx=yes\nac_cv_file__dev_ptc=no\nac_cv_buggy_getaddrinfo=no\n"
+# zig's musl is 1.2.5; functions it added after 1.2.3 (Debian 12's and Alpine 3.17's) are left out, so the
+# runtime loads on every musl of the 1.2 series that is in use.
+MUSL_CONFIG_SITE = "ac_cv_func_preadv2=no\nac_cv_func_pwritev2=no\n"
 
 
 def configure_args(deps: Path, target: Target = targets.DEFAULT, build_python: Path | None = None) -> list[str]:
@@ -156,13 +159,14 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         if rec.lto:
             # Not configure's --with-lto: it only recognises a compiler named clang/gcc.
             env["CFLAGS_NODIST"] = env["LDFLAGS_NODIST"] = "-flto=thin"
-        env["LDFLAGS"] = f"-L{deps}/lib"
+        env["LDFLAGS"] = " ".join(part for part in (f"-L{deps}/lib", target.link_flags) if part)
         env["LIBS"] = "-lpthread -ldl -lm -lrt -lutil"
         # Static libedit needs its terminal library named too (no .pc file says so).
         env["LIBEDIT_CFLAGS"] = f"-I{deps}/include"
         env["LIBEDIT_LIBS"] = "-ledit -lncursesw"
         if build_python is not None:
-            (workroot / "config.site").write_text(CROSS_CONFIG_SITE)
+            site = CROSS_CONFIG_SITE + (MUSL_CONFIG_SITE if target.libc == "musl" else "")
+            (workroot / "config.site").write_text(site)
             env["CONFIG_SITE"] = str(workroot / "config.site")
         log.run(["./configure", *configure_args(deps, target, build_python)], cwd=src, env=env)
         check_module_states(src / "Makefile", rec.extensions)

@@ -21,8 +21,11 @@ from amber.targets import Target
 
 
 def runner(target: Target) -> tuple[str, ...]:
-    """The command prefix that runs `target`'s programs here: nothing on the target itself."""
-    if target == targets.host():
+    """The command prefix that runs `target`'s programs here: nothing on the target itself, nor for this CPU's
+    musl target when musl's loader is installed (Debian's `musl` package, scripts/bootstrap); else qemu with
+    the target's C library as its root."""
+    host = targets.host()
+    if target == host or (host is not None and target.arch == host.arch and (Path("/lib") / target.loader).exists()):
         return ()
     qemu = shutil.which(f"qemu-{target.arch}-static")
     if qemu is None:
@@ -34,8 +37,9 @@ def runner(target: Target) -> tuple[str, ...]:
 def sysroot(target: Target) -> Path:
     """`<cache>/sysroots/<target>-<digest>`: the target's C library, unpacked once: Debian's libc6 and what it
     depends on, libgcc-s1 (glibc loads libgcc_s for thread cancellation and unwinding, so every glibc system
-    has it; uv's aarch64 program links it too)."""
-    return debian_packages.unpacked(target, target.name, ("libc6", "libgcc-s1"), f"lib/{target.loader}")
+    has it; uv's aarch64 program links it too); for musl, Debian's musl package (the loader is libc.so)."""
+    packages = ("libc6", "libgcc-s1") if target.libc == "gnu" else ("musl",)
+    return debian_packages.unpacked(target, target.name, packages, f"lib/{target.loader}")
 
 
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")

@@ -273,7 +273,10 @@ def build_ncurses(ctx: LibContext) -> None:
 
 
 def build_libedit(ctx: LibContext) -> None:
-    env = ctx.env(f"-I{ctx.deps}/include/ncursesw")
+    # libedit insists on __STDC_ISO_10646__ (wchar_t holds Unicode code points). musl's wchar_t does, but
+    # musl, unlike glibc's stdc-predef.h, never defines the macro: say it for it.
+    iso_10646 = " -D__STDC_ISO_10646__=201103L" if ctx.tools.target.libc == "musl" else ""
+    env = ctx.env(f"-I{ctx.deps}/include/ncursesw{iso_10646}")
     env["LIBS"] = "-lncursesw"
     ctx.configure("--disable-examples", "--disable-man", env=env)
     ctx.make(cwd=ctx.src / "src", env=env)

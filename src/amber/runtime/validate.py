@@ -22,8 +22,19 @@ from amber.runtime.recipe import PythonRecipe
 
 GLIBC_LIBRARIES = {
     "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-    *(target.loader for target in targets.TARGETS.values()),
+    *(target.loader for target in targets.TARGETS.values() if target.libc == "gnu"),
 }
+# musl is one library: libc.so (its loader), whatever the program calls.
+MUSL_LIBRARIES = {"libc.so", *(target.loader for target in targets.TARGETS.values() if target.libc == "musl")}
+
+
+def libc_name(target: targets.Target) -> str:
+    return "glibc" if target.libc == "gnu" else target.libc
+
+
+def libc_libraries(target: targets.Target) -> set[str]:
+    """The sonames of the target's C library: all a runtime may link."""
+    return GLIBC_LIBRARIES if target.libc == "gnu" else MUSL_LIBRARIES
 C_API_PATTERNS = ("Py*", "_Py*", "PY*", "_PY*")
 # libc's file functions the runtime defines (runtime/fs/): every object the process loads binds
 # to these, so that paths under the binary read its archive.
@@ -40,9 +51,10 @@ INTERPOSED = frozenset({
     "truncate", "truncate64", "utime", "utimes", "utimensat", "rename", "renameat", "link", "symlink",
     "setxattr", "lsetxattr", "removexattr", "lremovexattr", "listxattr", "llistxattr", "getxattr", "lgetxattr",
 })
-# Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o).
+# Start-up symbols every executable linked with --export-dynamic exports (crt1.o, crti.o; musl's crt1.o
+# adds _start_c).
 CRT_SYMBOLS = {"_start", "main", "_IO_stdin_used", "__data_start", "data_start", "__libc_csu_init",
-               "__libc_csu_fini", "_init", "_fini", "__dso_handle", "_edata", "_end", "__bss_start"}
+               "__libc_csu_fini", "_init", "_fini", "__dso_handle", "_edata", "_end", "__bss_start", "_start_c"}
 # The CA bundle locations ssl must know (Debian/Ubuntu, RHEL/CentOS/Fedora, SUSE, Alpine).
 REQUIRED_CA_FILES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -70,11 +82,11 @@ def elf_facts(path: Path) -> dict:
     return {"needed": sorted(elf.needed), "glibc_versions": elf.glibc_versions, "exported": elf.exported_symbols}
 
 
-def check_elf(facts: dict, baseline: str) -> list[str]:
+def check_elf(facts: dict, baseline: str, target: targets.Target = targets.DEFAULT) -> list[str]:
     problems = []
-    foreign = [n for n in facts["needed"] if n not in GLIBC_LIBRARIES]
+    foreign = [n for n in facts["needed"] if n not in libc_libraries(target)]
     if foreign:
-        problems.append(f"links libraries outside glibc: {', '.join(foreign)}")
+        problems.append(f"links libraries outside {libc_name(target)}: {', '.join(foreign)}")
     limit = _version_tuple(baseline)
     too_new = [v for v in facts["glibc_versions"] if _version_tuple(v) > limit]
     if too_new:
@@ -90,7 +102,7 @@ def check_elf(facts: dict, baseline: str) -> list[str]:
     return problems
 
 
-def check_shared_modules(dynload: Path, baseline: str) -> list[str]:
+def check_shared_modules(dynload: Path, baseline: str, target: targets.Target = targets.DEFAULT) -> list[str]:
     """The stdlib extension modules built as shared objects: glibc only (or each other, for stubs),
     the baseline's symbol versions, and nothing exported but their PyInit_ functions: OpenSSL and
     the other libraries inside them stay private, as in the interpreter."""
@@ -102,11 +114,11 @@ def check_shared_modules(dynload: Path, baseline: str) -> list[str]:
     limit = _version_tuple(baseline)
     for path in files:
         facts = elf_facts(path)
-        foreign = [n for n in facts["needed"] if n not in GLIBC_LIBRARIES and n not in ours]
+        foreign = [n for n in facts["needed"] if n not in libc_libraries(target) and n not in ours]
         too_new = [v for v in facts["glibc_versions"] if _version_tuple(v) > limit]
         leaked = [s for s in facts["exported"] if not s.startswith("PyInit_")]
         if foreign:
-            problems.append(f"{path.name} links libraries outside glibc: {', '.join(foreign)}")
+            problems.append(f"{path.name} links libraries outside {libc_name(target)}: {', '.join(foreign)}")
         if too_new:
             problems.append(f"{path.name} needs glibc symbol versions above GLIBC_{baseline}: {', '.join(too_new)}")
         if leaked:
@@ -183,14 +195,17 @@ def check_terminfo_dirs(path: Path) -> list[str]:
     return []
 
 
-def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], baseline: str = "2.17",
+def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], target: targets.Target = targets.DEFAULT,
              runner: tuple[str, ...] = ()) -> dict:
-    """Run every check; raise AmberError listing all problems, else return the facts."""
+    """Run every check for `target`; raise AmberError listing all problems, else return the facts. (musl has
+    no symbol versions: the GLIBC_x.y checks find nothing to refuse there.)"""
+    baseline = f"{target.libc_floor[0]}.{target.libc_floor[1]}"
     facts = elf_facts(runtime)
-    problems = check_elf(facts, baseline)
+    problems = check_elf(facts, baseline, target)
     problems += check_build_paths(runtime, forbidden)
     problems += check_terminfo_dirs(runtime)
-    problems += check_shared_modules(runtime.parent.parent / "lib" / f"python{rec.minor}" / "lib-dynload", baseline)
+    problems += check_shared_modules(runtime.parent.parent / "lib" / f"python{rec.minor}" / "lib-dynload", baseline,
+                                     target)
     modules = [m.name for m in rec.extensions if m.status != "disabled"] + list(SMOKE_IMPORTS)
     result = probe(runtime, modules, runner)
     problems += check_probe(result)

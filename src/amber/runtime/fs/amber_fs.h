@@ -18,6 +18,9 @@
 #ifndef AMBER_FS_H
 #define AMBER_FS_H
 
+/* The *64 names (struct dirent64, readdir64, stat64...): glibc declares them under _GNU_SOURCE, musl since
+ * 1.2.4 only under this (as aliases of the plain ones, which are 64-bit there). */
+#define _LARGEFILE64_SOURCE 1
 #include "Python.h"
 
 #include <dirent.h>
@@ -37,21 +40,18 @@
 #define INTERNAL __attribute__((visibility("hidden")))
 
 /* libc's definition of `name`, the one after this executable in the lookup order. */
-#define REAL(type, name) \
-    static type real_##name; \
-    if (real_##name == NULL) { \
-        real_##name = (type)dlsym(RTLD_NEXT, #name); \
+/* libc's own definition of `name` (the next after ours), kept in a static on first use. REAL_OF is for the
+ * body of a macro whose parameter is the name: pasted and quoted there, before musl's macros of the *64
+ * names (`#define lstat64 lstat`) could turn it into the plain one. */
+#define REAL_OF(type, variable, quoted) \
+    static type variable; \
+    if (variable == NULL) { \
+        variable = (type)amber_real(quoted); \
     }
-/* The *64 functions are aliases of the plain ones on 64-bit targets; a libc without them (musl 1.2.4)
- * gets the plain one. */
-#define REAL64(type, name, plain) \
-    static type real_##name; \
-    if (real_##name == NULL) { \
-        real_##name = (type)dlsym(RTLD_NEXT, #name); \
-        if (real_##name == NULL) { \
-            real_##name = (type)dlsym(RTLD_NEXT, #plain); \
-        } \
-    }
+#define REAL(type, name) REAL_OF(type, real_##name, #name)
+/* dlsym(RTLD_NEXT, name); for a *64 name a libc lacks (musl since 1.2.4 links them only as macros of the
+ * plain functions, which are 64-bit there), the plain one. */
+INTERNAL void *amber_real(const char *name);
 
 #define NAME_SIZE (PATH_MAX + 2)
 #define NAME_BUFFER char name[NAME_SIZE]

@@ -81,6 +81,20 @@ amber_read_le(const unsigned char *p, int n)
     return v;
 }
 
+void *
+amber_real(const char *name)
+{
+    void *found = dlsym(RTLD_NEXT, name);
+    size_t length = strlen(name);
+    if (found == NULL && length > 2 && length < 64 && strcmp(name + length - 2, "64") == 0) {
+        char plain[64];
+        memcpy(plain, name, length - 2);
+        plain[length - 2] = '\0';
+        found = dlsym(RTLD_NEXT, plain);
+    }
+    return found;
+}
+
 uint32_t
 amber_hash(const char *s, size_t n)
 {

@@ -112,7 +112,7 @@ typedef int (*fxstat_fn)(int, int, struct stat *);
     EXPORTED int amber_##symbol(int fd, struct stat *st) __asm__(#symbol);          \
     int amber_##symbol(int fd, struct stat *st)                                     \
     {                                                                               \
-        REAL(fstat_fn, symbol)                                                      \
+        REAL_OF(fstat_fn, real_##symbol, #symbol)                                   \
         int result = real_##symbol != NULL ? real_##symbol(fd, st)                  \
                                            : (int)syscall(SYS_fstat, fd, st);       \
         if (result == 0) {                                                          \
@@ -125,7 +125,7 @@ typedef int (*fxstat_fn)(int, int, struct stat *);
     EXPORTED int amber_##symbol(int ver, int fd, struct stat *st) __asm__(#symbol);        \
     int amber_##symbol(int ver, int fd, struct stat *st)                                   \
     {                                                                                      \
-        REAL(fxstat_fn, symbol)                                                            \
+        REAL_OF(fxstat_fn, real_##symbol, #symbol)                                         \
         int result = real_##symbol != NULL ? real_##symbol(ver, fd, st)                    \
                                            : (int)syscall(SYS_fstat, fd, st);              \
         if (result == 0) {                                                                 \
@@ -367,7 +367,7 @@ amber_readdir64(DIR *handle)
     if (d != NULL) {
         return next_entry(d);
     }
-    REAL64(readdir64_fn, readdir64, readdir)
+    REAL(readdir64_fn, readdir64)
     return real_readdir64(handle);
 }
 
@@ -401,7 +401,7 @@ amber_readdir64_r(DIR *handle, struct dirent64 *entry, struct dirent64 **result)
     if (d != NULL) {
         return next_entry_into(d, entry, result);
     }
-    REAL64(readdir64_r_fn, readdir64_r, readdir_r)
+    REAL(readdir64_r_fn, readdir64_r)
     return real_readdir64_r(handle, entry, result);
 }
 
@@ -522,7 +522,7 @@ amber_scandir64(const char *path, struct dirent64 ***list, select64_fn select, c
     NAME_BUFFER;
     int inside = amber_under_binary(path, name), count = -1;
     if (!inside) {
-        REAL64(scandir64_fn, scandir64, scandir)
+        REAL(scandir64_fn, scandir64)
         count = real_scandir64(path, list, select, compare);
         inside = count < 0 && errno == ENOTDIR && amber_other_name(AT_FDCWD, path, name);
     }

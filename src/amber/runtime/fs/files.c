@@ -35,14 +35,14 @@ libc_open(const char *path, int flags, mode_t mode, int dirfd, int at, int large
 {
     if (at) {
         if (large) {
-            REAL64(openat_fn, openat64, openat)
+            REAL(openat_fn, openat64)
             return real_openat64(dirfd, path, flags, mode);
         }
         REAL(openat_fn, openat)
         return real_openat(dirfd, path, flags, mode);
     }
     if (large) {
-        REAL64(open_fn, open64, open)
+        REAL(open_fn, open64)
         return real_open64(path, flags, mode);
     }
     REAL(open_fn, open)
@@ -146,7 +146,7 @@ do_fopen(const char *path, const char *how, int large)
     }
     FILE *f;
     if (large) {
-        REAL64(fopen_fn, fopen64, fopen)
+        REAL(fopen_fn, fopen64)
         f = real_fopen64(path, how);
     }
     else {
@@ -214,7 +214,7 @@ stat_after(int result, int dirfd, const char *path, struct stat *st, int flags)
     int amber_##symbol(int ver, const char *path, struct stat *st)                           \
     {                                                                                        \
         STAT_FIRST(path)                                                                     \
-        REAL(xstat_fn, symbol)                                                               \
+        REAL_OF(xstat_fn, real_##symbol, #symbol)                                            \
         int result = real_##symbol != NULL ? real_##symbol(ver, path, st)                    \
                                            : system_fstatat(AT_FDCWD, path, st, nofollow);   \
         return stat_after(result, AT_FDCWD, path, st, 0);                                    \
@@ -231,7 +231,7 @@ XSTAT(__lxstat64, AT_SYMLINK_NOFOLLOW)
     int amber_##symbol(int ver, int dirfd, const char *path, struct stat *st, int flags)            \
     {                                                                                               \
         STAT_FIRST(path)                                                                            \
-        REAL(fxstatat_fn, symbol)                                                                   \
+        REAL_OF(fxstatat_fn, real_##symbol, #symbol)                                                \
         int result = real_##symbol != NULL ? real_##symbol(ver, dirfd, path, st, flags)             \
                                            : system_fstatat(dirfd, path, st, flags);                \
         return stat_after(result, dirfd, path, st, flags);                                          \
@@ -245,7 +245,7 @@ FXSTATAT(__fxstatat64)
     int amber_##symbol(const char *path, struct stat *st)                               \
     {                                                                                   \
         STAT_FIRST(path)                                                                \
-        REAL(stat_fn, symbol)                                                           \
+        REAL_OF(stat_fn, real_##symbol, #symbol)                                        \
         int result = real_##symbol != NULL ? real_##symbol(path, st)                    \
                                            : system_fstatat(AT_FDCWD, path, st, nofollow); \
         return stat_after(result, AT_FDCWD, path, st, 0);                               \
@@ -262,7 +262,7 @@ STAT(lstat64, AT_SYMLINK_NOFOLLOW)
     int amber_##symbol(int dirfd, const char *path, struct stat *st, int flags)                    \
     {                                                                                               \
         STAT_FIRST(path)                                                                            \
-        REAL(fstatat_fn, symbol)                                                                    \
+        REAL_OF(fstatat_fn, real_##symbol, #symbol)                                                 \
         int result = real_##symbol != NULL ? real_##symbol(dirfd, path, st, flags)                 \
                                            : system_fstatat(dirfd, path, st, flags);                \
         return stat_after(result, dirfd, path, st, flags);                                          \

@@ -31,7 +31,7 @@ inside(int dirfd, const char *path, int after_libc)
         if (inside(dirfd, path, 0)) {                               \
             return -1;                                              \
         }                                                           \
-        REAL(symbol##_fn, symbol)                                   \
+        REAL_OF(symbol##_fn, real_##symbol, #symbol)                \
         ret result = real_##symbol args;                            \
         if (result < 0 && inside(dirfd, path, 1)) {                 \
             return -1;                                              \
@@ -72,7 +72,7 @@ CHANGE(int, lremovexattr, (const char *path, const char *key), AT_FDCWD, path, (
         if (inside(dirfd1, path1, 0) || inside(dirfd2, path2, 0)) {                        \
             return -1;                                                                     \
         }                                                                                  \
-        REAL(symbol##_fn, symbol)                                                          \
+        REAL_OF(symbol##_fn, real_##symbol, #symbol)                                       \
         int result = real_##symbol args;                                                   \
         if (result < 0 && errno == ENOTDIR) {                                              \
             if (inside(dirfd1, path1, 1) || (errno = ENOTDIR, inside(dirfd2, path2, 1))) { \
@@ -113,7 +113,7 @@ attributes_of(const char *path, int after_libc, int *exists)
         if (attributes_of(path, 0, &exists)) {                                                   \
             return exists ? 0 : -1;                                                              \
         }                                                                                        \
-        REAL(symbol##_fn, symbol)                                                                \
+        REAL_OF(symbol##_fn, real_##symbol, #symbol)                                             \
         ssize_t n = real_##symbol(path, list, size);                                             \
         if (n < 0 && attributes_of(path, 1, &exists)) {                                          \
             return exists ? 0 : (errno = ENOENT, -1);                                            \
@@ -132,7 +132,7 @@ attributes_of(const char *path, int after_libc, int *exists)
             errno = exists ? ENODATA : errno;                                                                 \
             return -1;                                                                                        \
         }                                                                                                     \
-        REAL(symbol##_fn, symbol)                                                                             \
+        REAL_OF(symbol##_fn, real_##symbol, #symbol)                                                          \
         ssize_t n = real_##symbol(path, key, value, size);                                                    \
         if (n < 0 && attributes_of(path, 1, &exists)) {                                                       \
             errno = exists ? ENODATA : ENOENT;                                                                \
