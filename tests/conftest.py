@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.chroot import Chroot
+from helpers.chroot import Chroot, empty_root
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +57,8 @@ def arm_root(tmp_path: Path, emulated) -> Chroot:
     """An empty aarch64 root: Debian's arm64 libc6 and nothing else, /proc, /tmp a noexec tmpfs."""
     from amber import targets
 
-    root = Chroot(tmp_path / "arm-root", targets.AARCH64_GNU)
-    try:
-        root.mount_tmpfs("/tmp")
-        root.mount_proc()
+    with empty_root(tmp_path / "arm-root", targets.AARCH64_GNU) as root:
         yield root
-    finally:
-        root.cleanup()
 
 
 @pytest.fixture

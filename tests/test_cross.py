@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,7 @@ import pytest
 from amber import targets
 from amber.elf import ElfFile
 from helpers.chroot import Chroot
-from helpers.smoke import SMOKE
-from helpers.tls import SERVER, make_tls_ca
+from helpers.smoke import run_smoke
 
 pytestmark = pytest.mark.runtime
 TARGET = targets.AARCH64_GNU
@@ -44,18 +41,7 @@ def test_the_aarch64_runtime_is_an_aarch64_program_for_glibc_2_17(aarch64_runtim
 def test_the_aarch64_runtime_in_an_empty_aarch64_root(aarch64_runtime: Path, arm_root: Chroot, tmp_path: Path):
     """The smoke imports, a TLS handshake with this machine's Python, a spawned child (another emulated
     process), curses' built-in terminfo and readline, with nothing in the root but the C library."""
-    python = arm_root.add_runtime(aarch64_runtime, "/usr/local")
-    tls = make_tls_ca(tmp_path)
-    arm_root.add(tls["ca_cert"], "/etc/ca.pem")
-    arm_root.write("/smoke.py", SMOKE)
-    server = subprocess.Popen([sys.executable, "-c", SERVER, tls["server_cert"], tls["server_key"]],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = server.stdout.readline().strip()
-        out = arm_root.run([python, "/smoke.py", port, "/etc/ca.pem"], env={"PATH": "/usr/local/bin", "LC_ALL": "C"},
-                           timeout=300)
-    finally:
-        server.wait(timeout=60)
+    out = run_smoke(arm_root, aarch64_runtime, tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {
         "machine": "aarch64", "spawn": ["aarch64", "spawned"], "exitcode": 0, "sqlite": 42, "lzma": True,

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from amber import targets
 from amber.elf import ElfFile
-from helpers.chroot import Chroot
-from helpers.smoke import SMOKE
-from helpers.tls import SERVER, make_tls_ca
+from helpers.chroot import Chroot, empty_root
+from helpers.smoke import run_smoke
 
 pytestmark = pytest.mark.runtime
 TARGET = targets.X86_64_MUSL
@@ -32,15 +29,11 @@ def musl_runtime(runtime: Path) -> Path:
 
 @pytest.fixture
 def musl_root(tmp_path: Path) -> Chroot:
+    """An empty root holding Debian's musl package only, /proc, /tmp a noexec tmpfs."""
     if os.geteuid() != 0:
         pytest.skip("the chroot needs root")
-    root = Chroot(tmp_path / "musl-root", TARGET)
-    try:
-        root.mount_tmpfs("/tmp")
-        root.mount_proc()
+    with empty_root(tmp_path / "musl-root", TARGET) as root:
         yield root
-    finally:
-        root.cleanup()
 
 
 def test_the_musl_runtime_links_musl_alone(musl_runtime: Path):
@@ -57,18 +50,7 @@ def test_the_musl_runtime_in_an_empty_musl_root(musl_runtime: Path, musl_root: C
     """The smoke imports, a TLS handshake with this machine's Python, a spawned child, curses' built-in terminfo
     and readline, with nothing in the root but musl."""
     assert not [p for d in ("lib", "usr") for p in (musl_root.root / d).rglob("libc.so.6")]  # no glibc
-    python = musl_root.add_runtime(musl_runtime, "/usr/local")
-    tls = make_tls_ca(tmp_path)
-    musl_root.add(tls["ca_cert"], "/etc/ca.pem")
-    musl_root.write("/smoke.py", SMOKE)
-    server = subprocess.Popen([sys.executable, "-c", SERVER, tls["server_cert"], tls["server_key"]],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = server.stdout.readline().strip()
-        out = musl_root.run([python, "/smoke.py", port, "/etc/ca.pem"], env={"PATH": "/usr/local/bin", "LC_ALL": "C"},
-                            timeout=300)
-    finally:
-        server.wait(timeout=60)
+    out = run_smoke(musl_root, musl_runtime, tmp_path)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
     assert seen == {

@@ -7,9 +7,11 @@ get here is the host's; the GLIBC_2.17 symbol check covers older ones).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from amber import targets
@@ -112,3 +114,15 @@ class Chroot:
         for mount in reversed(self.mounts):
             subprocess.run(["umount", "-l", str(mount)], check=False)
         self.mounts.clear()
+
+
+@contextlib.contextmanager
+def empty_root(root: Path, target: Target | None = None) -> Iterator[Chroot]:
+    """A Chroot at `root` (for `target`) with /proc and a noexec tmpfs /tmp, unmounted afterwards."""
+    chroot = Chroot(root, target)
+    try:
+        chroot.mount_tmpfs("/tmp")
+        chroot.mount_proc()
+        yield chroot
+    finally:
+        chroot.cleanup()

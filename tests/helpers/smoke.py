@@ -2,6 +2,14 @@
 the heavy stdlib modules, a spawned child, curses' built-in terminfo, readline, and a TLS handshake with the
 server of helpers/tls.py (argv: its port, the CA file). Prints one JSON object."""
 
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers.tls import SERVER, make_tls_ca
+
 SMOKE = r"""
 import ctypes, curses, decimal, json, lzma, multiprocessing, platform, readline, socket, sqlite3, ssl, sys, zlib
 
@@ -34,3 +42,20 @@ if __name__ == "__main__":
             "readline": readline.get_completer_delims() != "", "tls": tls(int(sys.argv[1]), sys.argv[2])}
     print(json.dumps(seen))
 """
+
+
+def run_smoke(root, runtime: Path, workdir: Path) -> subprocess.CompletedProcess:
+    """SMOKE run by `runtime`, installed in `root` (a helpers.chroot.Chroot) as in the store, against a TLS
+    server of this machine's Python whose CA the root gets (certificates made in `workdir`)."""
+    python = root.add_runtime(runtime, "/usr/local")
+    tls = make_tls_ca(workdir)
+    root.add(tls["ca_cert"], "/etc/ca.pem")
+    root.write("/smoke.py", SMOKE)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, tls["server_cert"], tls["server_key"]],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().strip()
+        return root.run([python, "/smoke.py", port, "/etc/ca.pem"], env={"PATH": "/usr/local/bin", "LC_ALL": "C"},
+                        timeout=300)
+    finally:
+        server.wait(timeout=60)
