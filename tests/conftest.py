@@ -61,6 +61,43 @@ def arm_root(tmp_path: Path, emulated) -> Chroot:
         yield root
 
 
+@pytest.fixture(scope="session")
+def musl_runtime(runtime: Path) -> Path:
+    """The x86_64 musl runtime (scripts/test builds it before the tests: minutes)."""
+    from amber import targets
+    from amber.runtime.build import build_runtime
+
+    return build_runtime(quiet=True, target=targets.X86_64_MUSL)
+
+
+# The musl roots: Debian 12's musl 1.2.3 (the oldest the runtime supports, as the build machine's apt gives it)
+# and Debian 13's musl 1.2.5 (as Alpine 3.19 and newer have it), which musllinux wheels built with packed
+# relative relocations (DT_RELR) need.
+CURRENT_MUSL_SUITE = "trixie"
+
+
+@pytest.fixture
+def musl_root(tmp_path: Path) -> Chroot:
+    """An empty root holding Debian's musl 1.2.3 package only, /proc, /tmp a noexec tmpfs."""
+    from amber import targets
+
+    if os.geteuid() != 0:
+        pytest.skip("the chroot needs root")
+    with empty_root(tmp_path / "musl-root", targets.X86_64_MUSL) as root:
+        yield root
+
+
+@pytest.fixture
+def current_musl_root(tmp_path: Path) -> Chroot:
+    """An empty root holding Debian 13's musl 1.2.5 package only, /proc, /tmp a noexec tmpfs."""
+    from amber import targets
+
+    if os.geteuid() != 0:
+        pytest.skip("the chroot needs root")
+    with empty_root(tmp_path / "musl-current-root", targets.X86_64_MUSL, CURRENT_MUSL_SUITE) as root:
+        yield root
+
+
 @pytest.fixture
 def clean_env(tmp_path: Path) -> dict[str, str]:
     """A minimal environment, so the host's Python variables cannot leak in."""

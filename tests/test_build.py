@@ -290,7 +290,7 @@ def test_dependency_that_needs_a_c_compiler_is_named(runtime: Path, tmp_path: Pa
     (project / "pyproject.toml").write_text(text.replace('requires-python = ">=3.11"',
                                                          f'requires-python = ">=3.11"\n{dependency}'))
     message = _amber_build_error(project)
-    assert message.startswith("amber: cext 0.1: no manylinux wheel exists for this runtime")
+    assert message.startswith("amber: cext 0.1: no manylinux wheel for x86_64-linux-gnu exists")
 
 
 def test_inspect_lists_runtime_scripts_and_distributions(hello_binary: Path, tmp_path: Path):

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from amber import debian_packages, targets
 from amber.elf import ElfFile
-from helpers.build import AMBER, compile_c, copy_fixture
+from helpers.apps import check_damaged_is_one_line, check_hello_runs, nativezoo_for, run_nativezoo, serve_flask_page
+from helpers.build import AMBER, copy_fixture
 from helpers.chroot import Chroot
 from helpers.proc import run
 
@@ -54,27 +50,11 @@ def test_hello_is_an_aarch64_program_that_says_so(hello: tuple[Path, str]):
 
 
 def test_hello_runs_in_an_empty_aarch64_root(hello: tuple[Path, str], arm_root: Chroot):
-    arm_root.add(hello[0], "/app/hello", 0o755)
-    (arm_root.root / "app" / "hello-fail").symlink_to("hello")
-    out = arm_root.run(["/app/hello", "from", "arm"], env={"PATH": "/app"})
-    assert out.returncode == 0, out.stderr
-    report = json.loads(out.stdout)
-    assert (report["argv"], report["executable"]) == (["from", "arm"], "/app/hello")
-    assert arm_root.run(["/app/hello-fail"], env={"HELLO_EXIT": "5"}).returncode == 5
-    boom = arm_root.run(["hello-fail"], env={"PATH": "/app", "HELLO_EXIT": "-1"})
-    assert boom.returncode == 1 and boom.stderr.strip().splitlines()[-1] == "RuntimeError: boom from hello"
-    assert list((arm_root.root / "tmp").iterdir()) == []
+    check_hello_runs(arm_root, hello[0])
 
 
 def test_a_damaged_aarch64_binary_is_one_line(hello: tuple[Path, str], arm_root: Chroot):
-    data = hello[0].read_bytes()
-    arm_root.write("/app/hello", "")
-    (arm_root.root / "app" / "hello").write_bytes(data[: len(data) // 2])
-    (arm_root.root / "app" / "hello").chmod(0o755)
-    out = arm_root.run(["/app/hello"])
-    assert out.returncode == 1
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("amber: ") and "damaged file" in lines[0], lines
+    check_damaged_is_one_line(arm_root, hello[0])
 
 
 def test_two_aarch64_builds_are_byte_identical(hello: tuple[Path, str], tmp_path: Path):
@@ -88,26 +68,8 @@ def test_the_flask_example_serves_its_page_under_emulation(aarch64_runtime: Path
     shutil.copytree(EXAMPLES / "flask-hello", project)
     binary, _ = build_for_aarch64(project)
     arm_root.add(binary, "/srv/flask-hello", 0o755)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["/srv/flask-hello", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-                              preexec_fn=arm_root.enter, env={"PATH": "/srv"}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline, page = time.monotonic() + 180, None
-        while page is None:
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.5)
-        assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=120)
-    assert server.returncode == 0, output
+    page = serve_flask_page(arm_root, "/srv/flask-hello")
+    assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
 
 
 def test_native_code_of_every_kind_loads_from_memory_under_emulation(aarch64_runtime: Path, tmp_path: Path,
@@ -117,28 +79,15 @@ def test_native_code_of_every_kind_loads_from_memory_under_emulation(aarch64_run
     Debian's arm64 package (the root has none); certifi's CA bundle read by OpenSSL from the archive."""
     from test_native import EXPECTED
 
-    project = copy_fixture("nativezoo", tmp_path)
-    package = project / "src" / "nativezoo"
-    compile_c(package / "answer.c", package / "libanswer.so", TARGET, "-shared", "-fPIC")
-    compile_c(package / "bin" / "answer-tool.c", package / "bin" / "answer-tool", TARGET)
-    binary, log = build_for_aarch64(project, timeout=1500)
+    binary, log = build_for_aarch64(nativezoo_for(TARGET, tmp_path), timeout=1500)
     info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
     bundled = {lib["soname"] for lib in info["system_libraries"]}
     assert {"libstdc++.so.6", "libgcc_s.so.1"} <= bundled, log
-    arm_root.add(binary, "/app/nativezoo", 0o755)
     shell = debian_packages.unpacked(TARGET, f"{TARGET.name}-dash", ("dash",), "bin/dash")
-    arm_root.add(shell / "bin" / "dash", "/bin/sh", 0o755)
-    (arm_root.root / "home").mkdir()
-    env = {"PATH": "/bin", "HOME": "/home", "TMPDIR": "/tmp", "AMBER_NATIVE": "memory"}
-    out = arm_root.run(["/app/nativezoo", "cross"], env=env, timeout=600)
-    assert out.returncode == 0, out.stderr[-4000:]
-    assert out.stdout.splitlines()[-1] == "OK"
-    report = json.loads(out.stdout.splitlines()[-2])
+    report = run_nativezoo(arm_root, binary, shell / "bin" / "dash", "cross")
     expected = {name: EXPECTED[name] for name in report}
     expected["numpy"] = dict(expected["numpy"], core_file=expected["numpy"]["core_file"].replace("x86_64", "aarch64"))
     assert report == expected
-    assert list((arm_root.root / "tmp").iterdir()) == []
-    assert not (arm_root.root / "home" / ".cache").exists()  # everything came from memory
 
 
 def failed_build_with(dependency: Path, tmp_path: Path) -> list[str]:
@@ -156,7 +105,7 @@ def test_a_c_sdist_for_another_cpu_is_one_line_naming_it(aarch64_runtime: Path, 
     """A dependency with no aarch64 wheel, only C sources: uv builds it here, for this machine's CPU."""
     lines = failed_build_with(copy_fixture("cext", tmp_path), tmp_path)
     assert lines == ["amber: cext: no wheel for aarch64-linux-gnu exists, and building it from source here gave "
-                     "cext-0.1-cp313-cp313-linux_x86_64.whl (code for this machine's CPU); pin a version that ships "
+                     "cext-0.1-cp313-cp313-linux_x86_64.whl (code for this machine); pin a version that ships "
                      "aarch64 manylinux wheels"]
 
 
@@ -166,4 +115,4 @@ def test_a_wheel_for_another_cpu_is_one_line_naming_it(aarch64_runtime: Path, tm
 
     lines = failed_build_with(manylinux_wheel(copy_fixture("cext", tmp_path), tmp_path / "wheel"), tmp_path)
     assert lines == ["amber: cext-0.1-cp313-cp313-manylinux_2_17_x86_64.whl: the wheel is not for aarch64-linux-gnu; "
-                     "use a wheel for aarch64"], lines
+                     "use a manylinux wheel for aarch64"], lines

@@ -88,3 +88,33 @@ def test_both_readers_refuse_what_is_not_a_64_bit_elf(data: bytes):
         dynamic_info(data)
     with pytest.raises(ELFError):
         _ = ElfFile(data).needed
+
+
+def test_needed_names_are_rewritten_in_place(files: dict[str, Path], tmp_path: Path):
+    """Under musl the native loader points a DT_NEEDED name at a loaded library's /proc/self/fd/N path, written
+    over the name in the object's copy: readelf reads the new name, and the other entries are untouched."""
+    from amber.boot.elf import needed_offsets
+
+    data = bytearray(files["demo"].read_bytes())
+    before = dynamic_info(bytes(data))[0]
+    offsets = needed_offsets(bytes(data))
+    offset, room = offsets["libm.so.6"]
+    assert room == len("libm.so.6")
+    data[offset:offset + 7] = b"/x/abc\0"
+    copy = tmp_path / "libdemo-renamed.so"
+    copy.write_bytes(bytes(data))
+    after = ["/x/abc" if name == "libm.so.6" else name for name in before]
+    assert re.findall(r"\(NEEDED\)\s+Shared library: \[(.+)\]", readelf(copy, "-d")) == after
+    assert dynamic_info(bytes(data))[1:] == ("libdemo.so.1", "$ORIGIN/../deps")
+
+
+def test_packed_relative_relocations_need_musl_1_2_4(tmp_path: Path):
+    """DT_RELR (what lld and newer ld write with -z pack-relative-relocs, as Alpine 3.18+ builds do) is what a
+    musl older than 1.2.4 cannot load: the builder's musl baseline reads it."""
+    source = tmp_path / "pointers.c"
+    source.write_text("int a, b;\nint *table[] = {&a, &b, &a, &b};\n")
+    packed, plain = tmp_path / "packed.so", tmp_path / "plain.so"
+    for output, flags in ((packed, ["-Wl,-z,pack-relative-relocs"]), (plain, [])):
+        subprocess.run(["cc", "-shared", "-fPIC", *flags, "-o", output, source], check=True)
+    assert "(RELR)" in readelf(packed, "-d") and "(RELR)" not in readelf(plain, "-d")
+    assert (ElfFile(packed.read_bytes()).musl_needed, ElfFile(plain.read_bytes()).musl_needed) == ((1, 2, 4), None)

@@ -97,10 +97,75 @@ def test_entry_choice(tmp_path: Path):
 
 
 def test_platform_tags():
+    from amber import targets
+
     assert parse_platform("manylinux_2_28") == (2, 28)
     assert parse_platform("manylinux2014") == (2, 17)
-    with pytest.raises(AmberError, match="unsupported --platform"):
+    assert parse_platform("musllinux_1_2", targets.X86_64_MUSL) == (1, 2)
+    with pytest.raises(AmberError, match="unsupported --platform 'linux_x86_64'"):
+        parse_platform("linux_x86_64")
+    with pytest.raises(AmberError, match="^--platform musllinux_1_2 is for musl systems, and x86_64-linux-gnu uses "
+                                         "glibc: use manylinux_2_28$"):
         parse_platform("musllinux_1_2")
+    with pytest.raises(AmberError, match="^--platform manylinux_2_17 is for glibc systems, and aarch64-linux-musl "
+                                         "uses musl: use musllinux_1_2$"):
+        parse_platform("manylinux_2_17", targets.AARCH64_MUSL)
+    with pytest.raises(AmberError, match="musl targets take musllinux_1_2 wheels"):
+        parse_platform("musllinux_1_1", targets.X86_64_MUSL)
+
+
+def test_the_platform_follows_the_targets_c_library(tmp_path: Path):
+    """A project's manylinux platform is its glibc builds' baseline: a musl build of it takes musllinux_1_2, while
+    a --platform flag of the other family is refused before anything is resolved."""
+    from amber import targets
+
+    app = project(tmp_path, BASE + '[tool.amber]\nplatform = "manylinux_2_17"\n')
+    assert merge_options(app, BuildFlags()).platform == "manylinux_2_17"
+    musl = merge_options(app, BuildFlags(target="x86_64-linux-musl"))
+    assert (musl.target, musl.platform) == (targets.X86_64_MUSL, "musllinux_1_2")
+    with pytest.raises(AmberError, match="^--platform manylinux_2_28 is for glibc systems"):
+        merge_options(app, BuildFlags(target="x86_64-linux-musl", platform="manylinux_2_28"))
+
+
+def test_musllinux_wheels():
+    """musllinux tags name musl's version and the CPU; a musl target refuses a manylinux wheel by name and a glibc
+    target a musllinux one."""
+    from amber import targets
+
+    orjson = InstalledDist("orjson", "3", ("cp313-cp313-musllinux_1_2_x86_64",), "orjson")
+    assert (orjson.libc_floor("musllinux"), orjson.glibc, orjson.arches, orjson.policies) == (
+        (1, 2), None, {"x86_64"}, {"musllinux"})
+    numpy = InstalledDist("numpy", "2", ("cp313-cp313-manylinux_2_27_x86_64.manylinux_2_28_x86_64",), "numpy")
+    check_portable([orjson], targets.X86_64_MUSL)
+    with pytest.raises(AmberError, match=r"^numpy 2 \(manylinux\): the wheel is not for musl systems "
+                                         r"\(x86_64-linux-musl\); pin a version that ships musllinux wheels$"):
+        check_portable([orjson, numpy], targets.X86_64_MUSL)
+    with pytest.raises(AmberError, match=r"^orjson 3 \(musllinux\): the wheel is not for glibc systems"):
+        check_portable([orjson, numpy], targets.X86_64_GNU)
+    local = InstalledDist("cext", "0.1", ("cp313-cp313-linux_x86_64",), "cext")
+    with pytest.raises(AmberError, match="^cext 0.1: no musllinux wheel for x86_64-linux-musl exists"):
+        check_portable([local], targets.X86_64_MUSL)
+
+
+# uv 0.13.9's report when a distribution has wheels for glibc only (the line breaks are its terminal's).
+UV_NO_MUSLLINUX_WHEEL = """error: No solution found when resolving dependencies
+  cause: Because onnxruntime==1.23.2 has no wheels with a matching platform tag (e.g., `musllinux_1_2_x86_64`) and
+ you require onnxruntime==1.23.2, we can conclude that your requirements are unsatisfiable.
+
+hint: Wheels are available for `onnxruntime` (v1.23.2) on the following platforms: `manylinux_2_27_aarch64`,
+`manylinux_2_27_x86_64`, `macosx_13_0_arm64`, `win_amd64`
+"""
+
+
+def test_no_wheel_for_the_targets_c_library_is_one_line():
+    from amber import targets
+    from amber.builder.resolve import foreign_wheel_failure
+
+    assert foreign_wheel_failure(UV_NO_MUSLLINUX_WHEEL, targets.X86_64_MUSL) == (
+        "onnxruntime: no wheel for x86_64-linux-musl (musllinux_1_2_x86_64) exists (its Linux wheels: "
+        "manylinux_2_27_aarch64, manylinux_2_27_x86_64); build for x86_64-linux-gnu, or pin a version that ships "
+        "musllinux wheels for x86_64")
+    assert foreign_wheel_failure("error: something else", targets.X86_64_MUSL) is None
 
 
 def test_glibc_need_of_wheels():

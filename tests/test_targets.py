@@ -42,7 +42,7 @@ def test_names_and_tags():
     musl = targets.get("x86_64-linux-musl")
     assert (musl.zig_target, musl.link_flags, musl.extension_suffix("3.13"), musl.python_platform((2, 28))) == (
         "x86_64-linux-musl", "-dynamic", ".cpython-313-x86_64-linux-musl.so", "x86_64-unknown-linux-musl")
-    assert (musl.libc_label, musl.label, x86.libc_label) == ("musl 1.2", "x86_64 Linux (musl)", "glibc 2.17")
+    assert (musl.libc_label, musl.label, x86.libc_label) == ("musl 1.2.3", "x86_64 Linux (musl)", "glibc 2.17")
     with pytest.raises(AmberError, match="unknown target 'sparc-linux-gnu' \\(known: x86_64-linux-gnu, aarch64"):
         targets.get("sparc-linux-gnu")
 

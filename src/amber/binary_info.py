@@ -47,7 +47,8 @@ class BinaryInfo:
     archive_size: int
     python_version: str | None
     recipe_hash: str | None
-    glibc: str | None
+    glibc: str | None  # the oldest glibc it runs on (None for a musl binary)
+    libc: str | None  # the C library and that version: "glibc 2.17", "musl 1.2.3"
     platform: str | None
     target: str | None  # the machine it runs on (x86_64-linux-gnu), from its runtime's record or its ELF header
     entry: str | None
@@ -113,12 +114,14 @@ def describe(path: Path) -> BinaryInfo:
     stdlib_size = sum(i.file_size for n, i in infos.items()
                       if n not in claimed and n not in special and not n.startswith("__amber_"))
     runtime = (manifest or {}).get("runtime") or _runtime_metadata(path, texts)
+    target = runtime.get("target") or _elf_target(path)
+    glibc = (manifest or {}).get("glibc") or (runtime.get("glibc_max") or "").replace("GLIBC_", "") or None
     return BinaryInfo(
         path=path, kind="app" if app else "runtime", size=size,
         interpreter_size=binary.trailer.archive_offset, archive_size=size - binary.trailer.archive_offset,
         python_version=runtime.get("python_version"), recipe_hash=runtime.get("recipe_hash"),
-        glibc=(manifest or {}).get("glibc") or (runtime.get("glibc_max") or "").replace("GLIBC_", "") or None,
-        platform=(manifest or {}).get("platform"), target=runtime.get("target") or _elf_target(path),
+        glibc=glibc, libc=_libc(manifest, target, glibc),
+        platform=(manifest or {}).get("platform"), target=target,
         entry=(manifest or {}).get("entry"),
         scripts=(manifest or {}).get("scripts", {}), distributions=dists, stdlib_size=stdlib_size,
         extract=(manifest or {}).get("extract", []), system_libraries=(manifest or {}).get("system_libraries", []),
@@ -128,15 +131,28 @@ def describe(path: Path) -> BinaryInfo:
     )
 
 
+def _libc(manifest: dict | None, target: str | None, glibc: str | None) -> str | None:
+    """"glibc 2.28" or "musl 1.2.3": the app's record, else (a runtime, an older app) the target's C library."""
+    recorded = (manifest or {}).get("libc")
+    if recorded:
+        return f"{recorded['name']} {recorded['version']}"
+    known = targets.TARGETS.get(target or "")
+    if known is not None and known.libc == "musl":
+        return known.libc_label
+    return f"glibc {glibc}" if glibc else None
+
+
 def _elf_target(path: Path) -> str | None:
-    """The target whose CPU the file's ELF header names (e_machine), for files that record none."""
+    """The target whose CPU (e_machine) and dynamic loader (PT_INTERP) the file's ELF headers name, for files
+    that record none."""
     with path.open("rb") as f:
-        head = f.read(64)
+        head = f.read(4096)  # the program headers and the loader's name come first
     try:
-        machine = ElfFile(head).machine
+        elf = ElfFile(head)
+        machine, loader = elf.machine, (elf.interpreter or "").rpartition("/")[2]
     except (ValueError, struct.error):
         return None
-    return next((t.name for t in targets.TARGETS.values() if t.elf_machine == machine and t.libc == "gnu"), None)
+    return next((t.name for t in targets.TARGETS.values() if t.elf_machine == machine and t.loader == loader), None)
 
 
 def _runtime_metadata(path: Path, texts: dict[str, bytes]) -> dict:
@@ -183,7 +199,7 @@ def render(info: BinaryInfo) -> str:
         f"  runtime:  CPython {info.python_version or '?'}"
         + (f", recipe {info.recipe_hash}" if info.recipe_hash else ""),
         f"  target:   {info.target or '?'}",
-        f"  glibc:    {info.glibc or '?'} or newer" + (f" (wheels for {info.platform})" if info.platform else ""),
+        f"  libc:     {info.libc or '?'} or newer" + (f" (wheels for {info.platform})" if info.platform else ""),
     ]
     if info.kind == "app":
         lines.append(f"  entry:    {info.entry}")

@@ -42,8 +42,12 @@ def _runtime_list(args: argparse.Namespace) -> int:
     for rt in runtimes:
         meta = rt.metadata
         size = meta.get("size", 0) / 1e6
-        print(f"{meta['python_version']:<10} {meta.get('target', targets.DEFAULT.name):<18} {meta['recipe_hash']}  "
-              f"{size:6.1f} MB  glibc>={meta.get('glibc_max', '?')}  {rt.executable}")
+        target = targets.TARGETS.get(meta.get("target", targets.DEFAULT.name), targets.DEFAULT)
+        # musl versions no symbols: its floor is the target's
+        libc = f"glibc>={meta.get('glibc_max', '?')}" if target.libc == "gnu" else \
+            f"musl>={targets.version_text(target.libc_floor)}"
+        print(f"{meta['python_version']:<10} {target.name:<18} {meta['recipe_hash']}  "
+              f"{size:6.1f} MB  {libc}  {rt.executable}")
     return 0
 
 
@@ -76,7 +80,8 @@ def _build(args: argparse.Namespace) -> int:
     print(f"amber: entry point {result.entry}" + (f"; also {', '.join(others)} via links named so" if others else ""),
           file=sys.stderr)
     print(f"amber: packages: {dists or 'none'}", file=sys.stderr)
-    print(f"amber: runs on {result.target.label} with glibc {result.glibc[0]}.{result.glibc[1]} or newer",
+    print(f"amber: runs on {result.target.label} with {result.target.libc_name} {targets.version_text(result.libc)} "
+          "or newer",
           file=sys.stderr)
     print(result.output)
     return 0
@@ -141,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--python", metavar="X", help="runtime Python version (default: the recipe's default)")
     build.add_argument("--platform", metavar="TAG",
                        help="wheel platform: the oldest glibc the binary must run on, e.g. manylinux_2_17 "
-                            "(default manylinux_2_28)")
+                            "(default manylinux_2_28; musllinux_1_2 for musl targets)")
     build.add_argument("--no-sources", action="store_true", help="ship .pyc only, without .py sources")
     build.add_argument("--extract", action="append", default=[], metavar="DIST",
                        help="materialize this distribution in the extraction cache at run time (repeatable)")

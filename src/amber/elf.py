@@ -22,6 +22,8 @@ __all__ = ["ELF_MAGIC", "ELFError", "ElfFile", "is_elf"]
 
 DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH = 1, 14, 15, 29
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+DT_RELR = 36  # packed relative relocations (lld/mold -z pack-relative-relocs); musl reads them from 1.2.4 on
+MUSL_RELR = (1, 2, 4)
 ET_EXEC, ET_DYN = 2, 3
 PT_INTERP = 3
 SHT_DYNSYM = 11
@@ -103,6 +105,13 @@ class ElfFile:
             return None
         major, minor = GLIBC_VERSION_RE.match(versions[-1]).groups()
         return int(major), int(minor)
+
+    @property
+    def musl_needed(self) -> tuple[int, ...] | None:
+        """The musl version the file requires beyond musl 1.2, or None. musl versions no symbols, so what is read
+        is what an older loader cannot process: packed relative relocations (DT_RELR), which musl before 1.2.4
+        ignores, so the object crashes on its first pointer (wheels built on Alpine 3.18 and newer carry them)."""
+        return MUSL_RELR if any(tag == DT_RELR for tag, _ in self._tags) else None
 
     @cached_property
     def exported_symbols(self) -> list[str]:

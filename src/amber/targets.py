@@ -20,7 +20,7 @@ class Target:
     name: str  # what users write: x86_64-linux-gnu
     arch: str  # the CPU as uname, wheel tags and CPython's SOABI spell it
     libc: str  # "gnu" (glibc) or "musl"
-    libc_floor: tuple[int, int]  # the oldest C library the runtime is compiled against
+    libc_floor: tuple[int, ...]  # the oldest C library the runtime runs on: glibc's it is compiled for, musl's tested
     elf_machine: int  # e_machine of its ELF files
     loader: str  # the dynamic loader's soname (PT_INTERP's file name)
     gnu_triple: str  # configure's --host
@@ -43,10 +43,25 @@ class Target:
         return "-dynamic" if self.libc == "musl" else ""
 
     @property
+    def libc_name(self) -> str:
+        """The C library as messages say it: "glibc" or "musl"."""
+        return "glibc" if self.libc == "gnu" else self.libc
+
+    @property
     def libc_label(self) -> str:
-        """The C library and its floor as messages say it: "glibc 2.17", "musl 1.2"."""
-        name = "glibc" if self.libc == "gnu" else self.libc
-        return f"{name} {self.libc_floor[0]}.{self.libc_floor[1]}"
+        """The C library and its floor as messages say it: "glibc 2.17", "musl 1.2.3"."""
+        return f"{self.libc_name} {version_text(self.libc_floor)}"
+
+    @property
+    def wheel_policy(self) -> str:
+        """The wheel platform family built for its C library (PEP 600 / PEP 656): manylinux or musllinux."""
+        return "musllinux" if self.libc == "musl" else "manylinux"
+
+    @property
+    def default_platform(self) -> str:
+        """The wheel platform a build picks when none is given: manylinux_2_28 (glibc 2.28, what most wheels
+        need today), musllinux_1_2 (musl 1.2, the only one uv resolves for musl)."""
+        return "musllinux_1_2" if self.libc == "musl" else "manylinux_2_28"
 
     @property
     def multiarch(self) -> str:
@@ -77,6 +92,11 @@ class Target:
         return f"{self.arch} Linux" + (" (musl)" if self.libc == "musl" else "")
 
 
+def version_text(version: tuple[int, ...]) -> str:
+    """(1, 2, 4) -> "1.2.4"."""
+    return ".".join(map(str, version))
+
+
 X86_64_GNU = Target(
     name="x86_64-linux-gnu", arch="x86_64", libc="gnu", libc_floor=(2, 17), elf_machine=62,
     loader="ld-linux-x86-64.so.2", gnu_triple="x86_64-pc-linux-gnu", openssl="linux-x86_64",
@@ -90,12 +110,12 @@ AARCH64_GNU = Target(
 # musl: dynamically linked against musl's own loader (present on every musl system: Alpine...), never static,
 # so that C extensions from musllinux wheels load. Debian's `musl` package gives the loader for tests.
 X86_64_MUSL = Target(
-    name="x86_64-linux-musl", arch="x86_64", libc="musl", libc_floor=(1, 2), elf_machine=62,
+    name="x86_64-linux-musl", arch="x86_64", libc="musl", libc_floor=(1, 2, 3), elf_machine=62,
     loader="ld-musl-x86_64.so.1", gnu_triple="x86_64-pc-linux-musl", openssl="linux-x86_64",
     debian_arch="amd64", ldconfig_label="x86-64",
 )
 AARCH64_MUSL = Target(
-    name="aarch64-linux-musl", arch="aarch64", libc="musl", libc_floor=(1, 2), elf_machine=183,
+    name="aarch64-linux-musl", arch="aarch64", libc="musl", libc_floor=(1, 2, 3), elf_machine=183,
     loader="ld-musl-aarch64.so.1", gnu_triple="aarch64-unknown-linux-musl", openssl="linux-aarch64",
     debian_arch="arm64", ldconfig_label="AArch64",
 )

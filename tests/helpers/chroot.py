@@ -42,14 +42,15 @@ class Chroot:
     that architecture, whose programs the kernel hands to qemu (emulation.kernel_runs, registered by the
     caller) — qemu is opened when it is registered, so the root holds no emulator and no other file."""
 
-    def __init__(self, root: Path, target: Target | None = None) -> None:
+    def __init__(self, root: Path, target: Target | None = None, suite: str | None = None) -> None:
+        """`suite`: the Debian release whose C library the root holds, for another target (None: this machine's)."""
         self.root = root
         self.mounts: list[Path] = []
         root.mkdir(parents=True)
         (root / "tmp").mkdir(mode=0o1777)
         (root / "tmp").chmod(0o1777)
         if target is not None and target != targets.host():
-            shutil.copytree(emulation.sysroot(target), root, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(emulation.sysroot(target, suite), root, symlinks=True, dirs_exist_ok=True)
             return
         (root / "lib64").mkdir()
         libdir = root / LIBDIR.relative_to("/")
@@ -117,9 +118,10 @@ class Chroot:
 
 
 @contextlib.contextmanager
-def empty_root(root: Path, target: Target | None = None) -> Iterator[Chroot]:
-    """A Chroot at `root` (for `target`) with /proc and a noexec tmpfs /tmp, unmounted afterwards."""
-    chroot = Chroot(root, target)
+def empty_root(root: Path, target: Target | None = None, suite: str | None = None) -> Iterator[Chroot]:
+    """A Chroot at `root` (for `target`, its C library from Debian's `suite`) with /proc and a noexec tmpfs /tmp,
+    unmounted afterwards."""
+    chroot = Chroot(root, target, suite)
     try:
         chroot.mount_tmpfs("/tmp")
         chroot.mount_proc()

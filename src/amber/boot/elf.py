@@ -27,6 +27,15 @@ def dynamic_info(data):
     return needed, soname, runpath
 
 
+def needed_offsets(data):
+    """{DT_NEEDED name: (file offset of its string, room in bytes for a replacement)} of an ELF64 LE object. The
+    room is the name's length: a shorter string, NUL-terminated, fits in place."""
+    entries, string, file_offset = dynamic_section(data)
+    strtab = file_offset(next(v for t, v in entries if t == DT_STRTAB))
+    return {string(v): (strtab + v, len(string(v).encode("utf-8", "surrogateescape")))
+            for t, v in entries if t == DT_NEEDED}
+
+
 def dynamic_section(data):
     """(entries [(tag, value)], string(index) -> str, file_offset(vaddr) -> int) of an ELF64 LE object."""
     if len(data) < 64 or data[:4] != ELF_MAGIC:

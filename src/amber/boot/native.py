@@ -11,6 +11,16 @@ DT_SONAME. A library the wheel expects from the system (libstdc++, libgcc_s)
 is taken from the system when it has one, else from the copy the builder put
 under `.amber/lib/`. The module keeps its archive path as `__file__`.
 
+musl's dynamic linker finds an object's DT_NEEDED only by file name, among
+the objects it loaded by searching its path, never by the DT_SONAME of one
+loaded from /proc/self/fd/N. So under musl each name of a library loaded from
+the archive is rewritten, in the object's memory copy before it is sealed, to
+a /proc/self/fd/N path of that library (its memory file, or a descriptor open
+on its cache file), which musl opens and recognizes as loaded (same device and
+inode). An object whose names cannot be rewritten (one shorter than its path,
+or no memory files) is loaded with everything it needs from one
+extraction-cache entry in the archive's layout, where musl's search finds them.
+
 Each memory file stays open for the life of the process (close-on-exec): the
 dynamic linker knows a loaded object by the path it was opened with, and a
 closed descriptor's number, reused, would make /proc/self/fd/N name an object
@@ -43,6 +53,8 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexec=1 makes them noexec
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
+# The runtime's C library: sys.implementation._multiarch is the target's (x86_64-linux-musl).
+MUSL = getattr(sys.implementation, "_multiarch", "").endswith("-musl")
 KEEP_ON_DISK = 1 << 20  # bytes: from here on a copy per start costs more (~0.45 ms) than the cache's checks
 _UNKNOWN = object()
 _exec_flags = _UNKNOWN
@@ -61,10 +73,10 @@ def memfd_exec_flags():
     return _exec_flags
 
 
-def sealed_copy(fs, name):
-    """A sealed memfd holding archive member `name`, executable as /proc/self/fd/N; -1 where memory
-    files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so
-    its bytes never pass through Python: no inflating, no second copy, no peak in RSS."""
+def memory_copy(fs, name):
+    """A memfd holding archive member `name`, executable as /proc/self/fd/N and not yet sealed; -1 where memory
+    files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so its bytes
+    never pass through Python: no inflating, no second copy, no peak in RSS."""
     import os
 
     flags = memfd_exec_flags()
@@ -73,13 +85,24 @@ def sealed_copy(fs, name):
     fd = memory_file("amber:" + name, b"", flags)
     if fd >= 0 and not fs.copy_stored(name, fd):
         write_all(fd, fs.read(name))
-    if fd >= 0:
-        import fcntl
+    return fd
 
-        try:  # noqa: SIM105 (contextlib is no import for this module's start-up)
-            fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
-        except OSError:
-            pass
+
+def seal(fd):
+    """Make memory file `fd` immutable (a kernel without sealing leaves it as it is)."""
+    import fcntl
+
+    try:  # noqa: SIM105 (contextlib is no import for this module's start-up)
+        fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+    except OSError:
+        pass
+
+
+def sealed_copy(fs, name):
+    """memory_copy, sealed: for a program (the runner executes it as it is)."""
+    fd = memory_copy(fs, name)
+    if fd >= 0:
+        seal(fd)
     return fd
 
 
@@ -107,6 +130,8 @@ class NativeCode:
         self.policy = policy  # AMBER_NATIVE, read once at start
         self._handles = {}  # archive name or soname -> dlopen() handle, never closed: nothing is unloaded
         self._paths = {}  # archive name -> the path it was (or will be) loaded from
+        self._needs = {}  # archive name -> {DT_NEEDED name: archive name} of the libraries it needs from the archive
+        self._descriptors = {}  # cache file -> /proc/self/fd/N of a descriptor kept open on it (musl's names)
         self._library_dirs = None
 
     def _vendored_dirs(self):
@@ -170,21 +195,9 @@ class NativeCode:
         the extraction cache, else from a memory file, else (or when the kernel refuses to map it)
         from the extraction cache."""
         if name not in self._paths:
-            disk = self._kept_on_disk(name)
-            fd = -1 if disk else sealed_copy(self.fs, name)
             try:
-                if disk:
-                    self._scan_file(name, disk, (*chain, name))
-                    self._paths[name] = disk
-                elif fd >= 0:
-                    self._scan_descriptor(name, fd, (*chain, name))
-                    self._paths[name] = f"/proc/self/fd/{fd}"
-                else:
-                    self._load_dependencies(name, self.fs.read(name), (*chain, name))
-                    self._paths[name] = None
+                self._paths[name] = self._place(name, (*chain, name))
             except _Cycle as cycle:
-                if fd >= 0:
-                    posix.close(fd)
                 if cycle.members[0] != name:
                     raise
                 self._load_cycle(cycle.members, chain)
@@ -201,11 +214,99 @@ class NativeCode:
             from __amber_cache__ import CacheError, materialize_file
 
             try:
-                disk = materialize_file(name, self.fs.read(name))
+                disk = self._musl_entry(name) if MUSL and self._needs.get(name) else materialize_file(
+                    name, self.fs.read(name))
             except CacheError as cache_exc:
                 raise OSError(f"{exc}; {cache_exc}") from None
             self._paths[name] = disk
             return opener(disk)
+
+    def _place(self, name, chain):
+        """Load what `name` needs from the archive; then the path `name` itself is to be loaded from: its
+        extraction-cache file, a memory file (/proc/self/fd/N), or None (memory cannot serve: the cache
+        is tried when it is opened)."""
+        disk = self._kept_on_disk(name)
+        if disk:
+            self._scan_file(name, disk, chain)
+            if not (MUSL and self._needs[name]):
+                return disk
+        # musl: an object needing archive libraries is loaded from a memory copy whose names are rewritten
+        fd = -1 if self.policy == "disk" else memory_copy(self.fs, name)
+        if fd < 0:
+            if not disk:
+                self._load_dependencies(name, self.fs.read(name), chain)
+            return self._musl_entry(name) if MUSL and self._needs[name] else disk
+        try:
+            if not disk:
+                self._scan_descriptor(name, fd, chain)
+            if MUSL and self._needs[name] and not self._rename_needs(name, fd):
+                posix.close(fd)
+                return self._musl_entry(name)
+        except BaseException:
+            posix.close(fd)
+            raise
+        seal(fd)
+        return f"/proc/self/fd/{fd}"
+
+    def _rename_needs(self, name, fd):
+        """Rewrite, in memory file `fd` (not yet sealed), each DT_NEEDED name of a library `name` needs from
+        the archive to a /proc/self/fd/N path of the loaded library, which musl's loader opens and finds
+        already loaded (same inode). False when a name is too short to hold its path: nothing is written."""
+        import mmap
+
+        from __amber_elf__ import needed_offsets
+
+        size = posix.fstat(fd).st_size
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as view:
+            offsets = needed_offsets(view)
+        writes = []
+        for needed, member in self._needs[name].items():
+            path = self._descriptor_path(member).encode()
+            offset, length = offsets[needed]
+            if len(path) > length:
+                return False
+            writes.append((offset, path + b"\0"))
+        for offset, data in writes:
+            posix.pwrite(fd, data, offset)
+        return True
+
+    def _descriptor_path(self, member):
+        """/proc/self/fd/N naming the object `member` was loaded from: its memory file, or a descriptor kept
+        open on its cache file."""
+        path = self._paths[member]
+        if path.startswith("/proc/self/fd/"):
+            return path
+        if path not in self._descriptors:
+            self._descriptors[path] = f"/proc/self/fd/{posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)}"
+        return self._descriptors[path]
+
+    def _musl_entry(self, name):
+        """`name` with every library it needs from the archive (transitively), materialized together in one
+        extraction-cache entry in the archive's layout: musl's loader finds them there by name, through the
+        RPATH ($ORIGIN/../<dist>.libs) auditwheel gives each object. A library loaded before from elsewhere
+        is loaded again from there (musl knows objects by inode)."""
+        from __amber_cache__ import CacheError
+
+        try:
+            return f"{self._materialize_group(self._closure(name), 'musl')}/{name}"
+        except CacheError as exc:
+            raise OSError(f"under musl, {self.fs.prefix}{name} loads only with what it needs beside it on disk: "
+                          f"{exc}") from None
+
+    def _closure(self, name):
+        """`name` and the archive libraries it needs, transitively, in a stable order."""
+        from __amber_elf__ import dynamic_info
+
+        found, todo = [name], [name]
+        while todo:
+            member = todo.pop()
+            needed, _soname, runpath = dynamic_info(self.fs.read(member))
+            for library in needed:
+                located = self._locate(library, member.rpartition("/")[0], runpath)
+                if located is not None and located not in found:
+                    found.append(located)
+                    todo.append(located)
+        return found
 
     def _kept_on_disk(self, name):
         """The extraction-cache path of `name` when it is large enough to be kept on disk, else None.
@@ -258,35 +359,50 @@ class NativeCode:
         except (ELFError, struct.error) as exc:
             raise ImportError(f"{self.fs.prefix}{name} is not a loadable shared object: {exc}") from None
         origin_dir = name.rpartition("/")[0]
+        needs = self._needs.setdefault(name, {})
         for library in needed:
             located = self._locate(library, origin_dir, runpath)
             if located in skip:
                 continue
             if located is not None:
                 self._require(located, chain)
+                needs[library] = located
             elif self.fs.exists(f"{SYSTEM_LIBRARY_DIR}/{library}"):
                 self.require_system(library)
+                bundled = f"{SYSTEM_LIBRARY_DIR}/{library}"
+                if self._handles[library] is self._handles.get(bundled):  # the system had none: ours serves
+                    needs[library] = bundled
 
     def _load_cycle(self, members, chain):
         """Vendored libraries that need each other (pillow.libs: libfreetype <-> libharfbuzz) cannot be
         loaded one at a time from memory: whichever goes first needs the other, which the dynamic
         linker can only find by soname in a directory. So, after whatever else they need is loaded,
         they are materialized together in one extraction-cache entry (archive layout: auditwheel gives
-        them RPATH $ORIGIN) and loaded from there, where one dlopen() resolves the whole cycle."""
-        from __amber_cache__ import CacheError, materialize
-        from _sha2 import sha256  # not hashlib: see __amber_cache__.materialize_file
-
-        digest = sha256()
+        them RPATH $ORIGIN) and loaded from there, where one dlopen() resolves the whole cycle. Under musl,
+        which finds nothing by soname, what they need goes into the entry with them."""
         for member in members:
-            data = self.fs.read(member)
-            self._load_dependencies(member, data, (*chain, member), skip=members)
-            digest.update(member.encode() + b"\0" + sha256(data).digest())
+            self._load_dependencies(member, self.fs.read(member), (*chain, member), skip=members)
+        if MUSL:
+            members = [*members, *(m for first in members for m in self._closure(first) if m not in members)]
+        from __amber_cache__ import CacheError
+
         try:
-            entry = materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read, self.fs.copy_stored)
+            entry = self._materialize_group(members, "cycle")
         except CacheError as exc:
             raise OSError(f"{', '.join(members)} need each other, which only works from disk: {exc}") from None
         for member in members:
-            self._paths[member] = f"{entry}/{member}"
+            self._paths.setdefault(member, f"{entry}/{member}")
+
+    def _materialize_group(self, members, why):
+        """One extraction-cache entry holding archive members `members` in the archive's layout: its path.
+        CacheError when the cache cannot serve."""
+        from __amber_cache__ import materialize
+        from _sha2 import sha256  # not hashlib: see __amber_cache__.materialize_file
+
+        digest = sha256(why.encode())
+        for member in members:
+            digest.update(member.encode() + b"\0" + sha256(self.fs.read(member)).digest())
+        return materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read, self.fs.copy_stored)
 
     def create_extension(self, spec, name):
         def create(path):

@@ -49,7 +49,7 @@ class BuildResult:
     entry: str
     scripts: dict[str, str]
     dists: list[resolve.InstalledDist]
-    glibc: tuple[int, int]
+    libc: tuple[int, ...]  # the oldest version of the target's C library the binary runs on
     native: NativeParts
     target: Target
 
@@ -65,10 +65,6 @@ class BuildRuntimes:
 def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
     """The target's runtime and, for another CPU, this machine's own runtime of the same Python (the .pyc
     files are the same on every CPU, and the target's cannot run here)."""
-    if target.libc == "musl":  # the runtime builds; wheels, the glibc report and native loading do not yet
-        raise AmberError(f"amber build does not build apps for {target.name} yet: its runtime builds (amber runtime "
-                         f"build --target {target.name}), but musllinux wheels and native code under musl's loader "
-                         "are still to come")
     shipped = store.find(rec, target)
     if shipped is None:
         raise RuntimeMissing(rec.minor, rec.version, target)
@@ -156,8 +152,9 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
                                          parts, tmp, log)
         members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
                               trimmed, installed, tmp, log)
-        glibc = max([runtime_glibc(runtime), *([parts.glibc] if parts.glibc else [])])
-        manifest = build_manifest(runtime.metadata, options.platform, glibc, chosen.scripts, chosen.default,
+        libc = libc_floor(runtime, options.target, parts, installed.dists)
+        manifest = build_manifest(runtime.metadata, options.platform, options.target, libc, chosen.scripts,
+                                  chosen.default,
                                   chosen.entry, installed.dists, parts,
                                   {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
@@ -167,7 +164,7 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         write_binary(output, image.interpreter(), [*stdlib, *members, manifest, installed.pins, runtime_manifest],
                      zstd_level=options.compress)
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
-                       entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, glibc=glibc, native=parts,
+                       entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, libc=libc, native=parts,
                        target=options.target)
 
 
@@ -310,22 +307,33 @@ def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list
     return members
 
 
-def runtime_glibc(runtime: store.Runtime) -> tuple[int, int]:
-    """The runtime's own need, as its validator measured it (e.g. "GLIBC_2.17")."""
+def libc_floor(runtime: store.Runtime, target: Target, parts: NativeParts,
+               dists: list[resolve.InstalledDist]) -> tuple[int, ...]:
+    """The oldest version of the target's C library the binary runs on, measured: the newest the runtime (as
+    its validator found) or any ELF file inside requires. For glibc that is the newest GLIBC_x.y; musl versions
+    no symbols, so for musl it is the target's floor, raised by what an older musl cannot load (DT_RELR:
+    1.2.4) and by any wheel tagged for a newer musllinux (the runtime's own floor, 1.2.3, is the musl it was
+    tested with: musl 1.2 keeps its ABI, and the runtime leaves out what 1.2.5 added)."""
+    needs = [parts.libc] if parts.libc else []
+    if target.libc == "musl":
+        return max([target.libc_floor, *needs, *filter(None, (d.libc_floor("musllinux") for d in dists))])
     major, minor = runtime.metadata["glibc_max"].removeprefix("GLIBC_").split(".")[:2]
-    return int(major), int(minor)
+    return max([(int(major), int(minor)), *needs])
 
 
-def build_manifest(runtime: dict, platform: str, glibc: tuple[int, int], scripts: dict[str, str], default: str,
-                   entry: str, dists: list[resolve.InstalledDist], parts: NativeParts,
+def build_manifest(runtime: dict, platform: str, target: Target, libc: tuple[int, ...], scripts: dict[str, str],
+                   default: str, entry: str, dists: list[resolve.InstalledDist], parts: NativeParts,
                    extra: dict | None = None) -> Member:
-    """`.amber/build.json`: what `amber inspect` reports without running the binary (no times, no paths)."""
+    """`.amber/build.json`: what `amber inspect` reports without running the binary (no times, no paths).
+    `glibc` stays for glibc binaries (what readers of older binaries look for); `libc` names either."""
+    floor = targets.version_text(libc)
     manifest = {
         "format": 1,
         "amber": __version__,
         "runtime": {key: runtime.get(key) for key in ("python_version", "recipe_hash", "target", "glibc_max")},
         "platform": platform,
-        "glibc": f"{glibc[0]}.{glibc[1]}",
+        "libc": {"name": target.libc_name, "version": floor},
+        **({"glibc": floor} if target.libc == "gnu" else {}),
         "entry": entry,
         "default_script": default,
         "scripts": dict(sorted(scripts.items())),

@@ -1,4 +1,4 @@
-"""The app's native code: libraries it expects from the system, the glibc it really needs, its programs.
+"""The app's native code: libraries it expects from the system, the C library it really needs, its programs.
 
 manylinux wheels may link a few libraries outside glibc without vendoring them
 (libstdc++, libgcc_s: the manylinux policy assumes every distribution has
@@ -9,7 +9,8 @@ target's architecture (amber/debian_packages.py); at run time the system's
 copy is preferred and ours is loaded only when the system has none
 (boot/native.py). The newest `GLIBC_x.y` version each ELF
 file requires is read from its version-needs table, so the glibc baseline the
-builder reports is measured, not guessed from wheel tags.
+builder reports is measured, not guessed from wheel tags. musl versions no
+symbols; what an older musl cannot load is read instead (DT_RELR: 1.2.4).
 """
 
 from __future__ import annotations
@@ -33,8 +34,24 @@ __all__ = ["NativeParts", "SystemLibrary", "bundle_missing", "carries_shared_obj
 GLIBC_SONAMES = frozenset({
     "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libutil.so.1",
     "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libcrypt.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
-    "libthread_db.so.1", *(target.loader for target in targets.TARGETS.values()),
+    "libthread_db.so.1", *(target.loader for target in targets.TARGETS.values() if target.libc == "gnu"),
 })
+# musl is one file, and its loader answers for every name of the C library's parts itself (ldso/dynlink.c
+# catches libc.*, libpthread.*, librt.*, libm.*, libdl.*, libutil.*, libxnet.*): musllinux wheels link
+# libc.musl-x86_64.so.1, Alpine's name of that file, which a musl system need not hold under that name.
+MUSL_SONAME_RE = re.compile(r"^(lib(c|pthread|rt|m|dl|util|xnet)\.|ld-musl-)")
+# Why a musl target gets no fallback libraries: the musllinux policy lets wheels link musl alone (they vendor
+# libstdc++ and libgcc_s), and Debian builds no library against musl.
+NO_MUSL_FALLBACKS = "musllinux wheels vendor every library but musl, and there is no musl build of it to bundle"
+
+
+def provided_by_libc(soname: str, target: Target) -> bool:
+    """Whether `target`'s C library itself answers for `soname` (the baseline every system of it has)."""
+    if target.libc == "musl":
+        return bool(MUSL_SONAME_RE.match(soname))
+    return soname in GLIBC_SONAMES
+
+
 # Where the build machine's libraries are when its dynamic linker's cache does not list one.
 HOST_LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib")
 # Debian's packages of the libraries the manylinux policy lets wheels link without vendoring them, for another
@@ -91,6 +108,8 @@ class LibrarySource:
 
 
 def library_source(target: Target) -> LibrarySource:
+    if target.libc == "musl":
+        return LibrarySource({}, NO_MUSL_FALLBACKS)
     if target == targets.host():
         return LibrarySource(_host_library_index(target))
     try:
@@ -111,11 +130,11 @@ def for_target(data: bytes, target: Target) -> bool:
 
 def bundle_missing(elves: dict[str, bytes], target: Target = targets.DEFAULT,
                    ) -> tuple[list[SystemLibrary], list[str], str | None]:
-    """Libraries that the ELF objects `elves` (archive name -> bytes) need from outside glibc and outside
+    """Libraries that the ELF objects `elves` (archive name -> bytes) need from outside the C library and outside
     the archive, taken from `target`'s library source (with what they need in turn); the sonames it does
     not have either; and why the source is empty, if it is."""
     elves = {name: data for name, data in elves.items() if for_target(data, target)}
-    provided = set(GLIBC_SONAMES)
+    provided = set()
     for name, data in elves.items():
         provided.add(name.rsplit("/", 1)[-1])
         try:
@@ -135,7 +154,7 @@ def bundle_missing(elves: dict[str, bytes], target: Target = targets.DEFAULT,
     missing: set[str] = set()
     while wanted:
         soname = wanted.pop()
-        if soname in provided or soname in bundled or soname in missing:
+        if soname in provided or provided_by_libc(soname, target) or soname in bundled or soname in missing:
             continue
         if source is None:
             source = library_source(target)
@@ -164,7 +183,7 @@ class NativeParts:
     missing_why: str | None  # why the library source had nothing (another CPU's, and apt failed)
     extractions: list[Extraction]
     programs: list[str]  # archive members the kernel can execute
-    glibc: tuple[int, int] | None  # the newest GLIBC_x.y any bundled wheel's ELF file requires
+    libc: tuple[int, ...] | None  # the newest C library any ELF file requires: GLIBC_x.y, or musl 1.2.4 for DT_RELR
     needed: dict[str, list[str]]  # archive member -> its DT_NEEDED sonames
 
     def system_sonames_for(self, extraction: Extraction) -> tuple[str, ...]:
@@ -176,7 +195,7 @@ class NativeParts:
 
 def scan_native(files: dict[str, Path], extractions: list[Extraction], target: Target = targets.DEFAULT,
                 ) -> NativeParts:
-    """ELF files among the app's files: what they need from the system, the glibc they need, programs."""
+    """ELF files among the app's files: what they need from the system, the C library they need, programs."""
     elves, programs = {}, []
     for name, path in files.items():
         head = file_head(path)
@@ -186,19 +205,19 @@ def scan_native(files: dict[str, Path], extractions: list[Extraction], target: T
         if (path.stat().st_mode & 0o111 and not name.endswith(".py")
                 and (head[:2] == b"#!" or is_program(elves.get(name, b"")))):
             programs.append(name)
-    needed, glibc = {}, None
+    needed, libc = {}, None
     for name, data in elves.items():
         if not for_target(data, target):
             continue  # not a loadable object for the target (a test file for another CPU)
         try:
             needed[name] = dynamic_info(data)[0]
-            need = glibc_needed(data)
+            need = glibc_needed(data) if target.libc == "gnu" else ElfFile(data).musl_needed
         except ELFError:
             continue
-        if need and (glibc is None or need > glibc):
-            glibc = need
+        if need and (libc is None or need > libc):
+            libc = need
     libraries, missing, why = bundle_missing(elves, target)
-    return NativeParts(libraries, missing, why, extractions, sorted(programs), glibc, needed)
+    return NativeParts(libraries, missing, why, extractions, sorted(programs), libc, needed)
 
 
 def carries_shared_objects(app_files: list[tuple[Path, str]]) -> bool:

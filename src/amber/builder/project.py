@@ -15,6 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from amber import targets
 from amber.boot.entry import NATIVE_POLICIES
+from amber.builder import resolve
 from amber.errors import AmberError
 from amber.targets import Target
 
@@ -67,7 +68,7 @@ class BuildOptions:
     entry: str | None = None
     output: Path | None = None
     python: str | None = None
-    platform: str = "manylinux_2_28"
+    platform: str | None = None  # the wheel platform (None: the target's default_platform)
     sources: bool = True
     locked: bool = False  # refuse to build when the project's lock is stale
     requirements: Path | None = None  # extra pins, installed with the project
@@ -79,6 +80,9 @@ class BuildOptions:
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
     native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
     target: Target = field(default_factory=targets.default)  # the machine the binary runs on
+
+    def __post_init__(self) -> None:
+        self.platform = self.platform or self.target.default_platform
 
 
 @dataclass
@@ -188,6 +192,13 @@ def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
             where = f"{project.root / 'pyproject.toml'}: [tool.amber] native" if from_tool else "--native"
             raise AmberError(f"{where} must be one of {', '.join(NATIVE_POLICIES)}, not {value!r}")
         setattr(merged, attribute, value)
+    # A project's `platform` is the baseline of its builds for its C library's family; building it for the other
+    # family (a musl target of a manylinux project) takes that family's default. A flag is checked as given.
+    tool_platform = project.tool.get("platform")
+    if flags.platform is None and (tool_platform is None or resolve.platform_policy(tool_platform)[0]
+                                   != merged.target.wheel_policy):
+        merged.platform = merged.target.default_platform
+    resolve.parse_platform(merged.platform, merged.target)  # a platform of the other C library: one line, now
     if flags.keep and not merged.trim:
         raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")
     return merged

@@ -1,10 +1,10 @@
-"""Fetching upstream tarballs as Debian source packages, with a private apt state.
+"""Fetching from Debian's archive with a private apt state: upstream tarballs as source packages, and binary
+packages of a suite this machine does not use (trixie's musl for the musl test roots).
 
-Machines usually have only binary (`deb`) entries configured. We derive
-`deb-src` entries from them at run time (same URIs and keyring, the suites the
-recipe asks for) and run apt-get with its lists and caches in a temporary
-directory, so the machine's own apt state is never touched. The tarball's
-integrity comes from the recipe's sha256, checked by the caller.
+Machines usually have only binary (`deb`) entries of their own release configured. We derive
+entries from them at run time (same URIs and keyring; `deb-src`, or `deb` of another suite) and
+run apt-get with its lists and caches in a temporary directory, so the machine's own apt state is
+never touched. A tarball's integrity comes from the recipe's sha256, checked by the caller.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def configured_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
     return found
 
 
-def derive_deb_src(sources: list[AptSource], suites: tuple[str, ...]) -> str:
-    """A deb822 `deb-src` file for `suites`, reusing the URIs of matching entries.
+def derive_deb_src(sources: list[AptSource], suites: tuple[str, ...], types: str = "deb-src") -> str:
+    """A deb822 `deb-src` file (or of other `types`: `deb`) for `suites`, reusing the URIs of matching entries.
 
     Security suites (`*-security`) come from the URIs configured for a security
     suite; every other suite from the URIs configured for the main archive.
@@ -97,7 +97,7 @@ def derive_deb_src(sources: list[AptSource], suites: tuple[str, ...]) -> str:
             continue
         for src in sources:
             if any(is_security(s) == want_security for s in src.suites) and src.uris:
-                lines = ["Types: deb-src", f"URIs: {' '.join(src.uris)}", f"Suites: {' '.join(wanted)}",
+                lines = [f"Types: {types}", f"URIs: {' '.join(src.uris)}", f"Suites: {' '.join(wanted)}",
                          "Components: main"]
                 if src.signed_by:
                     lines.append(f"Signed-By: {src.signed_by}")
@@ -108,38 +108,57 @@ def derive_deb_src(sources: list[AptSource], suites: tuple[str, ...]) -> str:
     return "\n\n".join(stanzas) + "\n"
 
 
+class PrivateApt:
+    """apt-get and apt-cache with their sources, lists and caches under `workdir` (downloads go to
+    `workdir/dl`): `entries` (a deb822 file) are all they know of, and `update` has fetched their lists."""
+
+    def __init__(self, workdir: Path, entries: str, log: BuildLog | None = None):
+        self.apt_get = shutil.which("apt-get")
+        if not self.apt_get:
+            raise AmberError("apt-get is not available to fetch Debian packages")
+        self.workdir, self.log = workdir, log
+        parts, lists, cache = workdir / "sources.list.d", workdir / "lists", workdir / "cache"
+        for d in (parts, lists / "partial", cache / "archives" / "partial", self.downloads):
+            d.mkdir(parents=True, exist_ok=True)
+        (parts / "amber.sources").write_text(entries)
+        self.options = [
+            "-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={parts}",
+            "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={cache}",
+            "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+            "-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=2", "-q",
+        ]
+        self.check(self.run(self.apt_get, "update"), "apt-get update")
+
+    @property
+    def downloads(self) -> Path:
+        return self.workdir / "dl"
+
+    def run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run([tool, *self.options, *args], cwd=self.downloads, capture_output=True, text=True)
+        if self.log:
+            self.log.write(f"$ {Path(tool).name} {' '.join(args)}\n{proc.stdout[-4000:]}{proc.stderr}")
+        return proc
+
+    @staticmethod
+    def check(proc: subprocess.CompletedProcess, what: str) -> None:
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise AmberError(f"{what} failed: {reason}")
+
+
+def download_debs(packages: list[str], suite: str, workdir: Path) -> list[Path]:
+    """`apt-get download packages` (name:arch) from Debian's `suite`, which this machine need not use; the
+    .deb files, in `workdir/dl`."""
+    private = PrivateApt(workdir, derive_deb_src(configured_sources(), (suite,), types="deb"))
+    private.check(private.run(private.apt_get, "download", *packages), f"apt-get download {' '.join(packages)}")
+    return sorted(private.downloads.glob("*.deb"))
+
+
 def download_orig(spec: str, suites: tuple[str, ...], filename: str, workdir: Path,
                   log: BuildLog | None = None) -> Path:
     """Run `apt-get source --download-only --tar-only spec` in `workdir`; return the orig tarball."""
-    apt_get = shutil.which("apt-get")
-    if not apt_get:
-        raise AmberError("apt-get is not available to fetch Debian source packages")
-    parts = workdir / "sources.list.d"
-    lists = workdir / "lists"
-    cache = workdir / "cache"
-    for d in (parts, lists / "partial", cache / "archives" / "partial", workdir / "dl"):
-        d.mkdir(parents=True, exist_ok=True)
-    (parts / "amber-src.sources").write_text(derive_deb_src(configured_sources(), suites))
-    options = [
-        "-o", "Dir::Etc::SourceList=/dev/null", "-o", f"Dir::Etc::SourceParts={parts}",
-        "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={cache}",
-        "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-        "-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=2", "-q",
-    ]
-
-    def apt(tool: str, *args: str) -> subprocess.CompletedProcess:
-        proc = subprocess.run([tool, *options, *args], cwd=workdir / "dl", capture_output=True, text=True)
-        if log:
-            log.write(f"$ {Path(tool).name} {' '.join(args)}\n{proc.stdout[-4000:]}{proc.stderr}")
-        return proc
-
-    def failure(proc: subprocess.CompletedProcess, what: str) -> AmberError:
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return AmberError(f"{what} failed: {reason}")
-
-    proc = apt(apt_get, "update")
-    if proc.returncode != 0:
-        raise failure(proc, "apt-get update")
+    private = PrivateApt(workdir, derive_deb_src(configured_sources(), suites), log)
+    apt = private.run
     # The pinned Debian revision first. Debian replaces revisions (security
     # updates, +debNuM) while the upstream .orig tarball stays the very same
     # file, so another revision shipping that file is just as good; the caller
@@ -149,11 +168,12 @@ def download_orig(spec: str, suites: tuple[str, ...], filename: str, workdir: Pa
     for version in versions:
         # --tar-only: the .orig tarball is all we take, and the archive may have dropped a revision's
         # .dsc and Debian diff while still serving its .orig (libedit 3.1-20250104-1 did).
-        proc = apt(apt_get, "source", "--download-only", "--tar-only", f"{package}={version}")
-        got = workdir / "dl" / filename
+        proc = apt(private.apt_get, "source", "--download-only", "--tar-only", f"{package}={version}")
+        got = private.downloads / filename
         if proc.returncode == 0 and got.is_file():
             return got
-    raise failure(proc, f"apt-get source {spec}")
+    private.check(proc, f"apt-get source {spec}")
+    raise AmberError(f"apt-get source {spec} gave no {filename}")
 
 
 def _versions_shipping(apt, package: str, filename: str) -> list[str]:

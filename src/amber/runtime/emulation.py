@@ -34,12 +34,15 @@ def runner(target: Target) -> tuple[str, ...]:
     return (qemu, "-L", str(sysroot(target)))
 
 
-def sysroot(target: Target) -> Path:
+def sysroot(target: Target, suite: str | None = None) -> Path:
     """`<cache>/sysroots/<target>-<digest>`: the target's C library, unpacked once: Debian's libc6 and what it
     depends on, libgcc-s1 (glibc loads libgcc_s for thread cancellation and unwinding, so every glibc system
-    has it; uv's aarch64 program links it too); for musl, Debian's musl package (the loader is libc.so)."""
+    has it; uv's aarch64 program links it too); for musl, Debian's musl package (the loader is libc.so).
+    From this machine's release (bookworm: musl 1.2.3, the oldest the runtime supports), or Debian's `suite`
+    (trixie: musl 1.2.5, which musllinux wheels linked with RELR relocations need)."""
     packages = ("libc6", "libgcc-s1") if target.libc == "gnu" else ("musl",)
-    return debian_packages.unpacked(target, target.name, packages, f"lib/{target.loader}")
+    name = target.name if suite is None else f"{target.name}-{suite}"
+    return debian_packages.unpacked(target, name, packages, f"lib/{target.loader}", suite=suite)
 
 
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")

@@ -199,7 +199,7 @@ def validate(runtime: Path, rec: PythonRecipe, forbidden: list[Path], target: ta
              runner: tuple[str, ...] = ()) -> dict:
     """Run every check for `target`; raise AmberError listing all problems, else return the facts. (musl has
     no symbol versions: the GLIBC_x.y checks find nothing to refuse there.)"""
-    baseline = f"{target.libc_floor[0]}.{target.libc_floor[1]}"
+    baseline = targets.version_text(target.libc_floor)
     facts = elf_facts(runtime)
     problems = check_elf(facts, baseline, target)
     problems += check_build_paths(runtime, forbidden)

@@ -1,0 +1,96 @@
+"""App runs shared by the target tests (another CPU, another C library): the Flask example serving its page
+from inside an empty root, and the nativezoo fixture built for a target and run there."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from helpers.build import compile_c, copy_fixture
+from helpers.chroot import Chroot
+
+
+def serve_flask_page(root: Chroot, inside: str, timeout: float = 180) -> str:
+    """Start the Flask example (gunicorn, 2 workers) at `inside` in `root`, fetch its page over 127.0.0.1, stop
+    it with SIGTERM; the page. The server must exit 0."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([inside, "--bind", f"127.0.0.1:{port}", "--workers", "2"], preexec_fn=root.enter,
+                              env={"PATH": str(Path(inside).parent)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + timeout, None
+        while page is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=120)
+    assert server.returncode == 0, output
+    return page
+
+
+def nativezoo_for(target, tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
+    """The nativezoo project with its ctypes library and its program compiled for `target` by zig, and the
+    dependencies `drop` (pins as written in its pyproject.toml) left out."""
+    project = copy_fixture("nativezoo", tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    for pin in drop:
+        text = re.sub(rf'"{re.escape(pin)}",\s*', "", text)
+    (project / "pyproject.toml").write_text(text)
+    package = project / "src" / "nativezoo"
+    compile_c(package / "answer.c", package / "libanswer.so", target, "-shared", "-fPIC")
+    compile_c(package / "bin" / "answer-tool.c", package / "bin" / "answer-tool", target, *target.link_flags.split())
+    return project
+
+
+def run_nativezoo(root: Chroot, binary: Path, shell: Path, group: str) -> dict:
+    """Run nativezoo's `group` in `root` with AMBER_NATIVE=memory (`shell` as /bin/sh, for its script): its
+    report. Nothing may be written to /tmp or the extraction cache."""
+    root.add(binary, "/app/nativezoo", 0o755)
+    root.add(shell, "/bin/sh", 0o755)
+    (root.root / "home").mkdir()
+    env = {"PATH": "/bin", "HOME": "/home", "TMPDIR": "/tmp", "AMBER_NATIVE": "memory"}
+    out = root.run(["/app/nativezoo", group], env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert out.stdout.splitlines()[-1] == "OK"
+    assert list((root.root / "tmp").iterdir()) == []
+    assert not (root.root / "home" / ".cache").exists()  # everything came from memory
+    return json.loads(out.stdout.splitlines()[-2])
+
+
+def check_hello_runs(root: Chroot, binary: Path) -> None:
+    """The hello fixture at /app/hello in `root`: its arguments and sys.executable, an exit code and a traceback
+    through its `hello-fail` script link, and nothing written to /tmp."""
+    root.add(binary, "/app/hello", 0o755)
+    (root.root / "app" / "hello-fail").symlink_to("hello")
+    out = root.run(["/app/hello", "from", "root"], env={"PATH": "/app"})
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["argv"], report["executable"]) == (["from", "root"], "/app/hello")
+    assert root.run(["/app/hello-fail"], env={"HELLO_EXIT": "5"}).returncode == 5
+    boom = root.run(["hello-fail"], env={"PATH": "/app", "HELLO_EXIT": "-1"})
+    assert boom.returncode == 1 and boom.stderr.strip().splitlines()[-1] == "RuntimeError: boom from hello"
+    assert list((root.root / "tmp").iterdir()) == []
+
+
+def check_damaged_is_one_line(root: Chroot, binary: Path) -> None:
+    """The first half of `binary`, run in `root`: one `amber: ... damaged file` line, exit 1."""
+    data = binary.read_bytes()
+    damaged = root.add(binary, "/app/hello", 0o755)
+    damaged.write_bytes(data[: len(data) // 2])
+    out = root.run(["/app/hello"])
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("amber: ") and "damaged file" in lines[0], lines
