@@ -152,3 +152,15 @@ def test_the_app_table_has_one_schema_for_its_writer_and_readers():
     assert list(namespace["SCRIPTS"]) == ["a", "b"]  # sorted: the same build gives the same bytes
     with pytest.raises(ValueError, match="takes exactly"):
         app_table_source(**{**values, "EXTRA": 1})
+
+
+@pytest.mark.skipif(not Path("/lib/ld-musl-x86_64.so.1").exists(), reason="needs Debian's musl (scripts/bootstrap)")
+def test_musls_version_is_read_from_its_loader(tmp_path: Path):
+    """What platform.libc_ver() answers for a musl binary: the version string musl's loader carries."""
+    import subprocess
+
+    from amber.boot import libc
+
+    printed = subprocess.run(["/lib/ld-musl-x86_64.so.1"], capture_output=True, text=True).stderr  # musl's ldd
+    assert f"Version {libc.musl_version('/lib/ld-musl-x86_64.so.1')}\n" in printed
+    assert libc.musl_version(str(tmp_path / "missing")) == ""

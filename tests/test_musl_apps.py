@@ -55,6 +55,18 @@ def test_hello_runs_on_the_oldest_musl(hello: tuple[Path, str], musl_root: Chroo
     check_hello_runs(musl_root, hello[0])
 
 
+LIBC_VER = ["/app/hello", "-c", "import platform, sys; print(*platform.libc_ver(), platform.libc_ver(sys.executable))"]
+
+
+def test_platform_names_the_musl_it_runs_on(hello: tuple[Path, str], musl_root: Chroot, current_musl_root: Chroot):
+    """platform.libc_ver() of the binary: musl and its version, read from the loader it runs under (CPython
+    would scan the whole 33 MB file and answer ("libc", ""))."""
+    for root, version in ((musl_root, "1.2.3"), (current_musl_root, "1.2.5")):
+        root.add(hello[0], "/app/hello", 0o755)
+        out = root.run(LIBC_VER, env={"AMBER_INTERPRETER": "1"})
+        assert out.stdout.split() == ["musl", version, "('musl',", f"'{version}')"], out.stderr
+
+
 def test_a_damaged_musl_binary_is_one_line(hello: tuple[Path, str], musl_root: Chroot):
     check_damaged_is_one_line(musl_root, hello[0])
 

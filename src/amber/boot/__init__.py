@@ -27,6 +27,7 @@ BOOT_MODULES = {
     "__amber_exec__": BOOT_DIR / "executables.py",
     "__amber_children__": BOOT_DIR / "children.py",
     "__amber_zipzstd__": BOOT_DIR / "zipzstd.py",
+    "__amber_libc__": BOOT_DIR / "libc.py",
 }
 
 
@@ -35,7 +36,7 @@ def boot_modules_used(native: bool, extract: bool, programs: bool) -> list[str]:
     setup(): each loader is imported only when the app has what it loads)."""
     # __amber_cache__ always: AMBER_NATIVE=disk, which any start may set, has the C file layer write there.
     used = ["__amber_boot__", "__amber_hooks__", "__amber_vfs__", "__amber_memfd__", "__amber_children__",
-            "__amber_cache__"]
+            "__amber_cache__", "__amber_libc__"]
     if native:
         used += ["__amber_native__", "__amber_elf__", "__amber_cache__"]
     if extract:

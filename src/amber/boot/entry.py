@@ -109,6 +109,16 @@ def _install_child_relaunch():
         after_import(name, action(name))
 
 
+def _install_libc_answer():
+    """Under musl, platform.libc_ver() of this binary from musl's loader, not a scan of the whole file."""
+    if not getattr(sys.implementation, "_multiarch", "").endswith("-musl"):
+        return
+    from __amber_hooks__ import after_import
+
+    loader = f"/lib/ld-musl-{sys.implementation._multiarch.partition('-')[0]}.so.1"
+    after_import("platform", lambda: __import__("__amber_libc__").install(sys.modules["platform"], loader))
+
+
 def _archive_path():
     """The binary's own sys.path entry (the archive zipimport already read)."""
     import zipimport
@@ -235,6 +245,7 @@ def setup():
     _install_trim_guard()
     _install_site_builtins()
     _install_child_relaunch()
+    _install_libc_answer()
 
 
 def main():
