@@ -120,6 +120,12 @@ def test_musllinux_native_code_loads_from_memory(musl_runtime: Path, tmp_path: P
     expected = {name: EXPECTED[name] for name in report}
     expected["numpy"] = dict(expected["numpy"], core_file=expected["numpy"]["core_file"].replace("-gnu", "-musl"))
     assert report == expected
+    # AMBER_NATIVE=disk: no memory file at all, so an object that needs archive libraries is written with them to
+    # one cache entry, in the archive's layout, where musl's loader finds them by name
+    assert run_nativezoo(current_musl_root, binary, static_shell(), "musl", native="disk") == expected
+    cores = (current_musl_root.root / "home" / ".cache" / "amber").rglob("numpy/_core/_multiarray_umath.*.so")
+    assert any(list((core.parents[2] / "numpy.libs").glob("libscipy_openblas64_*.so")) for core in cores), \
+        "numpy's core and its OpenBLAS in one cache entry"
 
 
 def test_a_dependency_with_glibc_wheels_only_is_one_line(musl_runtime: Path, tmp_path: Path):
