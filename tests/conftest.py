@@ -71,9 +71,8 @@ def musl_runtime(runtime: Path) -> Path:
 
 
 # The musl roots: Debian 12's musl 1.2.3 (the oldest the runtime supports, as the build machine's apt gives it)
-# and Debian 13's musl 1.2.5 (as Alpine 3.19 and newer have it), which musllinux wheels built with packed
-# relative relocations (DT_RELR) need.
-CURRENT_MUSL_SUITE = "trixie"
+# and Debian 13's musl 1.2.5 (emulation.CURRENT_MUSL_SUITE), which musllinux wheels built with packed relative
+# relocations (DT_RELR) need.
 
 
 @pytest.fixture
@@ -94,6 +93,8 @@ def current_musl_root(tmp_path: Path) -> Chroot:
 
     if os.geteuid() != 0:
         pytest.skip("the chroot needs root")
+    from amber.runtime.emulation import CURRENT_MUSL_SUITE
+
     with empty_root(tmp_path / "musl-current-root", targets.X86_64_MUSL, CURRENT_MUSL_SUITE) as root:
         yield root
 

@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from amber import debian_packages, targets
+from amber import targets
 from amber.elf import ElfFile
-from helpers.apps import check_damaged_is_one_line, check_hello_runs, nativezoo_for, run_nativezoo, serve_flask_page
+from helpers.apps import (
+    check_damaged_is_one_line,
+    check_hello_runs,
+    nativezoo_for,
+    run_nativezoo,
+    serve_flask_page,
+    static_shell,
+)
 from helpers.build import AMBER, copy_fixture
 from helpers.chroot import Chroot
 from helpers.proc import run
@@ -26,12 +33,6 @@ def build_for_musl(project: Path, *flags: str, timeout: int = 900) -> tuple[Path
     out = run([*AMBER, "build", project, "--target", TARGET.name, *flags], timeout=timeout)
     assert out.returncode == 0, out.stderr
     return Path(out.stdout.strip()), out.stderr
-
-
-def static_shell() -> Path:
-    """A /bin/sh that needs no C library at all (Debian's busybox-static), for programs started through one."""
-    return debian_packages.unpacked(TARGET, f"{TARGET.name}-busybox", ("busybox-static",), "bin/busybox") / \
-        "bin" / "busybox"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_multiprocessing_spawns_children_under_musl(musl_runtime: Path, tmp_path
     binary, _ = build_for_musl(copy_fixture("procs", tmp_path))
     musl_root.add(binary, "/app/procs", 0o755)
     musl_root.mount_tmpfs("/dev/shm")  # musl's sem_open (multiprocessing's locks) keeps semaphores there
-    musl_root.add(static_shell(), "/usr/bin/env", 0o755)  # the pool's workers start a grandchild through env
+    musl_root.add(static_shell(TARGET), "/usr/bin/env", 0o755)  # the pool's workers start a grandchild through env
     out = musl_root.run(["/app/procs", "pools", "spawn"], env={"PATH": "/app"}, timeout=300)
     assert out.returncode == 0, out.stderr[-4000:]
     report = json.loads(out.stdout)
@@ -116,13 +117,13 @@ def test_musllinux_native_code_loads_from_memory(musl_runtime: Path, tmp_path: P
     assert "amber: runs on x86_64 Linux (musl) with musl 1.2.4 or newer" in log
     info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
     assert info["libc"] == "musl 1.2.4" and info["system_libraries"] == []
-    report = run_nativezoo(current_musl_root, binary, static_shell(), "musl")
+    report = run_nativezoo(current_musl_root, binary, static_shell(TARGET), "musl")
     expected = {name: EXPECTED[name] for name in report}
     expected["numpy"] = dict(expected["numpy"], core_file=expected["numpy"]["core_file"].replace("-gnu", "-musl"))
     assert report == expected
     # AMBER_NATIVE=disk: no memory file at all, so an object that needs archive libraries is written with them to
     # one cache entry, in the archive's layout, where musl's loader finds them by name
-    assert run_nativezoo(current_musl_root, binary, static_shell(), "musl", native="disk") == expected
+    assert run_nativezoo(current_musl_root, binary, static_shell(TARGET), "musl", native="disk") == expected
     cores = (current_musl_root.root / "home" / ".cache" / "amber").rglob("numpy/_core/_multiarray_umath.*.so")
     assert any(list((core.parents[2] / "numpy.libs").glob("libscipy_openblas64_*.so")) for core in cores), \
         "numpy's core and its OpenBLAS in one cache entry"
@@ -153,7 +154,7 @@ def aarch64_musl_runtime(runtime: Path) -> Path:
 @pytest.fixture
 def aarch64_musl_root(tmp_path: Path, emulated) -> Chroot:
     """An empty aarch64 root holding Debian 13's musl:arm64 only (1.2.5), its programs run by qemu."""
-    from conftest import CURRENT_MUSL_SUITE
+    from amber.runtime.emulation import CURRENT_MUSL_SUITE
     from helpers.chroot import empty_root
 
     with empty_root(tmp_path / "arm-musl-root", targets.AARCH64_MUSL, CURRENT_MUSL_SUITE) as root:
@@ -176,8 +177,7 @@ def test_aarch64_musl_apps_run_under_emulation(aarch64_musl_runtime: Path, tmp_p
     project = nativezoo_for(target, tmp_path / "zoo", drop=("gevent==26.9.0", "matplotlib==3.11.2"))
     out = run([*AMBER, "build", project, "--target", target.name], timeout=1500)
     assert out.returncode == 0, out.stderr
-    shell = debian_packages.unpacked(target, f"{target.name}-busybox", ("busybox-static",), "bin/busybox")
-    report = run_nativezoo(aarch64_musl_root, Path(out.stdout.strip()), shell / "bin" / "busybox", "musl")
+    report = run_nativezoo(aarch64_musl_root, Path(out.stdout.strip()), static_shell(target), "musl")
     expected = {name: EXPECTED[name] for name in report}
     expected["numpy"] = dict(expected["numpy"],
                              core_file=expected["numpy"]["core_file"].replace("x86_64-linux-gnu", target.multiarch))

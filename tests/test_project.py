@@ -166,6 +166,31 @@ def test_no_wheel_for_the_targets_c_library_is_one_line():
         "manylinux_2_27_aarch64, manylinux_2_27_x86_64); build for x86_64-linux-gnu, or pin a version that ships "
         "musllinux wheels for x86_64")
     assert foreign_wheel_failure("error: something else", targets.X86_64_MUSL) is None
+    # an sdist uv downloads and builds here (a dependency of a dependency), for another CPU
+    assert foreign_wheel_failure(UV_BUILT_FOR_THIS_MACHINE, targets.AARCH64_MUSL) == (
+        "zope-interface: no wheel for aarch64-linux-musl exists, and building it from source here gave "
+        "zope_interface-8.7-cp313-cp313-linux_x86_64.whl (code for this machine); pin a version that ships aarch64 "
+        "musllinux wheels")
+
+
+def test_an_sdist_that_does_not_build_for_another_target_is_one_line():
+    """matplotlib 3.11.2 ships no aarch64 musllinux wheel; its sdist's build fails here (it downloads FreeType)."""
+    from amber import targets
+    from amber.builder.resolve import foreign_wheel_failure
+
+    stderr = "error: Failed to build `matplotlib==3.11.2`\n  cause: The build backend returned an error\n  ...\n"
+    assert foreign_wheel_failure(stderr, targets.AARCH64_MUSL) == (
+        "matplotlib: no wheel for aarch64-linux-musl exists, and building it from source here failed; pin a version "
+        "that ships musllinux wheels for aarch64")
+    assert foreign_wheel_failure(stderr, targets.host()) is None  # for this machine, uv's own words say why
+
+
+# uv 0.13.9's report when the wheel it built from a dependency's sdist is this machine's.
+UV_BUILT_FOR_THIS_MACHINE = """error: Failed to download and build `zope-interface==8.7`
+  Caused by: The built wheel `zope_interface-8.7-cp313-cp313-linux_x86_64.whl` is not compatible with the target
+Python 3.13 on Linux aarch64. Consider using `--no-build` to disable building wheels.
+hint: `zope-interface` (v8.7) was included because `compat-concurrency` (v1.0) depends on `zope-interface`
+"""
 
 
 def test_glibc_need_of_wheels():

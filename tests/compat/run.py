@@ -42,7 +42,9 @@ from amber.archive.reader import open_binary  # noqa: E402
 from amber.boot.elf import ELFError  # noqa: E402
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR  # noqa: E402
 from amber.builder.native_scan import glibc_needed  # noqa: E402
-from amber.runtime.emulation import kernel_runs  # noqa: E402
+from amber.elf import ElfFile  # noqa: E402
+from amber.runtime.emulation import CURRENT_MUSL_SUITE, kernel_runs  # noqa: E402
+from helpers.apps import musl_zlib, static_shell  # noqa: E402
 from helpers.chroot import Chroot  # noqa: E402
 
 # group -> the distributions its app checks, in the order it checks them.
@@ -93,11 +95,11 @@ class PackageResult:
 @dataclass
 class GroupResult:
     group: str
-    binary: Path
+    binary: Path | None  # None: the build failed
     build_seconds: float
     size: int
-    glibc_reported: str
-    glibc_measured: str  # the newest GLIBC_x.y of the interpreter and every ELF member outside .amber/lib/
+    libc_reported: str
+    libc_measured: str  # the newest C library any ELF file needs (GLIBC_x.y; musl: 1.2.4 for DT_RELR) but .amber/lib/
     system_libraries: dict[str, str]  # bundled fallbacks (.amber/lib/): soname -> the glibc it needs
     extracted: list[str]
     returncode: int = -1
@@ -106,11 +108,12 @@ class GroupResult:
     packages: list[PackageResult] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    build_failure: str | None = None  # `amber build`'s last line when it refused the group (no wheel for the target)
 
     @property
     def ok(self) -> bool:
         return (self.returncode == 0 and [p.dist for p in self.packages] == list(GROUPS[self.group])
-                and all(p.ok for p in self.packages) and self.glibc_reported == self.glibc_measured)
+                and all(p.ok for p in self.packages) and self.libc_reported == self.libc_measured)
 
 
 def pinned_versions(group: str) -> dict[str, str]:
@@ -121,6 +124,15 @@ def pinned_versions(group: str) -> dict[str, str]:
         name, _, version = requirement.partition("==")
         pins[name.strip().lower()] = version.strip()
     return pins
+
+
+class BuildFailed(Exception):
+    """`amber build` of a group refused or failed: its last line is why (one `amber: ...` line for a refusal)."""
+
+    def __init__(self, group: str, stderr: str):
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        self.why = lines[-1] if lines else "no output"
+        super().__init__(f"amber build {group} failed:\n{stderr}")
 
 
 def build(group: str, workdir: Path, flags: tuple[str, ...] = ()) -> tuple[Path, float]:
@@ -134,7 +146,7 @@ def build(group: str, workdir: Path, flags: tuple[str, ...] = ()) -> tuple[Path,
     out = subprocess.run([sys.executable, "-m", "amber", "build", str(project), *flags], capture_output=True, text=True,
                          timeout=1800)
     if out.returncode != 0:
-        raise RuntimeError(f"amber build {group} failed:\n{out.stdout}\n{out.stderr}")
+        raise BuildFailed(group, out.stderr)
     return project / "dist" / f"compat-{group}", time.monotonic() - started
 
 
@@ -144,43 +156,48 @@ def inspect(binary: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def _version_text(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
-
-
-def measured_glibc(binary: Path) -> tuple[str, dict[str, str]]:
-    """The newest GLIBC_x.y the binary really needs: its interpreter's (as the runtime's validator
-    measured it, recorded in .amber/build.json) and that of every ELF member of its archive; the bundled system-library
-    fallbacks under .amber/lib/ are loaded only where the target lacks the library, so they are
-    reported apart (soname -> need) and not counted."""
+def measured_libc(binary: Path, target: targets.Target) -> tuple[str, dict[str, str]]:
+    """The newest version of the target's C library the binary really needs: for glibc, its interpreter's
+    GLIBC_x.y (as the runtime's validator measured it, recorded in .amber/build.json) and that of every ELF
+    member of its archive; for musl, which versions no symbols, the target's floor, or 1.2.4 where an ELF member
+    carries packed relative relocations. The bundled system-library fallbacks under .amber/lib/ are loaded
+    only where the target lacks the library, so they are reported apart (soname -> need) and not counted."""
     fallbacks = {}
     members = open_binary(binary).members()  # amber's reader: `--compress` members are zstd, unknown to zipfile
-    manifest = next(m.data for m in members if m.name == ".amber/build.json")
-    runtime_glibc = json.loads(manifest)["runtime"]["glibc_max"]
-    best = tuple(int(x) for x in runtime_glibc.removeprefix("GLIBC_").split(".")[:2])
+    if target.libc == "musl":
+        best = target.libc_floor
+    else:
+        manifest = next(m.data for m in members if m.name == ".amber/build.json")
+        runtime_glibc = json.loads(manifest)["runtime"]["glibc_max"]
+        best = tuple(int(x) for x in runtime_glibc.removeprefix("GLIBC_").split(".")[:2])
     for member in members:
         if member.data[:4] != b"\x7fELF":
             continue
         try:
-            need = glibc_needed(member.data)
+            need = glibc_needed(member.data) if target.libc == "gnu" else ElfFile(member.data).musl_needed
         except ELFError:
             continue  # not a loadable object for this machine
         if member.name.startswith(SYSTEM_LIBRARY_DIR + "/"):
-            fallbacks[member.name.rsplit("/", 1)[1]] = _version_text(need) if need else "-"
+            fallbacks[member.name.rsplit("/", 1)[1]] = targets.version_text(need) if need else "-"
         elif need and need > best:
             best = need
-    return _version_text(best), dict(sorted(fallbacks.items()))
+    return targets.version_text(best), dict(sorted(fallbacks.items()))
 
 
 @contextmanager
 def app_chroot(binary: Path, root: Path, target: targets.Target | None = None):
     """An empty root with only glibc's files, /proc, a noexec tmpfs /tmp, /bin/sh (for programs
-    that shell out) and the app at /app/<name>; unmounted and removed afterwards. For another CPU
-    (`target`): that CPU's C library and shell from Debian, the caller running its programs through qemu."""
-    chroot = Chroot(root, target)
+    that shell out) and the app at /app/<name>; unmounted and removed afterwards. For another target:
+    its C library and shell from Debian (for musl, as Alpine's base image: Debian 13's musl, zlib compiled
+    here, a busybox-static shell), the caller running another CPU's programs through qemu."""
+    musl = target is not None and target.libc == "musl"
+    chroot = Chroot(root, target, CURRENT_MUSL_SUITE if musl else None)
     try:
         chroot.add(binary, f"/app/{binary.name}", 0o755)
-        if target is not None and target != targets.host():
+        if musl:  # Alpine's base image: musl, zlib (pillow's wheels link its libz.so.1) and busybox
+            shell = static_shell(target)
+            chroot.add(musl_zlib(target), f"/usr/lib/{target.multiarch}/libz.so.1", 0o755)
+        elif target is not None and target != targets.host():
             shell = debian_packages.unpacked(target, f"{target.name}-dash", ("dash",), "bin/dash") / "bin" / "dash"
         else:
             shell = Path("/bin/dash") if Path("/bin/dash").exists() else Path("/bin/sh")
@@ -218,12 +235,17 @@ def run_group(group: str, workdir: Path, startup: bool = True, log=print, flags:
     `startup`, also time each package's import."""
     if target is not None:
         flags = (*flags, "--target", target.name)
-    binary, build_seconds = build(group, workdir, flags)
+    try:
+        binary, build_seconds = build(group, workdir, flags)
+    except BuildFailed as failed:
+        log(f"{group}: the build failed: {failed.why}")
+        return GroupResult(group, None, 0.0, 0, "-", "-", {}, [], stderr=str(failed), build_failure=failed.why)
     info = inspect(binary)
-    measured, fallbacks = measured_glibc(binary)
-    result = GroupResult(group, binary, build_seconds, binary.stat().st_size, info["glibc"], measured, fallbacks,
+    measured, fallbacks = measured_libc(binary, target or targets.host())
+    libc = info["libc"].split()  # "glibc 2.28", "musl 1.2.4"
+    result = GroupResult(group, binary, build_seconds, binary.stat().st_size, libc[1], measured, fallbacks,
                          sorted(e["distribution"] for e in info["extract"]))
-    log(f"{group}: built in {build_seconds:.0f} s, {result.size / 1e6:.1f} MB, glibc {info['glibc']}")
+    log(f"{group}: built in {build_seconds:.0f} s, {result.size / 1e6:.1f} MB, {info['libc']}")
     with app_chroot(binary, workdir / f"{group}-root", target) as chroot:
         app = f"/app/{binary.name}"
         run, result.run_seconds = timed(chroot, [app])
@@ -301,8 +323,8 @@ def markdown(results: list[GroupResult], total_seconds: float) -> str:
     ]
     for r in results:
         fallbacks = ", ".join(f"{name} ({need})" for name, need in r.system_libraries.items()) or "-"
-        glibc = r.glibc_reported if r.glibc_reported == r.glibc_measured else (
-            f"**{r.glibc_reported} reported, {r.glibc_measured} measured**")
+        glibc = r.libc_reported if r.libc_reported == r.libc_measured else (
+            f"**{r.libc_reported} reported, {r.libc_measured} measured**")
         lines.append(f"| {r.group} | {r.build_seconds:.0f} s | {r.size / 1e6:.1f} MB | {glibc} | {fallbacks} | "
                      f"{', '.join(r.extracted) or '-'} | {_ms(r.bare_startup)} | {r.run_seconds:.1f} s |")
     lines += ["", "## What the suite found", ""]
@@ -315,35 +337,55 @@ def markdown(results: list[GroupResult], total_seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-CROSS_BEGIN, CROSS_END = "<!-- cross: begin (tests/compat/run.py --target) -->", "<!-- cross: end -->"
+def cross_markers(target: targets.Target) -> tuple[str, str]:
+    """The markers of docs/compat.md's section for `target` (rewritten by `run.py --target <name>` alone)."""
+    key = "cross_" + target.name.replace("-", "_")
+    return f"<!-- {key}: begin (tests/compat/run.py --target {target.name}) -->", f"<!-- {key}: end -->"
 
 
 def cross_section(results: list[GroupResult], target: targets.Target, total_seconds: float) -> str:
-    """docs/compat.md's section for another CPU: the suite built with --target and run under emulation."""
+    """docs/compat.md's section for another target: the suite built with --target and run in a root holding that
+    target's C library alone (another CPU's under emulation); what failed, and why, is listed under the table."""
     passed = sum(p.ok for r in results for p in r.packages)
     expected = sum(len(GROUPS[r.group]) for r in results)
-    lines = [CROSS_BEGIN, f"## The suite on {target.name}", "",
+    if target.libc == "musl":
+        root = (f"Debian 13's `musl` {'' if target.arch == targets.host().arch else target.debian_arch + ' '}"
+                "package (musl 1.2.5), `libz.so.1` (the recipe's zlib compiled by zig) and a static busybox as "
+                "`/bin/sh`, as Alpine's base image has them")
+        wheels = f"{target.arch} musllinux wheels"
+    else:
+        root = f"Debian's {target.debian_arch} C library (`libc6`, `libgcc-s1`) and `/bin/sh`"
+        wheels = f"{target.arch} wheels"
+    how = "natively" if target.arch == targets.host().arch else f"under `qemu-{target.arch}-static`"
+    begin, end = cross_markers(target)
+    lines = [begin, f"## The suite on {target.name}", "",
              f"**{passed}/{expected} packages pass** built on this x86_64 machine with `--target {target.name}` "
-             f"({target.arch} wheels) and run under `qemu-{target.arch}-static` in a root holding Debian's "
-             f"{target.debian_arch} C library (`libc6`, `libgcc-s1`), `/proc`, `/bin/sh` and a `noexec` `/tmp`, "
-             f"nothing else: the same checks as above. Suite time: {total_seconds / 60:.1f} min, builds included "
-             f"(`sudo .venv/bin/python tests/compat/run.py --target {target.name} --no-startup`; "
-             "`tests/test_compat.py` runs the data group this way in every test run).", "",
-             "| group | packages | build | size | glibc | fallback libraries | full run (first, emulated) |",
+             f"({wheels}) and run {how} in a root holding {root}, `/proc` and a `noexec` `/tmp`, nothing else: the "
+             f"same checks as above. Suite time: {total_seconds / 60:.1f} min, builds included "
+             f"(`sudo .venv/bin/python tests/compat/run.py --target {target.name} --no-startup`).", "",
+             f"| group | packages | build | size | {target.libc_name} | fallback libraries | full run (first) |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
         fallbacks = ", ".join(f"{soname} ({need})" for soname, need in r.system_libraries.items()) or "-"
         ok = sum(p.ok for p in r.packages)
-        lines.append(f"| {r.group} | {ok}/{len(GROUPS[r.group])} | {r.build_seconds:.0f} s | {r.size / 1e6:.1f} MB | "
-                     f"{r.glibc_reported} | {fallbacks} | {r.run_seconds:.1f} s |")
-    return "\n".join([*lines, CROSS_END]) + "\n"
+        size = f"{r.size / 1e6:.1f} MB" if r.binary else "-"
+        lines.append(f"| {r.group} | {ok}/{len(GROUPS[r.group])} | {r.build_seconds:.0f} s | {size} | "
+                     f"{r.libc_reported} | {fallbacks} | {r.run_seconds:.1f} s |")
+    failures = [f"- {r.group}: the build refused it: `{r.build_failure}`" for r in results if r.build_failure]
+    failures += [f"- {r.group}, {p.dist} {p.version}: {p.detail}" for r in results for p in r.packages if not p.ok]
+    failures += [f"- {r.group}: exit {r.returncode}, checked {len(r.packages)} of {len(GROUPS[r.group])}"
+                 for r in results if r.binary and (r.returncode != 0 or len(r.packages) != len(GROUPS[r.group]))]
+    if failures:
+        lines += ["", "What did not pass:", "", *failures]
+    return "\n".join([*lines, end]) + "\n"
 
 
-def write_cross_section(doc: Path, section: str) -> None:
+def write_cross_section(doc: Path, section: str, target: targets.Target) -> None:
+    begin, end = cross_markers(target)
     text = doc.read_text()
-    start, end = text.find(CROSS_BEGIN), text.find(CROSS_END)
-    if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(CROSS_END) + 1:]
+    start, stop = text.find(begin), text.find(end)
+    if start >= 0 and stop > start:
+        text = text[:start] + section + text[stop + len(end) + 1:]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text)
@@ -392,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results, total)
     if args.target and args.target != targets.host() and not args.groups and not flags:
         section = cross_section(results, args.target, total)
-        write_cross_section(REPO / "docs" / "compat.md", section)
+        write_cross_section(REPO / "docs" / "compat.md", section, args.target)
         print(section)
         print(f"suite: {len(groups)} groups in {total / 60:.1f} min; wrote its section of docs/compat.md")
         return 0 if all(r.ok for r in results) else 1

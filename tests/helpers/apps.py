@@ -16,6 +16,15 @@ from helpers.build import compile_c, copy_fixture
 from helpers.chroot import Chroot
 
 
+def static_shell(target) -> Path:
+    """A /bin/sh that needs no C library at all (Debian's busybox-static of `target`'s architecture), for a root
+    holding only musl: Debian's shells link glibc."""
+    from amber import debian_packages
+
+    return debian_packages.unpacked(target, f"{target.name}-busybox", ("busybox-static",), "bin/busybox") / \
+        "bin" / "busybox"
+
+
 def serve_flask_page(root: Chroot, inside: str, timeout: float = 180) -> str:
     """Start the Flask example (gunicorn, 2 workers) at `inside` in `root`, fetch its page over 127.0.0.1, stop
     it with SIGTERM; the page. The server must exit 0."""
@@ -95,3 +104,32 @@ def check_damaged_is_one_line(root: Chroot, binary: Path) -> None:
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("amber: ") and "damaged file" in lines[0], lines
+
+
+ZLIB_SOURCES = ("adler32.c", "crc32.c", "deflate.c", "infback.c", "inffast.c", "inflate.c", "inftrees.c", "trees.c",
+                "zutil.c", "compress.c", "uncompr.c", "gzclose.c", "gzlib.c", "gzread.c", "gzwrite.c")
+
+
+def musl_zlib(target) -> Path:
+    """libz.so.1 for a musl `target`, as Alpine's base image has it (pillow's musllinux wheels link it without
+    vendoring it): the recipe's pinned zlib, compiled once by zig into <cache>/sysroots/<target>-zlib/."""
+    import subprocess
+
+    from amber.paths import cache_root
+    from amber.runtime import sources
+    from amber.runtime.recipe import load_recipe
+    from amber.runtime.toolchain import zig_binary
+
+    source = next(s for s in load_recipe().python(None).libraries if s.key == "zlib")
+    library = cache_root() / "sysroots" / f"{target.name}-zlib-{source.file}" / "libz.so.1"
+    if library.is_file():
+        return library
+    tree = sources.unpack(sources.fetch(source), library.parent / "src")
+    staged = library.with_suffix(".tmp")
+    subprocess.run([zig_binary(), "cc", "-target", target.zig_target, "-shared", "-fPIC", "-O2", "-DHAVE_UNISTD_H",
+                    "-D_LARGEFILE64_SOURCE=1", "-Wl,-soname,libz.so.1", "-o", staged, *ZLIB_SOURCES],
+                   cwd=tree, check=True, capture_output=True,
+                   env={"PATH": "/usr/bin:/bin", "HOME": str(library.parent),
+                        "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "toolchain" / "zig-cache")})
+    staged.rename(library)
+    return library

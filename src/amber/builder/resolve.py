@@ -156,9 +156,10 @@ def install_requirements(requirements: list[str], runtime: Path, site: Path, pla
 
 # uv's words when the wheel it built from an sdist, or a wheel given by path, is not for the target, and when a
 # distribution has no wheel for the target's platform at all (only manylinux wheels, for a musl target).
-BUILT_FOR_HOST_RE = re.compile(r"Failed to build `(?P<requirement>[^`]+)`.*?The built wheel `(?P<wheel>[^`]+)` is "
-                               r"not compatible")
+BUILT_FOR_HOST_RE = re.compile(r"Failed to (?:download and )?build `(?P<requirement>[^`]+)`.*?The built wheel "
+                               r"`(?P<wheel>[^`]+)` is not compatible")
 FOREIGN_PATH_RE = re.compile(r"A path \((?P<path>[^)]+)\) dependency is incompatible with the current platform")
+SDIST_BUILD_FAILED_RE = re.compile(r"Failed to (?:download and )?build `(?P<requirement>[^`]+)`")
 NO_MATCHING_WHEEL_RE = re.compile(r"Because (?P<requirement>\S+) has no wheels with a matching platform tag "
                                   r"\(e\.g\., `(?P<tag>[^`]+)`\)")
 AVAILABLE_RE = re.compile(r"Wheels are available for `(?P<name>[^`]+)` \([^)]*\) on the following platforms: "
@@ -167,7 +168,8 @@ AVAILABLE_RE = re.compile(r"Wheels are available for `(?P<name>[^`]+)` \([^)]*\)
 
 def foreign_wheel_failure(stderr: str, target: Target) -> str | None:
     """One line naming the distribution, when uv failed because no wheel fits `target`: one it built here
-    from C sources (so for this machine), one given by path, or none on the index for its platform."""
+    from C sources (so for this machine), one whose sources did not build here (for another target), one given
+    by path, or none on the index for its platform."""
     stderr = " ".join(stderr.split())  # uv wraps long lines to its terminal's width
     built = BUILT_FOR_HOST_RE.search(stderr)
     if built:
@@ -178,6 +180,10 @@ def foreign_wheel_failure(stderr: str, target: Target) -> str | None:
     if path:
         return (f"{Path(path.group('path')).name}: the wheel is not for {target.name}; use a {target.wheel_policy} "
                 f"wheel for {target.arch}")
+    failed = SDIST_BUILD_FAILED_RE.search(stderr)
+    if failed and target != targets.host():  # no wheel for the target, so uv tried the sdist, here, and failed
+        return (f"{_requirement_name(failed.group('requirement'))}: no wheel for {target.name} exists, and building it "
+                f"from source here failed; pin a version that ships {target.wheel_policy} wheels for {target.arch}")
     missing = NO_MATCHING_WHEEL_RE.search(stderr)
     if missing:
         name = _requirement_name(missing.group("requirement"))

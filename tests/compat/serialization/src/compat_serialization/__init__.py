@@ -76,7 +76,7 @@ def check_protobuf():
     stamp.FromJsonString("2024-01-02T03:04:05Z")
     assert stamp.seconds == 1704164645
     backend = api_implementation.Type()
-    assert backend == "upb", backend
+    assert backend == "upb", f"protobuf's {backend} backend, not its C one (upb)"
     return f"dynamic message, wire and JSON formats, well-known types ({backend} backend)"
 
 
