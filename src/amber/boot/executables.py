@@ -41,7 +41,7 @@ class Executables:
         """(path the kernel can execute, descriptor the child must keep or None)."""
         fd = _fds.get(rel)
         if fd is None and self.policy != "disk":
-            from __amber_native__ import sealed_copy
+            from __amber_memfd__ import sealed_copy
 
             fd = sealed_copy(self.fs, rel)
             if fd >= 0:

@@ -43,67 +43,16 @@ import sys
 from _frozen_importlib import ModuleSpec  # importlib.machinery's, without importing importlib
 
 from __amber_hooks__ import after_import
-from __amber_memfd__ import MFD_ALLOW_SEALING, MFD_CLOEXEC, memory_file, write_all
+from __amber_memfd__ import memory_copy, seal
 from __amber_vfs__ import SYSTEM_LIBRARY_DIR
 
 EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
 
-F_ADD_SEALS = 1033
-F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
-MFD_EXEC = 0x10  # Linux 6.3+: asks for an executable memfd where vm.memfd_noexec=1 makes them noexec
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
 # The runtime's C library: sys.implementation._multiarch is the target's (x86_64-linux-musl).
 MUSL = getattr(sys.implementation, "_multiarch", "").endswith("-musl")
 KEEP_ON_DISK = 1 << 20  # bytes: from here on a copy per start costs more (~0.45 ms) than the cache's checks
-_UNKNOWN = object()
-_exec_flags = _UNKNOWN
-
-
-def memfd_exec_flags():
-    """memfd_create flags for code we will execute, or None when the kernel forbids it (vm.memfd_noexec=2)."""
-    global _exec_flags
-    if _exec_flags is _UNKNOWN:
-        try:
-            with open("/proc/sys/vm/memfd_noexec", "rb") as f:
-                policy = int(f.read().strip() or 0)
-        except (OSError, ValueError):
-            policy = 0  # a kernel older than 6.3: every memfd is executable and MFD_EXEC is unknown
-        _exec_flags = None if policy >= 2 else MFD_CLOEXEC | MFD_ALLOW_SEALING | (MFD_EXEC if policy == 1 else 0)
-    return _exec_flags
-
-
-def memory_copy(fs, name):
-    """A memfd holding archive member `name`, executable as /proc/self/fd/N and not yet sealed; -1 where memory
-    files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so its bytes
-    never pass through Python: no inflating, no second copy, no peak in RSS."""
-    import os
-
-    flags = memfd_exec_flags()
-    if flags is None or not os.path.isdir("/proc/self/fd"):
-        return -1
-    fd = memory_file("amber:" + name, b"", flags)
-    if fd >= 0 and not fs.copy_stored(name, fd):
-        write_all(fd, fs.read(name))
-    return fd
-
-
-def seal(fd):
-    """Make memory file `fd` immutable (a kernel without sealing leaves it as it is)."""
-    import fcntl
-
-    try:  # noqa: SIM105 (contextlib is no import for this module's start-up)
-        fcntl.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
-    except OSError:
-        pass
-
-
-def sealed_copy(fs, name):
-    """memory_copy, sealed: for a program (the runner executes it as it is)."""
-    fd = memory_copy(fs, name)
-    if fd >= 0:
-        seal(fd)
-    return fd
 
 
 def _dlopen(path, mode):
