@@ -74,7 +74,7 @@ def check_group(group: str, result: compat.GroupResult) -> None:
     assert result.stdout.splitlines()[-1] == f"{group}: {len(compat.GROUPS[group])} packages OK"
     # The baseline amber reports is what the interpreter and the wheels' ELF files need, measured
     # here independently from the archive's members; the .amber/lib/ fallbacks are not part of it.
-    assert result.glibc_reported == result.glibc_measured, (result.glibc_reported, result.system_libraries)
+    assert result.libc_reported == result.libc_measured, (result.libc_reported, result.system_libraries)
     assert result.ok
 
 
