@@ -74,3 +74,19 @@ def test_build_without_a_runtime_says_how_to_get_one(tmp_path: Path):
     assert out.stderr.strip() == ("amber: no amber runtime for Python 3.13.15 is built yet: run "
                                   "'amber runtime build --python 3.13' first (about 20 minutes, once)")
     assert not (project / "dist").exists()
+
+
+@pytest.mark.runtime
+def test_a_reader_that_goes_away_stops_amber_without_a_traceback(runtime: Path):
+    """`amber inspect BINARY | head -1`: the write into the closed pipe ends amber as it ends cat (status 141)."""
+    import os
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before amber writes a byte
+    try:
+        proc = subprocess.run([*AMBER, "inspect", str(runtime)], stdout=write_end, stderr=subprocess.PIPE,
+                              timeout=120)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, b"")
