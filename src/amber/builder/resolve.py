@@ -27,7 +27,7 @@ PLATFORM_RE = re.compile(r"^(manylinux|musllinux)_(\d+)_(\d+)$")
 # A wheel's platform tag: its policy and C library baseline, then the CPU (manylinux_2_17_aarch64,
 # manylinux2014_x86_64, musllinux_1_2_x86_64).
 WHEEL_PLATFORM_RE = re.compile(r"^((?:manylinux|musllinux)_\d+_\d+|manylinux1|manylinux2010|manylinux2014)_(\w+)$")
-# The only musllinux platform uv resolves (its x86_64-unknown-linux-musl), and the runtime's own musl floor.
+# The only musllinux platform uv resolves (its <arch>-unknown-linux-musl).
 MUSL_PLATFORM = (1, 2)
 
 
@@ -67,8 +67,8 @@ def parse_platform(platform: str, target: Target = targets.DEFAULT) -> tuple[int
         raise AmberError(f"--platform {platform} is for {'musl' if policy == 'musllinux' else 'glibc'} systems, and "
                          f"{target.name} uses {target.libc_name}: use {target.default_platform}")
     if policy == "musllinux" and version != MUSL_PLATFORM:
-        raise AmberError(f"--platform {platform}: musl targets take musllinux_1_2 wheels (the runtime needs musl "
-                         f"{MUSL_PLATFORM[0]}.{MUSL_PLATFORM[1]}, and uv resolves no other musllinux platform)")
+        raise AmberError(f"--platform {platform}: musl targets take musllinux_1_2 wheels (uv resolves no other "
+                         f"musllinux platform, and the runtime needs musl {targets.version_text(target.libc_floor)})")
     return version
 
 
