@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from amber.archive.writer import Member, write_archive
-from amber.boot import children, hooks, native, vfs
+from amber.boot import children, extensions, hooks, native, vfs
 
-SUFFIX = native.EXTENSION_SUFFIXES[0]  # this host's, e.g. .cpython-311-x86_64-linux-gnu.so
+SUFFIX = extensions.EXTENSION_SUFFIXES[0]  # this host's, e.g. .cpython-311-x86_64-linux-gnu.so
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_actions_run_after_the_first_import_in_registration_order(tmp_path: Path
 ])
 def test_extension_finder_decides_as_file_finder_does(fs, monkeypatch, name, parent, found, package):
     monkeypatch.setattr(sys, "path", [fs.archive, *sys.path])
-    finder = native.ExtensionFinder(native.NativeCode(fs))
+    finder = extensions.ExtensionFinder(native.NativeCode(fs))
     spec = finder.find_spec(name, None if parent is None else [fs.prefix + parent])
     if found is None:
         assert spec is None or not spec.origin.endswith(SUFFIX)

@@ -21,6 +21,7 @@ BOOT_MODULES = {
     "__amber_vfs__": BOOT_DIR / "vfs.py",
     "__amber_memfd__": BOOT_DIR / "memfd.py",
     "__amber_native__": BOOT_DIR / "native.py",
+    "__amber_extensions__": BOOT_DIR / "extensions.py",
     "__amber_elf__": BOOT_DIR / "elf.py",
     "__amber_cache__": BOOT_DIR / "cache.py",
     "__amber_extract__": BOOT_DIR / "extract.py",
@@ -38,11 +39,11 @@ def boot_modules_used(native: bool, extract: bool, programs: bool) -> list[str]:
     used = ["__amber_boot__", "__amber_hooks__", "__amber_vfs__", "__amber_memfd__", "__amber_children__",
             "__amber_cache__", "__amber_libc__"]
     if native:
-        used += ["__amber_native__", "__amber_elf__", "__amber_cache__"]
+        used += ["__amber_native__", "__amber_extensions__", "__amber_elf__", "__amber_cache__"]
     if extract:
         used += ["__amber_extract__", "__amber_cache__"]
     if programs:
-        used += ["__amber_exec__", "__amber_native__", "__amber_cache__"]
+        used += ["__amber_exec__", "__amber_native__", "__amber_extensions__", "__amber_cache__"]
     return list(dict.fromkeys(used))
 
 

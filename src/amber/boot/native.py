@@ -46,8 +46,6 @@ from __amber_hooks__ import after_import
 from __amber_memfd__ import memory_copy, seal
 from __amber_vfs__ import SYSTEM_LIBRARY_DIR
 
-EXTENSION_SUFFIXES = _imp.extension_suffixes()  # importlib.machinery.EXTENSION_SUFFIXES
-
 # dlopen's words when the kernel or a security module refuses to map a file executable.
 REFUSED_MAPPING = ("failed to map segment", "Operation not permitted", "Permission denied")
 # The runtime's C library: sys.implementation._multiarch is the target's (x86_64-linux-musl).
@@ -365,75 +363,6 @@ class NativeCode:
             raise ImportError(str(exc), name=spec.name) from None
 
 
-class ExtensionLoader:
-    def __init__(self, native, name):
-        self.native = native
-        self.name = name
-
-    def create_module(self, spec):
-        return self.native.create_extension(spec, self.name)
-
-    def exec_module(self, module):
-        _imp.exec_dynamic(module)
-
-    def is_package(self, fullname):
-        return self.name.rpartition("/")[2].startswith("__init__.")
-
-    def get_code(self, fullname):
-        return None
-
-    def get_source(self, fullname):
-        return None
-
-
-# The Python files that make a directory a package for the path finder (FileFinder's loaders, after
-# the extension suffixes).
-_PACKAGE_SOURCES = ("__init__.py", "__init__.pyc")
-
-
-class ExtensionFinder:
-    """Finds extension modules (`*.cpython-313-x86_64-linux-gnu.so`, `*.abi3.so`, `*.so`) in the archive,
-    and packages whose `__init__` is one (mypyc compiles black's `black/__init__.py` to
-    `black/__init__.cpython-313-x86_64-linux-gnu.so`, beside the source).
-
-    It runs before the path finder and decides as FileFinder does in a directory: a package directory
-    wins over a module of the same name, and in a package the extension `__init__` wins over its
-    `.py`; a package whose `__init__` is Python code is left to the path finder.
-    """
-
-    def __init__(self, native):
-        self.native = native
-        self.fs = native.fs
-
-    def find_spec(self, fullname, path=None, target=None):
-        leaf = fullname.rpartition(".")[2]
-        if path is None:
-            dirs = [""] if self.fs.archive in sys.path else []
-        else:
-            dirs = [d for d in (self.fs.listable(entry) for entry in path) if d is not None]
-        for directory in dirs:
-            base = f"{directory}/{leaf}" if directory else leaf
-            if base in self.fs.dirs:
-                for suffix in EXTENSION_SUFFIXES:
-                    name = f"{base}/__init__{suffix}"
-                    if self.fs.exists(name):
-                        spec = ModuleSpec(fullname, ExtensionLoader(self.native, name), origin=self.fs.prefix + name,
-                                          is_package=True)
-                        spec.submodule_search_locations.append(self.fs.prefix + base)
-                        return spec
-                if any(self.fs.exists(f"{base}/{init}") for init in _PACKAGE_SOURCES):
-                    return None  # a package of Python code: the path finder's
-            for suffix in EXTENSION_SUFFIXES:
-                name = base + suffix
-                if self.fs.exists(name):
-                    loader = ExtensionLoader(self.native, name)
-                    return ModuleSpec(fullname, loader, origin=self.fs.prefix + name)
-        return None
-
-    def invalidate_caches(self):
-        pass
-
-
 def _patch_find_library(native):
     """ctypes.util.find_library: the system's answer first, else a library the archive carries (a vendored
     `.libs/` directory or `.amber/lib/`), as an archive path that ctypes.CDLL then loads from memory."""
@@ -450,6 +379,8 @@ def _patch_find_library(native):
 def install(fs, policy="auto"):
     """Put the extension finder in front of the path finder; hand dlopen() of archive paths (ctypes,
     cffi, C code) from the runtime's C file layer to this loader. `policy`: AMBER_NATIVE, checked."""
+    from __amber_extensions__ import ExtensionFinder
+
     native = NativeCode(fs, policy)
     finder = ExtensionFinder(native)
     position = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
