@@ -12,7 +12,14 @@ import pytest
 
 from amber import debian_packages, targets
 from amber.elf import ElfFile
-from helpers.apps import check_damaged_is_one_line, check_hello_runs, nativezoo_for, run_nativezoo, serve_flask_page
+from helpers.apps import (
+    build_for,
+    check_damaged_is_one_line,
+    check_hello_runs,
+    nativezoo_for,
+    run_nativezoo,
+    serve_flask_page,
+)
 from helpers.build import AMBER, copy_fixture
 from helpers.chroot import Chroot
 from helpers.proc import run
@@ -29,15 +36,9 @@ def aarch64_runtime(runtime: Path) -> Path:
     return build_runtime(quiet=True, target=TARGET)
 
 
-def build_for_aarch64(project: Path, *flags: str, timeout: int = 900) -> tuple[Path, str]:
-    out = run([*AMBER, "build", project, "--target", TARGET.name, *flags], timeout=timeout)
-    assert out.returncode == 0, out.stderr
-    return Path(out.stdout.strip()), out.stderr
-
-
 @pytest.fixture(scope="module")
 def hello(aarch64_runtime: Path, tmp_path_factory) -> tuple[Path, str]:
-    return build_for_aarch64(copy_fixture("hello", tmp_path_factory.mktemp("hello")))
+    return build_for(TARGET, copy_fixture("hello", tmp_path_factory.mktemp("hello")))
 
 
 def test_hello_is_an_aarch64_program_that_says_so(hello: tuple[Path, str]):
@@ -58,7 +59,7 @@ def test_a_damaged_aarch64_binary_is_one_line(hello: tuple[Path, str], arm_root:
 
 
 def test_two_aarch64_builds_are_byte_identical(hello: tuple[Path, str], tmp_path: Path):
-    again, _ = build_for_aarch64(copy_fixture("hello", tmp_path))
+    again, _ = build_for(TARGET, copy_fixture("hello", tmp_path))
     assert again.read_bytes() == hello[0].read_bytes()
 
 
@@ -66,7 +67,7 @@ def test_the_flask_example_serves_its_page_under_emulation(aarch64_runtime: Path
                                                             arm_root: Chroot):
     project = tmp_path / "flask-hello"
     shutil.copytree(EXAMPLES / "flask-hello", project)
-    binary, _ = build_for_aarch64(project)
+    binary, _ = build_for(TARGET, project)
     arm_root.add(binary, "/srv/flask-hello", 0o755)
     page = serve_flask_page(arm_root, "/srv/flask-hello")
     assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
@@ -79,7 +80,7 @@ def test_native_code_of_every_kind_loads_from_memory_under_emulation(aarch64_run
     Debian's arm64 package (the root has none); certifi's CA bundle read by OpenSSL from the archive."""
     from test_native import EXPECTED
 
-    binary, log = build_for_aarch64(nativezoo_for(TARGET, tmp_path), timeout=1500)
+    binary, log = build_for(TARGET, nativezoo_for(TARGET, tmp_path), timeout=1500)
     info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
     bundled = {lib["soname"] for lib in info["system_libraries"]}
     assert {"libstdc++.so.6", "libgcc_s.so.1"} <= bundled, log

@@ -13,6 +13,7 @@ import pytest
 from amber import targets
 from amber.elf import ElfFile
 from helpers.apps import (
+    build_for,
     check_damaged_is_one_line,
     check_hello_runs,
     nativezoo_for,
@@ -29,15 +30,9 @@ TARGET = targets.X86_64_MUSL
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
-def build_for_musl(project: Path, *flags: str, timeout: int = 900) -> tuple[Path, str]:
-    out = run([*AMBER, "build", project, "--target", TARGET.name, *flags], timeout=timeout)
-    assert out.returncode == 0, out.stderr
-    return Path(out.stdout.strip()), out.stderr
-
-
 @pytest.fixture(scope="module")
 def hello(musl_runtime: Path, tmp_path_factory) -> tuple[Path, str]:
-    return build_for_musl(copy_fixture("hello", tmp_path_factory.mktemp("hello")))
+    return build_for(TARGET, copy_fixture("hello", tmp_path_factory.mktemp("hello")))
 
 
 def test_hello_is_a_musl_program_that_says_so(hello: tuple[Path, str]):
@@ -73,7 +68,7 @@ def test_a_damaged_musl_binary_is_one_line(hello: tuple[Path, str], musl_root: C
 
 
 def test_two_musl_builds_are_byte_identical(hello: tuple[Path, str], tmp_path: Path):
-    again, _ = build_for_musl(copy_fixture("hello", tmp_path))
+    again, _ = build_for(TARGET, copy_fixture("hello", tmp_path))
     assert again.read_bytes() == hello[0].read_bytes()
 
 
@@ -81,7 +76,7 @@ def test_multiprocessing_spawns_children_under_musl(musl_runtime: Path, tmp_path
     """Pools, a Process with a Queue, a Manager and a process pool executor, children started as sys.executable
     that load markupsafe's musllinux C extension from the archive too (the root has the /dev/shm of every
     system, and busybox's env)."""
-    binary, _ = build_for_musl(copy_fixture("procs", tmp_path))
+    binary, _ = build_for(TARGET, copy_fixture("procs", tmp_path))
     musl_root.add(binary, "/app/procs", 0o755)
     musl_root.mount_tmpfs("/dev/shm")  # musl's sem_open (multiprocessing's locks) keeps semaphores there
     musl_root.add(static_shell(TARGET), "/usr/bin/env", 0o755)  # the pool's workers start a grandchild through env
@@ -98,7 +93,7 @@ def test_multiprocessing_spawns_children_under_musl(musl_runtime: Path, tmp_path
 def test_the_flask_example_serves_its_page_on_musl(musl_runtime: Path, tmp_path: Path, current_musl_root: Chroot):
     project = tmp_path / "flask-hello"
     shutil.copytree(EXAMPLES / "flask-hello", project)
-    binary, _ = build_for_musl(project)
+    binary, _ = build_for(TARGET, project)
     current_musl_root.add(binary, "/srv/flask-hello", 0o755)
     page = serve_flask_page(current_musl_root, "/srv/flask-hello")
     assert "Hello, 127.0.0.1!" in page and "from one amber binary" in page
@@ -113,7 +108,7 @@ def test_musllinux_native_code_loads_from_memory(musl_runtime: Path, tmp_path: P
 
     # gevent's dependency zope.interface has no musllinux wheel for CPython 3.13 (the build refuses it by name)
     project = nativezoo_for(TARGET, tmp_path, drop=("gevent==26.9.0",))
-    binary, log = build_for_musl(project, timeout=1500)
+    binary, log = build_for(TARGET, project, timeout=1500)
     assert "amber: runs on x86_64 Linux (musl) with musl 1.2.4 or newer" in log
     info = json.loads(run([*AMBER, "inspect", "--json", binary]).stdout)
     assert info["libc"] == "musl 1.2.4" and info["system_libraries"] == []
@@ -168,16 +163,14 @@ def test_aarch64_musl_apps_run_under_emulation(aarch64_musl_runtime: Path, tmp_p
     from test_native import EXPECTED
 
     target = targets.AARCH64_MUSL
-    out = run([*AMBER, "build", copy_fixture("hello", tmp_path / "hello"), "--target", target.name], timeout=600)
-    assert out.returncode == 0 and "runs on aarch64 Linux (musl) with musl 1.2.3 or newer" in out.stderr, out.stderr
-    hello = Path(out.stdout.strip())
+    hello, log = build_for(target, copy_fixture("hello", tmp_path / "hello"))
+    assert "runs on aarch64 Linux (musl) with musl 1.2.3 or newer" in log
     assert ElfFile(hello.read_bytes()).interpreter == "/lib/ld-musl-aarch64.so.1"
     check_hello_runs(aarch64_musl_root, hello)
 
     project = nativezoo_for(target, tmp_path / "zoo", drop=("gevent==26.9.0", "matplotlib==3.11.2"))
-    out = run([*AMBER, "build", project, "--target", target.name], timeout=1500)
-    assert out.returncode == 0, out.stderr
-    report = run_nativezoo(aarch64_musl_root, Path(out.stdout.strip()), static_shell(target), "musl")
+    binary, _ = build_for(target, project, timeout=1500)
+    report = run_nativezoo(aarch64_musl_root, binary, static_shell(target), "musl")
     expected = {name: EXPECTED[name] for name in report}
     expected["numpy"] = dict(expected["numpy"],
                              core_file=expected["numpy"]["core_file"].replace("x86_64-linux-gnu", target.multiarch))

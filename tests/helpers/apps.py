@@ -16,6 +16,16 @@ from helpers.build import compile_c, copy_fixture
 from helpers.chroot import Chroot
 
 
+def build_for(target, project: Path, *flags: str, timeout: int = 900) -> tuple[Path, str]:
+    """`amber build PROJECT --target <target> FLAGS`, which must succeed: the binary's path and the build's log."""
+    from helpers.build import AMBER
+    from helpers.proc import run
+
+    out = run([*AMBER, "build", project, "--target", target.name, *flags], timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return Path(out.stdout.strip()), out.stderr
+
+
 def static_shell(target) -> Path:
     """A /bin/sh that needs no C library at all (Debian's busybox-static of `target`'s architecture), for a root
     holding only musl: Debian's shells link glibc."""
