@@ -6,6 +6,8 @@ Each target feeds atheris-mutated bytes to one reader and accepts only the error
 documents; any other exception, a hang or a crash of the interpreter is a finding.
   index   the patched zipimport's amber trailer + index reader and its lazy directory
           (`_read_amber_index`, `_AmberDirectory`), then `_get_data` of each member it lists
+  zstd    the runtime's _amber_zstd.decompress (a checksummed frame of exactly the recorded size, else
+          ValueError), which every compressed member goes through
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
 What it found is kept as a regression test (tests/test_zipimport_patch.py: a record offset past the
 index made seek() raise ValueError).
@@ -58,12 +60,22 @@ def fuzz_index(data):
             zipimport._get_data(SCRATCH.name, entry)
 
 
+def fuzz_zstd(data):
+    """The runtime's _amber_zstd, as the importer calls it: a size from the member's record and the payload."""
+    from _amber_zstd import decompress
+
+    size = int.from_bytes(data[:4], "little") % (1 << 21)  # a record's size, kept within memory
+    with contextlib.suppress(ValueError):
+        out = decompress(data[4:], size)
+        assert len(out) == size
+
+
 def fuzz_elf(data):
     with contextlib.suppress(elf.ELFError):
         elf.dynamic_info(data)
 
 
-TARGETS = {"index": fuzz_index, "elf": fuzz_elf}
+TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "elf": fuzz_elf}
 
 
 def main():

@@ -140,7 +140,8 @@ def test_zstd_members_read_back_and_metadata_stays_deflated(tmp_path):
     with zipfile.ZipFile(path) as zf:
         methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
         assert zf.read(".amber/build.json") == b'{"a": 1}\n' * 50  # any Python's zipfile reads the metadata
-    assert methods["lib/x.so"] == methods["mod.py"] == ZSTD
+    assert methods["lib/x.so"] == methods["pkg/data/table.txt"] == ZSTD
+    assert methods["mod.py"] == zipfile.ZIP_STORED  # 12 bytes: a frame would be larger
     assert methods[".amber/build.json"] == zipfile.ZIP_DEFLATED
     back = {m.name: m for m in open_binary(path).members()}
     for member in members:
@@ -164,6 +165,68 @@ def test_deflated_members_are_copied_not_recompressed(tmp_path):
     with zipfile.ZipFile(again) as zf:
         assert zf.read(table.name) == table.data
         assert zf.getinfo(table.name).compress_size == len(stored_block) + len(table.data)
+
+
+def test_members_take_their_own_zstd_level_and_incompressible_ones_stay_stored(tmp_path):
+    import os
+
+    import zstandard
+
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import STORED, ZSTD
+
+    noise = os.urandom(4096)  # what zstd cannot shrink: a wheel, an image
+    members = [Member("code.pyc", b"\xf3\r\r\n" + b"LOAD_CONST " * 400, zstd=9), Member("noise.bin", noise, zstd=9),
+               Member("empty.py", b"", zstd=9), Member("plain.txt", b"p" * 600),
+               Member(".amber/build.json", b"{}" * 300, compress=True, zstd=9)]
+    path = _binary(tmp_path, members)
+    with zipfile.ZipFile(path) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+    assert methods == {"code.pyc": ZSTD, "noise.bin": STORED, "empty.py": STORED, "plain.txt": STORED,
+                       ".amber/build.json": zipfile.ZIP_DEFLATED, ".amber/index": STORED}
+    back = {m.name: m for m in open_binary(path).members()}
+    assert back["code.pyc"].data == members[0].data and back["noise.bin"].data == noise
+    # Every frame carries zstd's checksum, which the runtime checks instead of the CRC (and requires).
+    payload = back["code.pyc"].packed.payload
+    assert zstandard.get_frame_parameters(payload).has_checksum
+    assert zstandard.get_frame_parameters(payload).content_size == len(members[0].data)
+
+
+def test_zstd_payloads_are_copied_not_recompressed(tmp_path):
+    import zstandard
+
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import ZSTD, Packed
+
+    data = b"def f():\n    return 1\n" * 200
+    # A level-1 frame the writer (asked for level 19) would never make itself proves it was copied.
+    frame = zstandard.ZstdCompressor(level=1, write_checksum=True, write_content_size=True).compress(data)
+    path = _binary(tmp_path, [Member("m.py", data, zstd=19, packed=Packed(ZSTD, frame))])
+    member = open_binary(path).members()[0]
+    assert member.packed == Packed(ZSTD, frame) and member.zstd is not None and not member.compress
+    again = _binary(tmp_path, [member], "again")  # read back and written again, as an app build does
+    assert open_binary(again).members()[0].packed.payload == frame
+
+
+def test_packing_policies():
+    from amber.archive import packing
+
+    members = [Member("json/__init__.pyc", b"c" * 100), Member("json/__init__.py", b"s" * 100, compress=True),
+               Member("_ssl.so", b"\x7fELF" + b"e" * 100, executable=True), Member("pkg/data.txt", b"d" * 100),
+               Member("__amber_boot__.pyc", b"b" * 100), Member(".amber/build.json", b"{}", compress=True)]
+    default = {m.name: (m.zstd, m.compress) for m in packing.app_members(members, None)}
+    assert default == {"json/__init__.pyc": (packing.APP_LEVEL, False), "json/__init__.py": (packing.APP_LEVEL, True),
+                       "_ssl.so": (packing.APP_LEVEL, False), "pkg/data.txt": (packing.APP_LEVEL, False),
+                       "__amber_boot__.pyc": (None, False), ".amber/build.json": (None, True)}
+    # --no-compress: amber's layout before compression was the default, whatever the members were read as.
+    read_as_zstd = [Member(m.name, m.data, m.compress, m.executable, zstd=19) for m in members[:4]]
+    none = {m.name: (m.zstd, m.compress) for m in packing.app_members(read_as_zstd, False)}
+    assert none == {"json/__init__.pyc": (None, False), "json/__init__.py": (None, True),
+                    "_ssl.so": (None, False), "pkg/data.txt": (None, False)}
+    assert packing.app_members(members, 3) == members and packing.every_member_level(3) == 3
+    assert packing.every_member_level(None) is None and packing.every_member_level(False) is None
+    runtime = {m.name: m.zstd for m in packing.runtime_members(members[:4])}
+    assert runtime == {"json/__init__.pyc": 19, "json/__init__.py": 19, "_ssl.so": 19, "pkg/data.txt": None}
 
 
 def test_more_members_than_a_plain_zip_can_count(tmp_path):

@@ -2,8 +2,8 @@
 line and a non-zero exit — never a hang, a signal or a traceback from the loader.
 
 What is checked when: the launcher checks the trailer (and that nothing follows the ELF
-image without one) at every start; zipimport checks the CRC of each member it reads, when
-it reads it. Nothing reads the whole payload at start-up.
+image without one) at every start; zipimport checks the CRC of each member it reads (zstd's
+own checksum for a compressed one), when it reads it. Nothing reads the whole payload at start-up.
 
 Out of reach by design: a file cut inside its own interpreter (the ELF image) fails in the
 kernel or the dynamic loader before any of amber's code runs.
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AMBER = [sys.executable, "-m", "amber"]
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +74,21 @@ def test_flipped_bytes(hello: Path, tmp_path: Path):
         damaged[offset] ^= 0xFF
         return bytes(damaged)
 
-    # A module's .pyc (stored): its CRC no longer matches when it is imported.
-    code, err, _ = outcome(variant(hello, tmp_path, "pyc", flipped(member_data_offset(hello, "hello/cli.pyc") + 40)))
-    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "CRC mismatch")
-    # The boot module itself.
+    # A module's .pyc (a zstd member): it no longer decompresses, or zstd's checksum no longer matches,
+    # when it is imported.
+    cli = member_data_offset(hello, "hello/cli.pyc")
+    assert data[cli:cli + 4] == ZSTD_MAGIC
+    code, err, _ = outcome(variant(hello, tmp_path, "pyc", flipped(cli + 40)))
+    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "does not decompress")
+    # The frame header's checksum flag cleared: a frame that would go unchecked is refused too.
+    unchecked = bytearray(data)
+    unchecked[cli + 4] &= ~0x04
+    code, err, _ = outcome(variant(hello, tmp_path, "unchecked", bytes(unchecked)))
+    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "does not decompress")
+    # The boot module itself (stored): its CRC no longer matches.
     boot = member_data_offset(hello, "__amber_boot__.pyc") + 40
     code, err, _ = outcome(variant(hello, tmp_path, "boot", flipped(boot)))
-    assert_one_amber_line(code, err, "__amber_boot__.pyc")
+    assert_one_amber_line(code, err, "__amber_boot__.pyc", "CRC mismatch")
     # The trailer: its offsets no longer fit the file.
     code, err, _ = outcome(variant(hello, tmp_path, "trailer", flipped(len(data) - 17)))
     assert_one_amber_line(code, err, "damaged file")
@@ -87,7 +96,7 @@ def test_flipped_bytes(hello: Path, tmp_path: Path):
     index = member_data_offset(hello, ".amber/index")
     code, err, _ = outcome(variant(hello, tmp_path, "index", flipped(index + 2)))
     assert_one_amber_line(code, err, "cannot start")
-    # A deflated member (the module's source, read only for a traceback): the app's own
+    # A compressed member (the module's source, read only for a traceback): the app's own
     # traceback still comes, without that source line.
     source = member_data_offset(hello, "hello/cli.py") + 10
     fail = variant(hello, tmp_path, "source", flipped(source))

@@ -59,10 +59,10 @@ def test_excluded_stdlib_packages_and_distributions_are_gone(runtime: Path, tmp_
     assert info["pins"] == [info["pins"][0]] and info["pins"][0].startswith("six==")  # resolved, then left out
 
     plain = tmp_path / "plain"
-    build(hello(tmp_path / "p", '"six"'), plain)
+    build(hello(tmp_path / "p", '"six"'), plain, "--keep", "ensurepip")  # app binaries leave it out otherwise
     assert "six" in tops(plain) and {*STDLIB_TRIM} <= tops(plain)
     saved = plain.stat().st_size - trimmed.stat().st_size
-    assert saved > 2_500_000, saved  # ensurepip's bundled pip wheel alone is 1.7 MB
+    assert saved > 2_000_000, saved  # ensurepip's bundled pip wheel alone is 1.8 MB (the rest is compressed)
 
 
 def test_excluding_what_the_app_imports_warns_and_fails_only_there(runtime: Path, tmp_path: Path, clean_env):

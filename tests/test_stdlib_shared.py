@@ -1,9 +1,10 @@
-"""The heavy stdlib extension modules as shared objects, and `--compress`, end to end.
+"""The heavy stdlib extension modules as shared objects, and compressed members, end to end.
 
 The runtime ELF carries only the interpreter and small modules; OpenSSL, SQLite, ncurses,
 libffi, mpdecimal and the Unicode/CJK tables are shared objects in the archive. The bare
 runtime imports them from lib-dynload; an app binary loads them from memory, only when
-imported, and `--compress` stores every member as zstd.
+imported. By default code, sources, data and shared objects are zstd members (the boot
+code and amber's metadata are not); `--no-compress` stores code and native objects.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def elf_size(binary: Path) -> int:
 
 @pytest.fixture(scope="module")
 def plain_and_compressed(runtime: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """The app built with --no-compress, and by default (compressed)."""
     tmp = tmp_path_factory.mktemp("stdapp")
     project = stdlib_app(tmp)
-    return build(project, tmp / "plain"), build(project, tmp / "compressed", "--compress")
+    return build(project, tmp / "plain", "--no-compress"), build(project, tmp / "compressed")
 
 
 def test_runtime_elf_is_small_and_the_heavy_modules_are_lib_dynload(runtime: Path, clean_env):
@@ -105,8 +107,8 @@ def test_runtime_elf_is_small_and_the_heavy_modules_are_lib_dynload(runtime: Pat
 def test_app_loads_them_once_each_from_memory_or_the_cache(plain_and_compressed, tmp_path: Path, clean_env):
     """Small shared modules come from memory files; _ssl (5.9 MB) and _sqlite3 (1.7 MB), above the loader's
     KEEP_ON_DISK, are kept in the extraction cache instead of being copied at every start, unless
-    AMBER_NATIVE=memory."""
-    plain, _ = plain_and_compressed
+    AMBER_NATIVE=memory. Both are zstd members: the cache holds them decompressed, memory files too."""
+    _, plain = plain_and_compressed
     ssl_so = "_ssl.cpython-313-x86_64-linux-gnu.so"
     runs = {}
     with tmpfs(tmp_path / "noexec", options="noexec") as noexec:
@@ -139,11 +141,19 @@ def test_app_loads_them_once_each_from_memory_or_the_cache(plain_and_compressed,
 def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp_path: Path, clean_env, chroot):
     plain, compressed = plain_and_compressed
     archive = {b: b.stat().st_size - elf_size(b) for b in (plain, compressed)}  # the ELF is not compressed
-    assert archive[compressed] < 0.55 * archive[plain]
-    with zipfile.ZipFile(compressed) as zf:
-        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
-    assert methods["_ssl.cpython-313-x86_64-linux-gnu.so"] == methods["json/__init__.pyc"] == 93
-    assert methods[".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool reads it
+    assert archive[compressed] < 0.45 * archive[plain]
+    methods = {}
+    for binary in (plain, compressed):
+        with zipfile.ZipFile(binary) as zf:
+            methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+    ssl_so, ZSTD = "_ssl.cpython-313-x86_64-linux-gnu.so", 93
+    assert methods[compressed][ssl_so] == methods[compressed]["json/__init__.pyc"] == ZSTD
+    assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.pyc"] == ZSTD
+    assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED  # imported by every start
+    assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
+    assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
+    assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED
+    assert ZSTD not in methods[plain].values()
     expected = run([plain, *HEAVY], env=clean_env)
     got = run([compressed, *HEAVY], env=clean_env)
     assert got.returncode == 0, got.stderr
@@ -154,14 +164,21 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     out = chroot.run(["/app", *HEAVY])
     assert out.returncode == 0, out.stderr
     info = json.loads(run([*AMBER, "inspect", "--json", compressed]).stdout)
-    assert info["compression"] == {"zstd_level": 9}
+    assert info["compression"] == {"policy": "default", "zstd_level": 9, "runtime_zstd_level": 19}
+    text = run([*AMBER, "inspect", compressed]).stdout
+    assert "  members:  zstd: the standard library at level 19, the app at level 9, boot code stored" in text
 
 
 def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compressed, runtime: Path, tmp_path: Path):
     _, compressed = plain_and_compressed
     project = stdlib_app(tmp_path)
-    again = build(project, tmp_path / "again", "--compress")
+    again = build(project, tmp_path / "again")
     assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(compressed.read_bytes()).digest()
+    level = build(project, tmp_path / "level", "--compress", "3")
+    with zipfile.ZipFile(level) as zf:
+        assert zf.getinfo("__amber_boot__.pyc").compress_type == 93  # every member but the metadata
+    assert json.loads(run([*AMBER, "inspect", "--json", level]).stdout)["compression"] == \
+        {"policy": "level", "zstd_level": 3}
     bad = run([*AMBER, "build", project, "-o", tmp_path / "bad", "--compress", "40"], timeout=120)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == ["amber: --compress must be true, false or a zstd level from 1 to 22, "
@@ -185,7 +202,7 @@ def main():
 
 def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tmp_path: Path, clean_env):
     """zoneinfo reads tzdata through importlib.resources' zip reader, i.e. zipfile, which knows no zstd:
-    a --compress binary teaches it (trimmed too: the zstd reader needs nothing the trim drops)."""
+    a binary with zstd members teaches it (trimmed too: the zstd reader needs nothing the trim drops)."""
     project = tmp_path / "resapp"
     (project / "resapp").mkdir(parents=True)
     (project / "resapp" / "__init__.py").write_text(RESOURCE_APP)
@@ -194,7 +211,7 @@ def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tm
         '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
         '[project]\nname = "resapp"\nversion = "1.0"\ndependencies = ["tzdata==2026.6"]\n\n'
         '[project.scripts]\nresapp = "resapp:main"\n[tool.setuptools.package-data]\nresapp = ["*.txt"]\n')
-    binary = build(project, tmp_path / "resapp-bin", "--compress", "--trim")
+    binary = build(project, tmp_path / "resapp-bin", "--trim")
     with zipfile.ZipFile(binary) as zf:
         assert zf.getinfo("resapp/data.txt").compress_type == 93
         assert zf.getinfo("tzdata/zoneinfo/Europe/Paris").compress_type == 93

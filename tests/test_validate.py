@@ -64,6 +64,19 @@ def test_build_paths_are_found(tmp_path: Path):
     assert validate.check_build_paths(f, [Path("/elsewhere")]) == []
 
 
+def test_build_paths_are_found_inside_compressed_members(tmp_path: Path):
+    from amber.archive.writer import Member, write_archive
+
+    f = tmp_path / "runtime"
+    with f.open("wb") as out:
+        out.write(b"\x7fELF" + b"\0" * 100)
+        write_archive(out, [Member("_sysconfigdata.py", b"CC = '/home/builder/.cache/amber/zig-cc'\n" * 20, zstd=19)])
+    assert validate.file_contents(f)[1:] == [b"CC = '/home/builder/.cache/amber/zig-cc'\n" * 20]  # decompressed
+    assert validate.check_build_paths(f, [Path("/home/builder/.cache/amber")]) == [
+        "contains the build-machine path /home/builder/.cache/amber"
+    ]
+
+
 def test_probe_problems():
     result = {"failed": {"_ssl": "ImportError: x"}, "ca_files": ["/etc/ssl/cert.pem"],
               "terminfo_fallback": "error: no terminal", "sysconfig_cc": "/opt/zig-cc",

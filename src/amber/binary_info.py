@@ -61,7 +61,7 @@ class BinaryInfo:
     inputs: dict = field(default_factory=dict)  # lock file, its sha256, --locked, --requirements
     excluded: list[str] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
-    compression: dict | None = None  # {"zstd_level": N} for a --compress build
+    compression: dict | None = None  # how the members are compressed (archive/packing.py's manifest_record)
     trim: dict | None = None  # what --trim left out: top-most module names, counts, the --keep list
 
     def as_json(self) -> dict:
@@ -87,7 +87,7 @@ def describe(path: Path) -> BinaryInfo:
     size = path.stat().st_size
     with zipfile.ZipFile(path) as zf:
         infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
-    # The few members read, through amber's reader: with --compress they are zstd, which zipfile cannot read.
+    # The few members read, through amber's reader: they are zstd, which zipfile cannot read.
     texts = {m.name: m.data for m in binary.members(lambda n: n in (MANIFEST_NAME, REQUIREMENTS_NAME) or n.endswith(
         (".dist-info/METADATA", ".dist-info/RECORD")) or bool(SYSCONFIG_RE.match(n)))}
     manifest = json.loads(texts[MANIFEST_NAME]) if MANIFEST_NAME in texts else None
@@ -129,6 +129,18 @@ def describe(path: Path) -> BinaryInfo:
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
         compression=(manifest or {}).get("compression"), trim=(manifest or {}).get("trim"),
     )
+
+
+def describe_compression(record: dict) -> str:
+    """The `members:` line of inspect, from build.json's compression record (an older binary's says only
+    its --compress level)."""
+    policy = record.get("policy", "level")
+    if policy == "default":
+        return (f"zstd: the standard library at level {record['runtime_zstd_level']}, the app at level "
+                f"{record['zstd_level']}, boot code stored (the default)")
+    if policy == "none":
+        return "code and native objects stored, sources and data deflated (--no-compress)"
+    return f"zstd level {record['zstd_level']} (--compress)"
 
 
 def _libc(manifest: dict | None, target: str | None, glibc: str | None) -> str | None:
@@ -210,7 +222,7 @@ def render(info: BinaryInfo) -> str:
     if info.excluded:
         lines.append(f"  excluded: {', '.join(info.excluded)}")
     if info.compression:
-        lines.append(f"  members:  zstd level {info.compression['zstd_level']} (--compress)")
+        lines.append(f"  members:  {describe_compression(info.compression)}")
     if info.trim:
         keep = f"; kept by --keep: {', '.join(info.trim['keep'])}" if info.trim["keep"] else ""
         lines.append(f"  trimmed:  {info.trim['dropped_modules']} stdlib modules, "

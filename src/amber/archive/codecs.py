@@ -1,4 +1,4 @@
-"""Zstandard for archive members (`amber build --compress`), on whichever Python runs amber.
+"""Zstandard for archive members, on whichever Python runs amber.
 
 Compressing needs the `zstandard` library (a pinned dependency of amber). Decompressing
 uses it too, or, inside an amber binary (a self-built amber), the runtime's built-in
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 
 def zstd_compress(data: bytes, level: int) -> bytes:
-    """One frame with the content size in its header: the same bytes for the same input and level."""
+    """One frame with the content size in its header and zstd's content checksum at its end (the runtime
+    checks that instead of the zip CRC, and refuses a frame without it): the same bytes for the same input
+    and level."""
     import zstandard
 
-    return zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False).compress(data)
+    return zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=True).compress(data)
 
 
 def zstd_decompress(data: bytes, size: int) -> bytes:

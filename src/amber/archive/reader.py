@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
+from amber.archive.packing import RUNTIME_LEVEL
 from amber.archive.writer import DEFLATED, STORED, ZSTD, Member, Packed
 from amber.errors import AmberError
 
@@ -32,7 +33,8 @@ class AmberBinary:
 
         Read through the amber index, like the importer does, each member checked against
         its CRC; a compressed member keeps its compressed bytes (`packed`), so that writing
-        it into another archive the same way copies them instead of compressing again.
+        it into another archive the same way copies them instead of compressing again (a zstd
+        member says the runtime's level, used only if it must be compressed anew).
         """
         with self.path.open("rb") as f:
             f.seek(self.trailer.index_offset)
@@ -55,8 +57,10 @@ class AmberBinary:
                 data = _unpack(name, method, payload, size)
                 if zlib.crc32(data) != crc or len(data) != size:
                     raise AmberError(f"{self.path}: damaged archive member {name} (CRC mismatch)")
-                found.append(Member(name, data, compress=method != STORED, executable=bool(modes.get(name, 0) & 0o111),
-                                    packed=Packed(method, payload) if method != STORED else None))
+                found.append(Member(name, data, compress=method == DEFLATED,
+                                    executable=bool(modes.get(name, 0) & 0o111),
+                                    packed=Packed(method, payload) if method != STORED else None,
+                                    zstd=RUNTIME_LEVEL if method == ZSTD else None))
         return found
 
 

@@ -40,13 +40,14 @@ class Packed:
 
 @dataclass(frozen=True)
 class Member:
-    """One file to store: its name in the archive, its bytes, whether to deflate it."""
+    """One file to store: its name in the archive, its bytes, how to compress it (zstd, deflate or not)."""
 
     name: str
     data: bytes
     compress: bool = False
     executable: bool = False
     packed: Packed | None = None  # the compressed bytes this member was read with, if any
+    zstd: int | None = None  # Zstandard at this level (over `compress`), unless that saves too little
 
 
 def _date_time(timestamp: int) -> tuple[int, int, int, int, int, int]:
@@ -88,25 +89,37 @@ def marshal_index(names: list[str], records: bytes) -> bytes:
     return bytes(out)
 
 
+# A Zstandard payload must save this share of a member's size, or the member is stored: already
+# compressed files (wheels, images) and tiny ones cost a decompression at every read for nothing.
+MIN_ZSTD_SAVING = 0.03
+
+
 def _method(member: Member, zstd_level: int | None) -> int:
-    if zstd_level is not None and not member.name.startswith(PLAIN_PREFIX) and member.data:
+    if member.name.startswith(PLAIN_PREFIX) or not member.data:
+        return DEFLATED if member.compress else STORED
+    if zstd_level is not None or member.zstd is not None:
         return ZSTD
     return DEFLATED if member.compress else STORED
 
 
-def _payload(member: Member, method: int, zstd_level: int | None) -> bytes:
-    """The member's bytes as `method` stores them; reused from `packed` when it is already that."""
+def _payload(member: Member, method: int, zstd_level: int | None) -> tuple[int, bytes]:
+    """(method, the member's bytes as it stores them): reused from `packed` when it is already in that
+    method; a Zstandard payload that saves less than MIN_ZSTD_SAVING is stored instead."""
     if method == STORED:
-        return member.data
-    if member.packed is not None and member.packed.method == method and method == DEFLATED:
-        return member.packed.payload
+        return method, member.data
+    if member.packed is not None and member.packed.method == method:
+        return method, member.packed.payload
     if method == DEFLATED:
         deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-        return deflate.compress(member.data) + deflate.flush()
+        return method, deflate.compress(member.data) + deflate.flush()
     from amber.archive.codecs import zstd_compress
 
-    assert zstd_level is not None
-    return zstd_compress(member.data, zstd_level)
+    level = zstd_level if zstd_level is not None else member.zstd
+    assert level is not None
+    payload = zstd_compress(member.data, level)
+    if len(payload) > len(member.data) * (1 - MIN_ZSTD_SAVING):
+        return STORED, member.data
+    return method, payload
 
 
 class _ZipWriter:
@@ -158,7 +171,8 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
     A standard zip (local headers, central directory, end record whose comment is the
     amber trailer), written by hand so that members already compressed elsewhere (the
     runtime's stdlib) are copied as they are and Zstandard (method 93) can be written.
-    With `zstd_level`, every member but amber's metadata is Zstandard-compressed. Every
+    A member is Zstandard-compressed at its own `zstd` level, or, with `zstd_level`, every
+    member but amber's metadata is, at that level. Every
     member carries `timestamp` (seconds since 1970; the zip epoch by default: no member
     time is ever read, the .pyc files are hash-based).
     """
@@ -176,8 +190,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
             method, payload, crc, size, mode = STORED, b"", 0, 0, 0o40755
             header = zipped.put(name, method, payload, size, crc, (mode << 16) | 0x10)
         else:
-            method = _method(member, zstd_level)
-            payload = _payload(member, method, zstd_level)
+            method, payload = _payload(member, _method(member, zstd_level), zstd_level)
             crc, size = zlib.crc32(member.data), len(member.data)
             mode = 0o100755 if member.executable else 0o100644
             header = zipped.put(name, method, payload, size, crc, mode << 16)

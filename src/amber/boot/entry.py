@@ -23,8 +23,8 @@ APP_TABLE = {
     "NATIVE": "carries shared objects to load from memory",
     "EXTRACT": "top-level name -> (cache key, system sonames)",
     "EXECUTABLES": "programs started by path",
-    "TRIMMED": "stdlib modules --trim left out",
-    "ZSTD": "members are zstd (--compress): zipfile must learn to read them",
+    "TRIMMED": "stdlib modules left out (--trim; ensurepip by default) -> why",
+    "ZSTD": "members are zstd: zipfile must learn to read them",
     "NATIVE_POLICY": "AMBER_NATIVE when the environment sets none ([tool.amber] native)",
 }
 
@@ -184,15 +184,16 @@ def _serve_from_disk():
 
 
 class _TrimmedModules:
-    """Last on sys.meta_path in a `--trim` build: an import of a stdlib module the trim left out fails
-    with a ModuleNotFoundError that says why and how to keep it, instead of a bare "No module named".
+    """Last on sys.meta_path when the build left stdlib modules out (`--trim`, and ensurepip by default): an
+    import of one fails with a ModuleNotFoundError that says why and how to keep it, instead of a bare
+    "No module named".
 
     It answers only after every other finder has found nothing, and with a spec whose loader raises,
     so that `try: import x / except ImportError` code behaves as without the module.
     """
 
     def __init__(self, trimmed):
-        self.trimmed = trimmed  # top-most trimmed names: a dropped package stands for its submodules
+        self.trimmed = trimmed  # top-most names left out -> why: a dropped package stands for its submodules
 
     def find_spec(self, name, path=None, target=None):
         prefix = name
@@ -202,13 +203,12 @@ class _TrimmedModules:
                 return None
         from importlib.machinery import ModuleSpec
 
-        return ModuleSpec(name, self)
+        return ModuleSpec(name, self, loader_state=self.trimmed[prefix])
 
     def create_module(self, spec):
         name = _requested_module(spec.name)
-        raise ModuleNotFoundError(
-            f"No module named {name!r}: amber build --trim left this standard library module out "
-            f"of the binary; rebuild with --keep {name}", name=name)
+        raise ModuleNotFoundError(f"No module named {name!r}: {spec.loader_state}; rebuild with --keep {name}",
+                                  name=name)
 
     def exec_module(self, module):  # never reached: create_module raises
         raise ModuleNotFoundError(module.__name__)

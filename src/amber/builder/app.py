@@ -23,6 +23,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from amber import __version__, targets
+from amber.archive import packing
 from amber.archive.compile import compile_members
 from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
@@ -31,7 +32,7 @@ from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR
-from amber.builder import exclude, extract_rule, lock, native_scan, resolve, site, trim
+from amber.builder import exclude, extract_rule, lock, native_scan, pip_installer, resolve, site, trim
 from amber.builder.entry_check import check_entry_points
 from amber.builder.native_scan import NativeParts
 from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
@@ -81,14 +82,14 @@ def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
 
 
 def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
-              trimmed: list[str] | None = None, zstd: bool = False, native_policy: str = "auto") -> bytes:
+              left_out: dict[str, str] | None = None, zstd: bool = False, native_policy: str = "auto") -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
         for top in extraction.top_level:
             extract[top] = (extraction.key, parts.system_sonames_for(extraction))
     return app_table_source(SCRIPTS=scripts, DEFAULT=default, NATIVE=native, EXTRACT=extract,
-                            EXECUTABLES=frozenset(parts.programs), TRIMMED=frozenset(trimmed or ()), ZSTD=zstd,
+                            EXECUTABLES=frozenset(parts.programs), TRIMMED=left_out or {}, ZSTD=zstd,
                             NATIVE_POLICY=native_policy)
 
 
@@ -148,21 +149,23 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         image = open_binary(runtime.executable)
         runtime_members = image.members()
         boot_copies = copy_boot_sources(tmp)
-        stdlib, trimmed = stdlib_members(runtimes, runtime_members, installed, options, app_files, boot_copies,
-                                         parts, tmp, log)
+        stdlib, trimmed, left_out = stdlib_members(runtimes, runtime_members, installed, options, app_files,
+                                                   boot_copies, parts, tmp, log)
         members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
-                              trimmed, installed, tmp, log)
+                              left_out, installed, tmp, log)
         libc = libc_floor(runtime, options.target, parts, installed.dists)
         manifest = build_manifest(runtime.metadata, options.platform, options.target, libc, chosen.scripts,
                                   chosen.default,
                                   chosen.entry, installed.dists, parts,
                                   {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
-                                   "compression": {"zstd_level": options.compress} if options.compress else None})
+                                   "compression": packing.manifest_record(options.compress)})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
-        write_binary(output, image.interpreter(), [*stdlib, *members, manifest, installed.pins, runtime_manifest],
-                     zstd_level=options.compress)
+        write_binary(output, image.interpreter(),
+                     packing.app_members([*stdlib, *members, manifest, installed.pins, runtime_manifest],
+                                         options.compress),
+                     zstd_level=packing.every_member_level(options.compress))
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, libc=libc, native=parts,
                        target=options.target)
@@ -258,9 +261,11 @@ def copy_boot_sources(tmp: Path) -> dict[str, Path]:
 
 def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], installed: Installed,
                    options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
-                   parts: native_scan.NativeParts, tmp: Path, log) -> tuple[list[Member], trim.TrimResult | None]:
-    """The runtime's standard library members the binary carries: --exclude applied, then --trim,
-    then --no-sources (each .py whose .pyc is there)."""
+                   parts: native_scan.NativeParts, tmp: Path,
+                   log) -> tuple[list[Member], trim.TrimResult | None, dict[str, str]]:
+    """The runtime's standard library members the binary carries: --exclude applied, then --trim, then
+    ensurepip left out unless the app uses it, then --no-sources (each .py whose .pyc is there). Also the
+    stdlib modules left out, each with why (for the import error that names them)."""
     stdlib = exclude.prune_members(runtime_members, installed.exclusion)
     trimmed = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
                            tmp) if options.trim else None
@@ -268,22 +273,27 @@ def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], insta
         stdlib = trimmed.members
         log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
             f"({trimmed.dropped_bytes / 1e6:.1f} MB)")
+    left_out = dict.fromkeys(trimmed.dropped if trimmed else (), trim.WHY)
+    if any(m.name.startswith(pip_installer.PACKAGE + "/") for m in stdlib) and \
+            not pip_installer.needed(app_files, options.keep):
+        stdlib = pip_installer.without(stdlib)
+        left_out[pip_installer.PACKAGE] = pip_installer.WHY
     if not options.sources:
         compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
         stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
-    return stdlib, trimmed
+    return stdlib, trimmed, left_out
 
 
 def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
                 stdlib: list[Member], boot_copies: dict[str, Path], chosen: Scripts, parts: native_scan.NativeParts,
-                trimmed: trim.TrimResult | None, installed: Installed, tmp: Path, log) -> list[Member]:
+                left_out: dict[str, str], installed: Installed, tmp: Path, log) -> list[Member]:
     """The app's members: its files and amber's boot code with the generated __amber_app__, compiled by
     the runtime in one run; shared objects stored; extraction listings and bundled system libraries."""
     app_src = tmp / "__amber_app__.py"
     # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
     native = native_scan.carries_shared_objects(app_files) or any(store.is_dynload_member(m.name) for m in stdlib)
-    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, trimmed.dropped if trimmed else None,
-                                  zstd=options.compress is not None, native_policy=options.native))
+    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, left_out,
+                                  zstd=options.compress is not False, native_policy=options.native))
     boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
     members, failures = compile_members(python, [*app_files, *boot_files], tmp, keep_sources=options.sources)
     boot_names = {name for _, name in boot_files}

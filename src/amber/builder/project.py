@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from amber import targets
 from amber.boot.entry import NATIVE_POLICIES
-from amber.builder import resolve
+from amber.builder import pip_installer, resolve
 from amber.errors import AmberError
 from amber.targets import Target
 
@@ -75,7 +75,7 @@ class BuildOptions:
     exclude: list[str] = field(default_factory=list)  # names left out of the archive
     extract: list[str] = field(default_factory=list)  # distributions always materialized on disk
     no_extract: list[str] = field(default_factory=list)  # distributions never materialized
-    compress: int | None = None  # zstd level for the archive members; None: deflated sources, stored code
+    compress: bool | int | None = None  # None: amber's default (archive/packing.py); False: none; N: all at N
     trim: bool = False  # drop the stdlib modules no import reaches
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
     native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
@@ -199,7 +199,7 @@ def merge_options(project: Project, flags: BuildFlags) -> BuildOptions:
                                    != merged.target.wheel_policy):
         merged.platform = merged.target.default_platform
     resolve.parse_platform(merged.platform, merged.target)  # a platform of the other C library: one line, now
-    if flags.keep and not merged.trim:
+    if not merged.trim and set(flags.keep) - {pip_installer.PACKAGE}:
         raise AmberError("--keep names modules for --trim to keep; add --trim (or trim = true in [tool.amber])")
     return merged
 
@@ -211,11 +211,11 @@ def _target(name: str, where: str) -> Target:
         raise AmberError(f"{where}: {exc}") from None
 
 
-def _zstd_level(value: bool | int, where: str) -> int | None:
+def _zstd_level(value: bool | int, where: str) -> int | bool:
     if value is True:
         return DEFAULT_ZSTD_LEVEL
     if value is False:
-        return None
+        return False
     if value not in ZSTD_LEVELS:
         raise AmberError(f"{where} must be true, false or a zstd level from 1 to 22, not {value}")
     return value

@@ -82,6 +82,8 @@ CJK_CODEC_PREFIX = "_codecs_"  # each CJK codec module imports _multibytecodec
 # sysconfig imports its data module by a computed name: _sysconfigdata_<abi>_<platform>_<multiarch>.
 SYSCONFIG_DATA_PREFIX = "_sysconfigdata_"
 MODULE_SUFFIXES = (".py", ".pyc")
+# The import error of a module the trim left out says this, then how to keep it (boot/entry.py).
+WHY = "amber build --trim left this standard library module out of the binary"
 NATIVE_NAME_RE = re.compile(rb"[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 

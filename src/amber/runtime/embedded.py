@@ -36,9 +36,10 @@ def manifest_member(runtime: store.Runtime, members: list[Member]) -> Member:
     """`.amber/runtime.json` for an app built on `runtime` whose archive starts with `members`."""
     data = {"metadata": {k: runtime.metadata[k] for k in KEPT_METADATA if k in runtime.metadata},
             "members": sorted(m.name for m in members),
-            # How each was stored in the runtime: an app built with --compress holds them all as
-            # zstd, and the runtime written back must be the runtime's own bytes again.
-            "deflated": sorted(m.name for m in members if m.compress)}
+            # How each was stored in the runtime: an app may store them otherwise (--no-compress,
+            # --compress N), and the runtime written back must be the runtime's own bytes again.
+            "deflated": sorted(m.name for m in members if m.compress and m.zstd is None),
+            "zstd": {m.name: m.zstd for m in members if m.zstd is not None}}
     return Member(MANIFEST, (json.dumps(data, sort_keys=True) + "\n").encode(), compress=True)
 
 
@@ -72,8 +73,9 @@ def restore(rec: PythonRecipe, target: Target) -> store.Runtime | None:
         runtime_file = tmp / f"python{rec.minor}"
         with runtime_file.open("wb") as out:
             out.write(image.interpreter())
-            deflated = set(manifest.get("deflated", ()))
-            write_archive(out, [replace(members[name], compress=name in deflated) for name in manifest["members"]])
+            deflated, zstd = set(manifest.get("deflated", ())), manifest.get("zstd", {})
+            write_archive(out, [replace(members[name], compress=name in deflated, zstd=zstd.get(name))
+                                for name in manifest["members"]])
         runtime_file.chmod(0o755)
         log = tmp / "build.log"
         log.write_text(f"restored from {binary} (no build: the runtime is the ELF and standard library of this "

@@ -1,10 +1,11 @@
 """The trimmed standard library, byte-compiled by the new interpreter and appended to it.
 
 The runtime file is the bare interpreter ELF followed by an amber archive of
-the stdlib (.pyc plus deflated .py sources for tracebacks) and of the stdlib
-extension modules built as shared objects (stored, at the top level, where an
-app binary's loader finds them). The same archive members are what
-`amber build` later combines with an app.
+the stdlib (.pyc plus .py sources for tracebacks) and of the stdlib extension
+modules built as shared objects (at the top level, where an app binary's loader
+finds them), Zstandard-compressed once here at a high level (archive/packing.py).
+The same archive members, compressed bytes and all, are what `amber build` later
+combines with an app.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from amber.archive import packing
 from amber.archive.compile import compile_members
 from amber.archive.writer import Member, write_archive
 from amber.errors import AmberError
@@ -79,11 +81,10 @@ def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Pat
     members, failures = compile_members(compiler or python.build_dir / "python", files, workdir, cwd=python.build_dir)
     if failures:
         raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
-    # Stored, not deflated: the loader copies them into memory files with sendfile().
     members += [Member(path.name, path.read_bytes(), executable=True) for path in python.extensions]
     runtime = workdir / "runtime"
     with runtime.open("wb") as out:
         out.write(python.executable.read_bytes())
-        write_archive(out, members)
+        write_archive(out, packing.runtime_members(members))
     runtime.chmod(0o755)
     return runtime

@@ -126,10 +126,23 @@ def check_shared_modules(dynload: Path, baseline: str, target: targets.Target = 
     return problems
 
 
+def file_contents(path: Path) -> list[bytes]:
+    """The file's bytes and, for an amber runtime or app, each archive member's bytes decompressed (the
+    members are zstd: a string inside them is not in the file as it is)."""
+    from amber.archive.reader import open_binary
+
+    contents = [path.read_bytes()]
+    try:
+        binary = open_binary(path)
+    except AmberError:
+        return contents
+    return contents + [m.data for m in binary.members()]
+
+
 def check_build_paths(path: Path, forbidden: list[Path]) -> list[str]:
-    """No path of the build machine may be compiled into the file (ELF or archive)."""
-    data = path.read_bytes()
-    found = [str(p) for p in forbidden if str(p) and str(p).encode() in data]
+    """No path of the build machine may be compiled into the file (ELF or archive members)."""
+    contents = file_contents(path)
+    found = [str(p) for p in forbidden if str(p) and any(str(p).encode() in data for data in contents)]
     return [f"contains the build-machine path {p}" for p in found]
 
 
@@ -188,9 +201,9 @@ def check_probe(result: dict) -> list[str]:
 
 
 def check_terminfo_dirs(path: Path) -> list[str]:
-    data = path.read_bytes()
+    """ncurses (in the runtime's _curses shared object) searches the directories every distribution uses."""
     joined = ":".join(REQUIRED_TERMINFO_DIRS).encode()
-    if joined not in data:
+    if not any(joined in data for data in file_contents(path)):
         return [f"ncurses does not search the usual terminfo directories ({':'.join(REQUIRED_TERMINFO_DIRS)})"]
     return []
 

@@ -79,6 +79,8 @@ INTERNAL int amber_under_binary(const char *path, char *name);
 INTERNAL int amber_other_name(int dirfd, const char *path, char *name);
 INTERNAL int amber_join(const char *directory, const char *relative, char *name);
 INTERNAL struct member *amber_lookup(const char *name, int *is_dir);
+INTERNAL int amber_read_member(uint64_t header, size_t name_length, uint32_t csize, uint32_t size, uint16_t method,
+                               uint32_t crc, unsigned char *out, const char **why);
 INTERNAL int amber_stat_member(const char *name, struct stat *st);
 INTERNAL void amber_fstat_member(int fd, struct stat *st);
 INTERNAL int amber_open_member(const char *name, int flags);

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_getFrameHeader: libzstd is linked statically */
 #include <zstd.h>
 
 #define AMBER_MAGIC "AMBER\0\1\0"
@@ -439,6 +440,119 @@ write_all(int fd, const void *data, size_t size)
     return 0;
 }
 
+/* One zstd frame into `out`. A context is kept for the small members most reads are: creating one per
+ * call costs more than decompressing a small file. Any thread may call this (it serves libc's open());
+ * when another one holds the kept context (or held it across fork()), a fresh context is used. */
+static size_t
+zstd_decompress(void *out, size_t size, const void *in, size_t in_size)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static ZSTD_DCtx *kept;
+    if (size <= (1 << 20) && pthread_mutex_trylock(&lock) == 0) {
+        if (kept == NULL) {
+            kept = ZSTD_createDCtx();
+        }
+        size_t made = kept != NULL ? ZSTD_decompressDCtx(kept, out, size, in, in_size)
+                                   : ZSTD_decompress(out, size, in, in_size);
+        pthread_mutex_unlock(&lock);
+        return made;
+    }
+    return ZSTD_decompress(out, size, in, in_size);
+}
+
+/* `size` bytes of one member's `packed` data, as `method` stored them, into `out`, checked: the CRC of
+ * stored and deflated data; zstd's own checksum, which the frame must carry, for zstd. NULL, or why not. */
+static const char *
+unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t method, uint32_t crc,
+       unsigned char *out)
+{
+    if (method == METHOD_STORED) {
+        if (csize != size) {
+            return "size mismatch";
+        }
+        memcpy(out, packed, size);
+    }
+    else if (method == METHOD_DEFLATED) {
+        z_stream z = {0};
+        if (inflateInit2(&z, -15) != Z_OK) {
+            return "does not inflate";
+        }
+        z.next_in = (unsigned char *)packed;
+        z.avail_in = csize;
+        z.next_out = out;
+        z.avail_out = size;
+        int done = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == size;
+        inflateEnd(&z);
+        if (!done) {
+            return "does not inflate";
+        }
+    }
+    else if (method == METHOD_ZSTD) {
+        ZSTD_FrameHeader frame;
+        if (ZSTD_getFrameHeader(&frame, packed, csize) != 0 || !frame.checksumFlag) {
+            return "does not decompress";  /* damage, or a frame that would go unchecked */
+        }
+        size_t made = zstd_decompress(out, size, packed, csize);
+        return ZSTD_isError(made) || made != size ? "does not decompress" : NULL;
+    }
+    else {
+        return "unknown compression method";
+    }
+    return crc32(0, out, size) == crc ? NULL : "CRC mismatch";
+}
+
+/* The importer's read of a member of this binary (_amber_fs.read_member): one pread() of the local header,
+ * the name and the data (a second one if the header has an extra field, which amber never writes), then
+ * unpack() into `out`. 0; -1 with errno set (an I/O error); or 1 with *why (damage). */
+int
+amber_read_member(uint64_t header, size_t name_length, uint32_t csize, uint32_t size, uint16_t method,
+                  uint32_t crc, unsigned char *out, const char **why)
+{
+    int archive = archive_fd();
+    if (archive < 0) {
+        return -1;
+    }
+    size_t want = LOCAL_HEADER_SIZE + name_length + csize;
+    unsigned char small[16384];
+    unsigned char *buffer = want <= sizeof(small) ? small : malloc(want);
+    if (buffer == NULL) {
+        return -1;
+    }
+    int status = 0;
+    ssize_t got = pread(archive, buffer, want, (off_t)header);
+    const unsigned char *packed = buffer + LOCAL_HEADER_SIZE + name_length;
+    unsigned char *extra = NULL;
+    if (got < 0) {
+        status = -1;
+    }
+    else if (got < LOCAL_HEADER_SIZE || memcmp(buffer, "PK\3\4", 4) != 0) {
+        *why = "bad local file header";
+        status = 1;
+    }
+    else if (amber_read_le(buffer + 26, 2) + amber_read_le(buffer + 28, 2) != name_length) {
+        /* another writer's extra field: the data starts further on */
+        uint64_t at = header + LOCAL_HEADER_SIZE + amber_read_le(buffer + 26, 2) + amber_read_le(buffer + 28, 2);
+        extra = malloc(csize ? csize : 1);
+        if (extra == NULL || pread(archive, extra, csize, (off_t)at) != (ssize_t)csize) {
+            *why = "truncated";
+            status = extra == NULL ? -1 : 1;
+        }
+        packed = extra;
+    }
+    else if ((size_t)got != want) {
+        *why = "truncated";
+        status = 1;
+    }
+    if (status == 0 && (*why = unpack(packed, csize, size, method, crc, out)) != NULL) {
+        status = 1;
+    }
+    free(extra);
+    if (buffer != small) {
+        free(buffer);
+    }
+    return status;
+}
+
 /* Copy member `m`'s bytes, inflated and CRC-checked, into `fd`. */
 static int
 fill(int fd, const struct member *m)
@@ -468,30 +582,9 @@ fill(int fd, const struct member *m)
         return 0;  /* the archive's index was CRC-checked; a stored copy is verified by its size */
     }
     unsigned char *packed = malloc(m->csize ? m->csize : 1), *plain = malloc(m->size ? m->size : 1);
-    int ok = packed != NULL && plain != NULL && pread(archive, packed, m->csize, data) == (ssize_t)m->csize;
-    if (ok && m->method == METHOD_DEFLATED) {
-        z_stream z = {0};
-        ok = inflateInit2(&z, -15) == Z_OK;
-        if (ok) {
-            z.next_in = packed;
-            z.avail_in = m->csize;
-            z.next_out = plain;
-            z.avail_out = m->size;
-            ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == m->size;
-            inflateEnd(&z);
-        }
-    }
-    else if (ok && m->method == METHOD_ZSTD) {
-        size_t made = ZSTD_decompress(plain, m->size, packed, m->csize);
-        ok = !ZSTD_isError(made) && made == m->size;
-    }
-    else if (ok) {
-        ok = m->method == METHOD_STORED && m->csize == m->size;
-        if (ok) {
-            memcpy(plain, packed, m->size);
-        }
-    }
-    ok = ok && crc32(0, plain, m->size) == m->crc && write_all(fd, plain, m->size) == 0;
+    int ok = packed != NULL && plain != NULL && pread(archive, packed, m->csize, data) == (ssize_t)m->csize
+             && unpack(packed, m->csize, m->size, m->method, m->crc, plain) == NULL
+             && write_all(fd, plain, m->size) == 0;
     free(packed);
     free(plain);
     if (!ok) {

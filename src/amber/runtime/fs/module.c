@@ -41,6 +41,57 @@ amber_fs_disk(PyObject *module, PyObject *unused)
     return PyBool_FromLong(amber_disk_mode());
 }
 
+/* read_member(header, name, csize, size, method, crc) -> bytes: what the patched zipimport's _get_data
+ * does for this binary's own archive, in one call (see amber_read_member). */
+static PyObject *
+amber_fs_read_member(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    unsigned long long header;
+    unsigned long csize, size, method, crc;
+    Py_ssize_t name_length;
+    if (nargs != 6 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "read_member(header, name, csize, size, method, crc)");
+        return NULL;
+    }
+    header = PyLong_AsUnsignedLongLong(args[0]);
+    csize = PyLong_AsUnsignedLong(args[2]);
+    size = PyLong_AsUnsignedLong(args[3]);
+    method = PyLong_AsUnsignedLong(args[4]);
+    crc = PyLong_AsUnsignedLong(args[5]);
+    if (PyErr_Occurred() || PyUnicode_AsUTF8AndSize(args[1], &name_length) == NULL) {
+        return NULL;
+    }
+    if (csize > UINT32_MAX || size > UINT32_MAX || method > UINT16_MAX || crc > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "impossible size");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (out == NULL) {
+        return NULL;
+    }
+    const char *why = NULL;
+    int status;
+    if (size > (1 << 20)) {  /* a large member: other threads run meanwhile */
+        Py_BEGIN_ALLOW_THREADS
+        status = amber_read_member(header, (size_t)name_length, (uint32_t)csize, (uint32_t)size, (uint16_t)method,
+                                   (uint32_t)crc, (unsigned char *)PyBytes_AS_STRING(out), &why);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        status = amber_read_member(header, (size_t)name_length, (uint32_t)csize, (uint32_t)size, (uint16_t)method,
+                                   (uint32_t)crc, (unsigned char *)PyBytes_AS_STRING(out), &why);
+    }
+    if (status != 0) {
+        Py_DECREF(out);
+        if (status < 0) {
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        PyErr_SetString(PyExc_ValueError, why);
+        return NULL;
+    }
+    return out;
+}
+
 static PyMethodDef amber_fs_methods[] = {
     {"prefix", amber_fs_prefix, METH_NOARGS,
      "prefix() -> str: '<binary>/', under which C code's open/stat/opendir/dlopen/execve read the archive "
@@ -51,6 +102,9 @@ static PyMethodDef amber_fs_methods[] = {
     {"set_disk", amber_fs_set_disk, METH_VARARGS,
      "set_disk(on, directory=None): AMBER_NATIVE=disk, members as files of `directory` instead of memory files."},
     {"disk", amber_fs_disk, METH_NOARGS, "disk() -> bool: whether members reach C code as files on disk."},
+    {"read_member", (PyCFunction)(void (*)(void))amber_fs_read_member, METH_FASTCALL,
+     "read_member(header, name, csize, size, method, crc) -> bytes: a member of this binary's archive, by its "
+     "index record, decompressed and checked (ValueError names the damage)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,69 @@
+"""How each archive member is stored: small by default, with nothing slower at start-up.
+
+Three policies, one per value of `amber build`'s `compress` option:
+
+  None (the default)   every member Zstandard-compressed (the writer stores one that would save under
+                       3%), except amber's metadata (`.amber/`, which any zip tool must read) and the boot
+                       modules, which every start imports. The runtime's standard library comes already
+                       compressed at RUNTIME_LEVEL (see runtime/stdlib.py), so it is copied, not
+                       compressed again; the app's own members are compressed at APP_LEVEL, which keeps
+                       builds fast (zstd's level 19 is ten times slower than 9 for a few per cent).
+  False (--no-compress) the layout of amber before compression became the default: .pyc and native code
+                       stored, sources and data deflated. For comparing, and for an app whose start-up
+                       imports so much that even zstd's speed shows.
+  a level (--compress N) every member but the metadata at level N.
+
+The runtime's decompressor keeps one context, checks zstd's own checksum instead of the zip CRC and
+is called once per member, so a compressed .pyc costs about what its CRC check did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from amber.archive.writer import PLAIN_PREFIX, Member
+from amber.elf import is_elf
+
+APP_LEVEL = 9
+RUNTIME_LEVEL = 19
+BOOT_PREFIX = "__amber_"  # amber's boot modules, at the archive's top level (boot/__init__.py names them)
+# Runtime members that are Zstandard-compressed: code and sources, which only zipimport and the C file
+# layer read. The runtime's few data files keep their zip methods, as the bare runtime (an `amber venv`)
+# reads them with zipfile, which knows no zstd there.
+RUNTIME_SUFFIXES = (".pyc", ".py", ".so")
+
+
+def runtime_members(members: list[Member]) -> list[Member]:
+    """The runtime's stdlib members as its archive stores them."""
+    return [replace(m, zstd=RUNTIME_LEVEL) if m.name.endswith(RUNTIME_SUFFIXES) else m for m in members]
+
+
+def app_members(members: list[Member], compress: bool | int | None) -> list[Member]:
+    """An app archive's members as `compress` (see the module's docstring) stores them."""
+    if compress is None:
+        return [m if m.name.startswith(PLAIN_PREFIX) else
+                replace(m, zstd=None, compress=False) if _is_boot(m.name) else
+                replace(m, zstd=APP_LEVEL) for m in members]
+    if compress is False:
+        return [m if m.name.startswith(PLAIN_PREFIX) else
+                replace(m, zstd=None, compress=(m.compress or m.name.endswith(".py"))
+                        and not (m.name.endswith(".pyc") or is_elf(m.data))) for m in members]
+    return members  # a level: write_archive compresses every member at it
+
+
+def _is_boot(name: str) -> bool:
+    return name.startswith(BOOT_PREFIX) and "/" not in name
+
+
+def every_member_level(compress: bool | int | None) -> int | None:
+    """The level write_archive compresses every member at: only for `--compress N`."""
+    return None if compress is None or isinstance(compress, bool) else compress
+
+
+def manifest_record(compress: bool | int | None) -> dict:
+    """What `.amber/build.json` says of the members' compression (`amber inspect` shows it)."""
+    if compress is None:
+        return {"policy": "default", "zstd_level": APP_LEVEL, "runtime_zstd_level": RUNTIME_LEVEL}
+    if compress is False:
+        return {"policy": "none", "zstd_level": None}
+    return {"policy": "level", "zstd_level": every_member_level(compress)}
