@@ -130,7 +130,7 @@ def main() -> None:
     ensure_env(ctx, "pyinstaller")
     pyinstaller = PyInstaller(ctx)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(work / "home"), "LANG": "C.UTF-8", "TMPDIR": str(work / "tmp")}
-    build_env = {**env, "UV_CACHE_DIR": str(Path.home() / ".cache" / "uv"), "AMBER_CACHE": str(ctx.amber_cache)}
+    build_env = ctx.build_env(UV_CACHE_DIR=str(Path.home() / ".cache" / "uv"), AMBER_CACHE=str(ctx.amber_cache))
 
     projects = {}
     for app in APPS:

@@ -120,6 +120,10 @@ class ArchiveFS:
     def member_size(self, rel):
         return self._directory[rel][TOC_SIZE]
 
+    def compressed(self, rel):
+        """Whether member `rel` must be decompressed to be read (deflate or zstd)."""
+        return self._directory[rel][TOC_METHOD] != STORED
+
     def fingerprint(self, rel):
         """What the index says of member `rel`: size, CRC-32, DOS date and time (no byte of it is read)."""
         entry = self._directory[rel]

@@ -307,8 +307,8 @@ def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list
     clashes = sorted(m.name for m in members if m.name in taken)
     if clashes:
         raise AmberError(f"installed packages would replace standard library files: {', '.join(clashes[:5])}")
-    # Shared objects and programs are stored, not deflated: at start-up the loader copies them into
-    # memory files with sendfile(), which a deflated member would turn into inflating megabytes.
+    # Shared objects and programs are never deflated (archive/packing.py makes them zstd, or stores them
+    # for --no-compress, where the loader copies them into memory files with sendfile()).
     members = [replace(m, compress=False) if m.compress and native_scan.is_elf(m.data) else m for m in members]
     present = {m.name for m in members}
     members += [e.listing(present) for e in parts.extractions]
