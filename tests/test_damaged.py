@@ -74,17 +74,24 @@ def test_flipped_bytes(hello: Path, tmp_path: Path):
         damaged[offset] ^= 0xFF
         return bytes(damaged)
 
-    # A module's .pyc (a zstd member): it no longer decompresses, or zstd's checksum no longer matches,
-    # when it is imported.
-    cli = member_data_offset(hello, "hello/cli.pyc")
-    assert data[cli:cli + 4] == ZSTD_MAGIC
-    code, err, _ = outcome(variant(hello, tmp_path, "pyc", flipped(cli + 40)))
-    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "does not decompress")
+    # The entry module's .pyc (stored: every start runs it): its CRC no longer matches when it is imported.
+    code, err, _ = outcome(variant(hello, tmp_path, "pyc", flipped(member_data_offset(hello, "hello/cli.pyc") + 40)))
+    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "CRC mismatch")
+    # A module no start imports (a zstd member): imported by the code run, it no longer decompresses (or
+    # zstd's checksum no longer matches), which that code gets as an ImportError naming the member.
+    toml = member_data_offset(hello, "tomllib/__init__.pyc")
+    assert data[toml:toml + 4] == ZSTD_MAGIC
+    interpreter = {"PATH": "/usr/bin:/bin", "AMBER_INTERPRETER": "1"}
+    code, err, _ = outcome(variant(hello, tmp_path, "zstd", flipped(toml + 20)), "-c", "import tomllib",
+                           env=interpreter)
+    assert code == 1 and err[-1].startswith("zipimport.ZipImportError: amber: damaged archive member"), err
+    assert "tomllib/__init__.pyc" in err[-1] and "does not decompress" in err[-1]
     # The frame header's checksum flag cleared: a frame that would go unchecked is refused too.
     unchecked = bytearray(data)
-    unchecked[cli + 4] &= ~0x04
-    code, err, _ = outcome(variant(hello, tmp_path, "unchecked", bytes(unchecked)))
-    assert_one_amber_line(code, err, "damaged archive member", "hello/cli.pyc", "does not decompress")
+    unchecked[toml + 4] &= ~0x04
+    code, err, _ = outcome(variant(hello, tmp_path, "unchecked", bytes(unchecked)), "-c", "import tomllib",
+                           env=interpreter)
+    assert code == 1 and "tomllib/__init__.pyc" in err[-1] and "does not decompress" in err[-1], err
     # The boot module itself (stored): its CRC no longer matches.
     boot = member_data_offset(hello, "__amber_boot__.pyc") + 40
     code, err, _ = outcome(variant(hello, tmp_path, "boot", flipped(boot)))

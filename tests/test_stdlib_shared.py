@@ -144,15 +144,19 @@ def test_app_loads_them_once_each_from_memory_or_the_cache(plain_and_compressed,
 def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp_path: Path, clean_env, chroot):
     plain, compressed = plain_and_compressed
     archive = {b: b.stat().st_size - elf_size(b) for b in (plain, compressed)}  # the ELF is not compressed
-    assert archive[compressed] < 0.45 * archive[plain]
+    assert archive[compressed] < 0.55 * archive[plain]  # this app imports much of the stdlib at start: stored
     methods = {}
     for binary in (plain, compressed):
         with zipfile.ZipFile(binary) as zf:
             methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
     ssl_so, ZSTD = "_ssl.cpython-313-x86_64-linux-gnu.so", 93
-    assert methods[compressed][ssl_so] == methods[compressed]["json/__init__.pyc"] == ZSTD
-    assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.pyc"] == ZSTD
-    assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED  # imported by every start
+    assert methods[compressed][ssl_so] == methods[compressed]["tomllib/_parser.pyc"] == ZSTD
+    assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.py"] == ZSTD
+    # What every start runs is stored: the boot code, the entry module and what it imports at module level
+    # (json, and json's own imports), the interpreter's start-up modules.
+    for name in ("__amber_boot__.pyc", "stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc",
+                 "encodings/__init__.pyc"):
+        assert methods[compressed][name] == zipfile.ZIP_STORED, name
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED

@@ -3,21 +3,24 @@
 Three policies, one per value of `amber build`'s `compress` option:
 
   None (the default)   every member Zstandard-compressed (the writer stores one that would save under
-                       3%), except amber's metadata (`.amber/`, which any zip tool must read) and the boot
-                       modules, which every start imports. The runtime's standard library comes already
-                       compressed at RUNTIME_LEVEL (see runtime/stdlib.py), so it is copied, not
-                       compressed again; the app's own members are compressed at APP_LEVEL, which keeps
-                       builds fast (zstd's level 19 is ten times slower than 9 for a few per cent).
+                       3%), except amber's metadata (`.amber/`, which any zip tool must read) and the code
+                       every start runs: the boot modules, and the .pyc files builder/startup.py finds
+                       the interpreter and the entry points import when they start. The runtime's
+                       standard library comes already compressed at RUNTIME_LEVEL (runtime/stdlib.py),
+                       so it is copied, not compressed again; the app's own members are compressed at
+                       APP_LEVEL, which keeps builds fast (zstd's level 19 is ten times slower than 9
+                       for a few per cent).
   False (--no-compress) the layout of amber before compression became the default: .pyc and native code
                        stored, sources and data deflated. For comparing, and for an app whose start-up
                        imports so much that even zstd's speed shows.
   a level (--compress N) every member but the metadata at level N.
 
-What that costs: zstd decompresses code at 0.5-0.7 GB/s on a 2-core Xeon VM, about 1.5 ms per MB a
-start-up imports, of which the CRC check it replaces (zstd's own checksum is checked instead) gave
-back a third. The importer reads a member of its own binary in one C call (one pread, a kept
-decompression context), 3-4 times cheaper than zipimport's own reading, which pays back part of the
-rest (bench/size.py measures both against --no-compress).
+Why the start-up code is stored: zstd decompresses code at 0.5-0.7 GB/s on a 2-core Xeon VM, about
+1.5 ms per MB imported (the CRC check it replaces, zstd's own checksum being checked instead, gives
+back a third): 6-10% of a Flask or Django start when everything was compressed. What is read later,
+or never (sources, tests, most of the stdlib), costs nothing at start. The importer reads a member of
+its own binary in one C call (one pread, a kept decompression context), 3-4 times cheaper than
+zipimport's own reading. bench/size.py measures both against --no-compress.
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ def runtime_members(members: list[Member]) -> list[Member]:
     return [replace(m, zstd=RUNTIME_LEVEL) if m.name.endswith(RUNTIME_SUFFIXES) else m for m in members]
 
 
-def app_members(members: list[Member], compress: bool | int | None) -> list[Member]:
-    """An app archive's members as `compress` (see the module's docstring) stores them."""
+def app_members(members: list[Member], compress: bool | int | None, startup: set[str] = frozenset()) -> list[Member]:
+    """An app archive's members as `compress` (see the module's docstring) stores them; by default the .pyc
+    files named in `startup` (the code every start runs: builder/startup.py) are stored too."""
     if compress is None:
         return [m if m.name.startswith(PLAIN_PREFIX) else
-                replace(m, zstd=None, compress=False) if _is_boot(m.name) else
+                replace(m, zstd=None, compress=False) if _is_boot(m.name) or _hot(m.name, startup) else
                 replace(m, zstd=APP_LEVEL) for m in members]
     if compress is False:
         return [m if m.name.startswith(PLAIN_PREFIX) else
@@ -56,6 +60,12 @@ def app_members(members: list[Member], compress: bool | int | None) -> list[Memb
 
 def _is_boot(name: str) -> bool:
     return name.startswith(BOOT_PREFIX) and "/" not in name
+
+
+def _hot(name: str, startup: set[str]) -> bool:
+    """Compiled code that every start reads: stored (its shared objects are decompressed once, into the
+    extraction cache, or are small)."""
+    return name.endswith(".pyc") and name in startup
 
 
 def every_member_level(compress: bool | int | None) -> int | None:

@@ -32,7 +32,7 @@ from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR
-from amber.builder import exclude, extract_rule, lock, native_scan, pip_installer, resolve, site, trim
+from amber.builder import exclude, extract_rule, lock, native_scan, pip_installer, resolve, site, startup, trim
 from amber.builder.entry_check import check_entry_points
 from amber.builder.native_scan import NativeParts
 from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
@@ -162,9 +162,9 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
                                    "compression": packing.manifest_record(options.compress)})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
-        write_binary(output, image.interpreter(),
-                     packing.app_members([*stdlib, *members, manifest, installed.pins, runtime_manifest],
-                                         options.compress),
+        everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
+        hot = startup_code(runtimes.python, everything, chosen, boot_copies) if options.compress is None else set()
+        write_binary(output, image.interpreter(), packing.app_members(everything, options.compress, hot),
                      zstd_level=packing.every_member_level(options.compress))
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, libc=libc, native=parts,
@@ -245,6 +245,15 @@ def native_decisions(installed: Installed, options: BuildOptions, runtime: store
     for soname in parts.missing:
         log(f"amber: warning: bundled native code needs {soname}, which {where}; the target system must provide it")
     return parts
+
+
+def startup_code(python: Path, members: list[Member], chosen: Scripts, boot_copies: dict[str, Path]) -> set[str]:
+    """The members of the code every start of the binary runs (builder/startup.py): what the runtime loads
+    while starting, with what amber's boot code imports (asked of the runtime), and what the scripts'
+    modules import at module level."""
+    interpreter = exclude.interpreter_modules(python, list(boot_copies.values()))
+    roots = {*interpreter.with_boot, *(target.partition(":")[0] for target in chosen.scripts.values())}
+    return startup.startup_members(members, roots)
 
 
 def copy_boot_sources(tmp: Path) -> dict[str, Path]:

@@ -1,0 +1,71 @@
+"""builder/startup.py: the code every start runs, found statically (its .pyc files are stored, not compressed)."""
+
+from __future__ import annotations
+
+from amber.archive import packing
+from amber.archive.writer import Member
+from amber.builder.startup import module_level_imports, startup_members
+
+SOURCE = b'''
+import os, a.b as ab
+from . import sibling
+from .sub import thing
+from ..up import other
+try:
+    import fast
+except ImportError:
+    import slow
+if os.name == "posix":
+    from posixonly import *
+with open(__file__):
+    import inwith
+class Table:
+    import inclass
+    def method(self):
+        import inmethod
+def helper():
+    import infunction
+lazy = lambda: __import__("inlambda")
+'''
+
+
+def test_module_level_imports_follow_statements_not_functions():
+    found = module_level_imports(SOURCE, "pkg.mod", is_package=False)
+    assert found == {"os", "a.b", "pkg", "pkg.sibling", "pkg.sub", "pkg.sub.thing", "fast", "slow", "posixonly",
+                     "inwith", "inclass"}
+    assert "up" not in str(found)  # `..up` from a top-level package's module goes nowhere
+    # A package's relative imports are relative to itself.
+    assert module_level_imports(b"from . import x\n", "pkg", is_package=True) == {"pkg", "pkg.x"}
+
+
+def test_source_the_build_python_cannot_parse_is_read_by_line():
+    source = b"import json, re\nfrom .core import (a, b)\ntype Alias = int\ndef f():\n    import hidden\n"
+    assert module_level_imports(source, "pkg.mod", is_package=False) == {"json", "re", "pkg.core", "pkg.core.a",
+                                                                         "pkg.core.b"}
+
+
+def members(files: dict[str, bytes]) -> list[Member]:
+    return [Member(name, data) for name, data in files.items()]
+
+
+def test_startup_members_reach_through_packages_and_stop_at_functions():
+    archive = members({
+        "app/__init__.py": b"", "app/__init__.pyc": b"c",
+        "app/cli.py": b"import json\nfrom app import util\ndef main():\n    import email\n", "app/cli.pyc": b"c",
+        "app/util.py": b"from ._speed import go\n", "app/util.pyc": b"c",
+        "app/_speed.cpython-313-x86_64-linux-gnu.so": b"\x7fELF",
+        "json/__init__.py": b"from .decoder import JSONDecoder\n", "json/__init__.pyc": b"c",
+        "json/decoder.py": b"import re\n", "json/decoder.pyc": b"c",
+        "json/tool.py": b"import argparse\n", "json/tool.pyc": b"c",
+        "email/__init__.py": b"", "email/__init__.pyc": b"c",
+        "app-1.0.dist-info/METADATA": b"Name: app\n", ".amber/build.json": b"{}",
+    })
+    hot = startup_members(archive, ["app.cli", "encodings"])
+    assert hot == {"app/__init__.pyc", "app/cli.pyc", "app/util.pyc", "app/_speed.cpython-313-x86_64-linux-gnu.so",
+                   "json/__init__.pyc", "json/decoder.pyc"}
+    # The default packing stores the .pyc of those (an extension module is cached decompressed instead).
+    packed = {m.name: m.zstd for m in packing.app_members(archive, None, hot)}
+    assert packed["app/cli.pyc"] is None and packed["json/decoder.pyc"] is None
+    assert packed["json/tool.pyc"] == packed["email/__init__.pyc"] == packing.APP_LEVEL
+    assert packed["app/_speed.cpython-313-x86_64-linux-gnu.so"] == packing.APP_LEVEL
+    assert packed["app/cli.py"] == packing.APP_LEVEL  # sources are read for tracebacks only
