@@ -203,7 +203,8 @@ def main() -> None:
              f"`amber build {' '.join(BEFORE)}`, the layout amber wrote by default before compression became the "
              "default (.pyc and shared objects stored, sources deflated, pip's wheel in every binary). Apps: "
              "bench/peers.py's seven and the Flask example (examples/flask-hello); PyInstaller 6.22.3 `--onefile` on "
-             "Debian's Python 3.11, as in the peers section. Start-up: medians of "
+             "Debian's Python 3.11, as in the peers section (its flask and django outputs build, and fail at run time "
+             "without hints: see there). Start-up: medians of "
              f"{args.runs} warm runs and of {max(5, args.runs // 2)} first runs (a new empty extraction cache each "
              "run), default and before interleaved.", "", "### Targets (issue #18)", "", *targets.lines(), "",
              "### Output size (MB)", "", "| app | default | before | default / before | PyInstaller | "
