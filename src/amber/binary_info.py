@@ -137,7 +137,7 @@ def describe_compression(record: dict) -> str:
     policy = record.get("policy", "level")
     if policy == "default":
         return (f"zstd: the standard library at level {record['runtime_zstd_level']}, the app at level "
-                f"{record['zstd_level']}, boot code stored (the default)")
+                f"{record['zstd_level']}, the code every start runs stored (the default)")
     if policy == "none":
         return "code and native objects stored, sources and data deflated (--no-compress)"
     return f"zstd level {record['zstd_level']} (--compress)"
