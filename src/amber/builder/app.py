@@ -163,7 +163,7 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
         everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
-        hot = startup_code(runtimes.python, everything, chosen, boot_copies) if options.compress is None else set()
+        hot = startup_code(runtimes.python, everything, chosen) if options.compress is None else set()
         write_binary(output, image.interpreter(), packing.app_members(everything, options.compress, hot),
                      zstd_level=packing.every_member_level(options.compress))
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
@@ -247,12 +247,13 @@ def native_decisions(installed: Installed, options: BuildOptions, runtime: store
     return parts
 
 
-def startup_code(python: Path, members: list[Member], chosen: Scripts, boot_copies: dict[str, Path]) -> set[str]:
+def startup_code(python: Path, members: list[Member], chosen: Scripts) -> set[str]:
     """The members of the code every start of the binary runs (builder/startup.py): what the runtime loads
-    while starting, with what amber's boot code imports (asked of the runtime), and what the scripts'
-    modules import at module level."""
-    interpreter = exclude.interpreter_modules(python, list(boot_copies.values()))
-    roots = {*interpreter.with_boot, *(target.partition(":")[0] for target in chosen.scripts.values())}
+    while starting (asked of it), and what amber's boot modules and the scripts' modules import at module
+    level. (What the boot code imports inside its functions, for native code or programs, is not: 1.2 MB
+    of .pyc a print-only app never reads.)"""
+    roots = {*exclude.interpreter_modules(python, []).bare, *BOOT_MODULES,
+             *(target.partition(":")[0] for target in chosen.scripts.values())}
     return startup.startup_members(members, roots)
 
 
