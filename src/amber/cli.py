@@ -159,10 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--exclude", metavar="NAME", action="append",
                        help="leave a distribution, package or stdlib module out of the binary (repeatable)")
     build.add_argument("--compress", nargs="?", const=True, type=int, metavar="LEVEL",
-                       help="Zstandard-compress the archive members: a smaller file, a slower first import "
-                            f"(LEVEL 1-22, default {DEFAULT_ZSTD_LEVEL})")
+                       help="every member, the code every start runs too, Zstandard-compressed at one level "
+                            f"(LEVEL 1-22, default {DEFAULT_ZSTD_LEVEL}); by default all but that code is")
     build.add_argument("--no-compress", dest="compress", action="store_const", const=False,
-                       help="store code uncompressed even if [tool.amber] compress is set (the default)")
+                       help="store code and native objects uncompressed, deflate sources and data (the layout "
+                            "before compression became the default)")
     build.add_argument("--native", metavar="POLICY",
                        help="how the binary serves native code and C-read files when AMBER_NATIVE is not set: "
                             "auto (large objects from the cache, the rest from memory; the default), memory, "

@@ -1,4 +1,4 @@
-"""Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93) of a `--compress`
+"""Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93) of the
 binary, so that code reading the binary as a zip gets their bytes: importlib.resources' ZipReader
 (zoneinfo reads tzdata's files through it), importlib.metadata on zip paths, an app opening its
 own executable with zipfile.
@@ -7,7 +7,7 @@ CPython 3.13's zipfile knows no zstd. The runtime's built-in _amber_zstd inflate
 known size in one call, so the decompressor gathers a member's compressed bytes as zipfile reads
 them and inflates them once the frame is whole: the frame's end is found by walking its block
 headers, its size is in its header (amber's writer always records it). Installed right after
-zipfile is first imported, only in compressed binaries.
+zipfile is first imported, in every binary that has zstd members (all but --no-compress builds).
 """
 
 ZSTD = 93
