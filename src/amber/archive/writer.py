@@ -95,9 +95,8 @@ MIN_ZSTD_SAVING = 0.03
 
 
 def _method(member: Member, zstd_level: int | None) -> int:
-    if member.name.startswith(PLAIN_PREFIX) or not member.data:
-        return DEFLATED if member.compress else STORED
-    if zstd_level is not None or member.zstd is not None:
+    zstd = (zstd_level is not None or member.zstd is not None) and member.data
+    if zstd and not member.name.startswith(PLAIN_PREFIX):
         return ZSTD
     return DEFLATED if member.compress else STORED
 

@@ -1,28 +1,21 @@
 /* _amber_zstd: Zstandard for the amber importer (CPython 3.13 has no zstd module).
  *
  * Built into the runtime ELF (Modules/Setup.local, *static*) against the recipe's
- * libzstd. The patched zipimport calls decompress() for archive members written
- * with zip method 93 (Zstandard), which amber writes by default for code, sources
- * and data. Only one call is offered, with the member's recorded size: the output
+ * libzstd. zipfile reading this binary (boot/zipzstd.py) and the patched zipimport,
+ * for a zip other than this binary, call decompress() for members written with zip
+ * method 93 (Zstandard), which amber writes by default. Only one call is offered, with the member's recorded size: the output
  * buffer is allocated once at that size and a frame that would produce more or less
  * is an error, so a damaged member can neither overrun nor balloon memory.
  *
- * Speed matters: an app imports hundreds of members at start. One decompression
- * context is kept and reused (creating one per call costs more than inflating a
- * small .pyc), under a lock instead of the GIL; members over LARGE_MEMBER bytes
- * get their own context with the GIL released. Every frame must carry zstd's
- * content checksum (XXH64, checked while decompressing): it replaces the zip CRC
- * check, which would cost more than the decompression saves.
+ * Decompressing is the C file layer's (amber_zstd_unpack in _amber_fs/archive.c): one kept
+ * context, and zstd's content checksum, which every frame must carry, checked instead of the
+ * zip CRC. Members over LARGE_MEMBER bytes are decompressed with the GIL released.
  */
 #define PY_SSIZE_T_CLEAN
 #include "Python.h"
-#define ZSTD_STATIC_LINKING_ONLY  /* ZSTD_getFrameHeader: the runtime links libzstd statically */
-#include <zstd.h>
+#include "_amber_fs/amber_fs.h"
 
 #define LARGE_MEMBER (1 << 20)
-
-static ZSTD_DCtx *shared_context;
-static PyMutex shared_lock;
 
 /* decompress(data, size, /) -> bytes of exactly `size` bytes. */
 static PyObject *
@@ -49,34 +42,16 @@ amber_zstd_decompress(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&data);
         return NULL;
     }
-    /* The checksum flag is in the frame header, which damage could clear: a frame without it is refused. */
-    ZSTD_FrameHeader header;
-    const char *problem = NULL;
-    if (ZSTD_getFrameHeader(&header, data.buf, (size_t)data.len) != 0 || header.frameType != ZSTD_frame) {
-        problem = "not a whole zstd frame";
-    }
-    else if (!header.checksumFlag) {
-        problem = "frame without a content checksum";
-    }
-    size_t made = 0;
-    if (problem == NULL && size <= LARGE_MEMBER) {
-        PyMutex_Lock(&shared_lock);
-        if (shared_context == NULL) {
-            shared_context = ZSTD_createDCtx();
-        }
-        made = shared_context == NULL ? (size_t)-1
-             : ZSTD_decompressDCtx(shared_context, PyBytes_AS_STRING(out), (size_t)size, data.buf, (size_t)data.len);
-        PyMutex_Unlock(&shared_lock);
-    }
-    else if (problem == NULL) {
+    const char *problem;
+    if (size > LARGE_MEMBER) {
         Py_BEGIN_ALLOW_THREADS
-        made = ZSTD_decompress(PyBytes_AS_STRING(out), (size_t)size, data.buf, (size_t)data.len);
+        problem = amber_zstd_unpack(data.buf, (size_t)data.len, PyBytes_AS_STRING(out), (size_t)size);
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&data);
-    if (problem == NULL && (ZSTD_isError(made) || made != (size_t)size)) {
-        problem = ZSTD_isError(made) ? ZSTD_getErrorName(made) : "size mismatch";
+    else {
+        problem = amber_zstd_unpack(data.buf, (size_t)data.len, PyBytes_AS_STRING(out), (size_t)size);
     }
+    PyBuffer_Release(&data);
     if (problem != NULL) {
         Py_DECREF(out);
         PyErr_Format(PyExc_ValueError, "zstd: %s", problem);

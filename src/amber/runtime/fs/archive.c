@@ -460,6 +460,26 @@ zstd_decompress(void *out, size_t size, const void *in, size_t in_size)
     return ZSTD_decompress(out, size, in, in_size);
 }
 
+/* One whole zstd frame of exactly `size` bytes into `out`, checked by zstd's content checksum, which the frame
+ * must carry (damage could clear the flag in its header). NULL, or why not. The importer (unpack below) and
+ * _amber_zstd (zipfile reading this binary's members) both decompress here. */
+const char *
+amber_zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
+{
+    ZSTD_FrameHeader frame;
+    if (ZSTD_getFrameHeader(&frame, in, in_size) != 0 || frame.frameType != ZSTD_frame) {
+        return "not a whole zstd frame";
+    }
+    if (!frame.checksumFlag) {
+        return "frame without a content checksum";
+    }
+    size_t made = zstd_decompress(out, size, in, in_size);
+    if (ZSTD_isError(made)) {
+        return ZSTD_getErrorName(made);
+    }
+    return made == size ? NULL : "size mismatch";
+}
+
 /* `size` bytes of one member's `packed` data, as `method` stored them, into `out`, checked: the CRC of
  * stored and deflated data; zstd's own checksum, which the frame must carry, for zstd. NULL, or why not. */
 static const char *
@@ -488,12 +508,7 @@ unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t meth
         }
     }
     else if (method == METHOD_ZSTD) {
-        ZSTD_FrameHeader frame;
-        if (ZSTD_getFrameHeader(&frame, packed, csize) != 0 || !frame.checksumFlag) {
-            return "does not decompress";  /* damage, or a frame that would go unchecked */
-        }
-        size_t made = zstd_decompress(out, size, packed, csize);
-        return ZSTD_isError(made) || made != size ? "does not decompress" : NULL;
+        return amber_zstd_unpack(packed, csize, out, size) != NULL ? "does not decompress" : NULL;
     }
     else {
         return "unknown compression method";
