@@ -8,6 +8,8 @@ documents; any other exception, a hang or a crash of the interpreter is a findin
           (`_read_amber_index`, `_AmberDirectory`), then `_get_data` of each member it lists
   zstd    the runtime's _amber_zstd.decompress (a checksummed frame of exactly the recorded size, else
           ValueError), which every compressed member goes through
+  lz4     the runtime's _amber_fs.unpack of an LZ4 member (the code every start runs): a block of
+          exactly the recorded size and CRC, else ValueError
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
 What it found is kept as a regression test (tests/test_zipimport_patch.py: a record offset past the
 index made seek() raise ValueError).
@@ -70,12 +72,24 @@ def fuzz_zstd(data):
         assert len(out) == size
 
 
+def fuzz_lz4(data):
+    """The runtime's C unpack of an LZ4 member, as a record gives it: size and CRC, then the block."""
+    from _amber_fs import unpack
+
+    size = int.from_bytes(data[:4], "little") % (1 << 21)
+    crc = int.from_bytes(data[4:8], "little")
+    with contextlib.suppress(ValueError):
+        out = unpack(data[8:], LZ4, size, crc)
+        assert len(out) == size
+
+
 def fuzz_elf(data):
     with contextlib.suppress(elf.ELFError):
         elf.dynamic_info(data)
 
 
-TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "elf": fuzz_elf}
+LZ4 = 0x4C34  # archive/writer.py's LZ4 (the runtime's Python has no amber package to import it from)
+TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "lz4": fuzz_lz4, "elf": fuzz_elf}
 
 
 def main():

@@ -208,21 +208,71 @@ def test_zstd_payloads_are_copied_not_recompressed(tmp_path):
     assert open_binary(again).members()[0].packed.payload == frame
 
 
+def test_lz4_members_round_trip_are_copied_and_stored_when_lz4_saves_too_little(tmp_path):
+    import os
+
+    import lz4.block
+
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import LZ4, STORED, ZSTD, Packed
+
+    code = b"\xf3\r\r\n" + b"LOAD_CONST STORE_NAME " * 300
+    members = [Member("hot.pyc", code, lz4=True), Member("noise.pyc", os.urandom(4096), lz4=True),
+               Member("both.pyc", code, lz4=True, zstd=9), Member(".amber/meta.json", code, lz4=True)]
+    path = _binary(tmp_path, members)
+    with zipfile.ZipFile(path) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+        assert zf.getinfo("hot.pyc").compress_size < len(code) // 4
+    assert methods == {"hot.pyc": LZ4, "noise.pyc": STORED, "both.pyc": ZSTD, ".amber/meta.json": STORED,
+                       ".amber/index": STORED}
+    back = {m.name: m for m in open_binary(path).members()}
+    assert back["hot.pyc"].data == code and back["hot.pyc"].lz4 and back["hot.pyc"].zstd is None
+    # A raw block (no frame, no size prefix): the index records both sizes.
+    assert lz4.block.decompress(back["hot.pyc"].packed.payload, uncompressed_size=len(code)) == code
+    # A block the writer (at its level 9) would never make itself proves it was copied, not recompressed.
+    fast = lz4.block.compress(code, mode="fast", store_size=False)
+    again = _binary(tmp_path, [Member("hot.pyc", code, lz4=True, packed=Packed(LZ4, fast))], "again")
+    assert open_binary(again).members()[0].packed.payload == fast
+
+
+def test_a_damaged_lz4_member_is_a_clear_error(tmp_path):
+    from amber.archive.reader import open_binary
+    from amber.errors import AmberError
+
+    code = b"\xf3\r\r\n" + b"LOAD_CONST STORE_NAME " * 300
+    path = _binary(tmp_path, [Member("hot.pyc", code, lz4=True)])
+    data = bytearray(path.read_bytes())
+    at = data.index(b"hot.pyc") + len("hot.pyc")  # the first member's data follows its local header's name
+    data[at + 20] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(AmberError, match="damaged archive member hot.pyc"):
+        open_binary(path).members()
+
+
+def test_the_lz4_method_number_is_the_runtimes():
+    from amber.archive.writer import LZ4
+    from amber.boot import zipzstd
+
+    header = (Path(__file__).parents[1] / "src/amber/runtime/fs/amber_fs.h").read_text()
+    assert f"#define AMBER_METHOD_LZ4 {LZ4:#06X}".replace("0X", "0x") in header
+    assert zipzstd.LZ4 == LZ4
+
+
 def test_packing_policies():
     from amber.archive import packing
 
     members = [Member("json/__init__.pyc", b"c" * 100), Member("json/__init__.py", b"s" * 100, compress=True),
                Member("_ssl.so", b"\x7fELF" + b"e" * 100, executable=True), Member("pkg/data.txt", b"d" * 100),
                Member("__amber_boot__.pyc", b"b" * 100), Member(".amber/build.json", b"{}", compress=True)]
-    default = {m.name: (m.zstd, m.compress) for m in packing.app_members(members, None)}
-    assert default == {"json/__init__.pyc": (packing.APP_LEVEL, False), "json/__init__.py": (packing.APP_LEVEL, True),
-                       "_ssl.so": (packing.APP_LEVEL, False), "pkg/data.txt": (packing.APP_LEVEL, False),
-                       "__amber_boot__.pyc": (None, False), ".amber/build.json": (None, True)}
+    default = {m.name: (m.zstd, m.compress, m.lz4) for m in packing.app_members(members, None, {"json/__init__.pyc"})}
+    assert default == {"json/__init__.pyc": (None, False, True), "json/__init__.py": (packing.APP_LEVEL, True, False),
+                       "_ssl.so": (packing.APP_LEVEL, False, False), "pkg/data.txt": (packing.APP_LEVEL, False, False),
+                       "__amber_boot__.pyc": (None, False, False), ".amber/build.json": (None, True, False)}
     # --no-compress: amber's layout before compression was the default, whatever the members were read as.
-    read_as_zstd = [Member(m.name, m.data, m.compress, m.executable, zstd=19) for m in members[:4]]
-    none = {m.name: (m.zstd, m.compress) for m in packing.app_members(read_as_zstd, False)}
-    assert none == {"json/__init__.pyc": (None, False), "json/__init__.py": (None, True),
-                    "_ssl.so": (None, False), "pkg/data.txt": (None, False)}
+    read_as_zstd = [Member(m.name, m.data, m.compress, m.executable, zstd=19, lz4=True) for m in members[:4]]
+    none = {m.name: (m.zstd, m.compress, m.lz4) for m in packing.app_members(read_as_zstd, False)}
+    assert none == {"json/__init__.pyc": (None, False, False), "json/__init__.py": (None, True, False),
+                    "_ssl.so": (None, False, False), "pkg/data.txt": (None, False, False)}
     assert packing.app_members(members, 3) == members and packing.every_member_level(3) == 3
     assert packing.every_member_level(None) is None and packing.every_member_level(False) is None
     runtime = {m.name: m.zstd for m in packing.runtime_members(members[:4])}

@@ -14,7 +14,8 @@ from amber.errors import AmberError
 from amber.runtime import cpython, libraries, sources
 from amber.runtime.recipe import library_hash, load_recipe, recipe_hash
 
-REQUIRED_LIBRARIES = {"zlib", "bzip2", "xz", "libffi", "zstd", "openssl", "sqlite", "ncurses", "libedit", "libuuid"}
+REQUIRED_LIBRARIES = {"zlib", "bzip2", "xz", "libffi", "zstd", "lz4", "openssl", "sqlite", "ncurses", "libedit",
+                      "libuuid"}
 
 
 def test_default_python_and_libraries_are_pinned():

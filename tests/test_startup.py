@@ -63,8 +63,11 @@ def test_startup_members_reach_through_packages_and_stop_at_functions():
     hot = startup_members(archive, ["app.cli", "encodings"])
     assert hot == {"app/__init__.pyc", "app/cli.pyc", "app/util.pyc", "app/_speed.cpython-313-x86_64-linux-gnu.so",
                    "json/__init__.pyc", "json/decoder.pyc"}
-    # The default packing stores the .pyc of those (an extension module is cached decompressed instead).
-    packed = {m.name: m.zstd for m in packing.app_members(archive, None, hot)}
+    # The default packing makes the .pyc of those LZ4 (an extension module is cached decompressed instead).
+    packed_members = {m.name: m for m in packing.app_members(archive, None, hot)}
+    assert packed_members["app/cli.pyc"].lz4 and packed_members["json/decoder.pyc"].lz4
+    assert not packed_members["json/tool.pyc"].lz4
+    packed = {name: m.zstd for name, m in packed_members.items()}
     assert packed["app/cli.pyc"] is None and packed["json/decoder.pyc"] is None
     assert packed["json/tool.pyc"] == packed["email/__init__.pyc"] == packing.APP_LEVEL
     assert packed["app/_speed.cpython-313-x86_64-linux-gnu.so"] == packing.APP_LEVEL

@@ -120,9 +120,9 @@ def test_app_loads_them_once_each_from_memory_or_the_cache(plain_and_compressed,
             runs[policy] = json.loads(out.stdout)
         assert not os.listdir(noexec)
     kept = sorted(p.relative_to(tmp_path / "auto" / "extract").parts[1] for p in (tmp_path / "auto").rglob("*.so"))
-    # _uuid (21 KB), _multibytecodec (37 KB) and the _hashlib stub stay in memory files
+    # _uuid (21 KB), _multibytecodec (35 KB), _elementtree (62 KB) and the _hashlib stub stay in memory files
     assert kept == sorted(f"{name}.cpython-313-x86_64-linux-gnu.so" for name in (
-        "_codecs_jp", "_decimal", "_elementtree", "_sqlite3", "_ssl", "pyexpat", "unicodedata"))
+        "_codecs_jp", "_decimal", "_sqlite3", "_ssl", "pyexpat", "unicodedata"))
     assert not (tmp_path / "memory").exists()
     mapped = runs["auto"]["ssl_mappings"]
     assert len(mapped) == 1 and mapped[0].startswith(str(tmp_path / "auto" / "extract")) and mapped[0].endswith(ssl_so)
@@ -144,23 +144,23 @@ def test_app_loads_them_once_each_from_memory_or_the_cache(plain_and_compressed,
 def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp_path: Path, clean_env, chroot):
     plain, compressed = plain_and_compressed
     archive = {b: b.stat().st_size - elf_size(b) for b in (plain, compressed)}  # the ELF is not compressed
-    assert archive[compressed] < 0.55 * archive[plain]  # this app imports much of the stdlib at start: stored
+    assert archive[compressed] < 0.5 * archive[plain]  # this app imports much of the stdlib at start: LZ4
     methods = {}
     for binary in (plain, compressed):
         with zipfile.ZipFile(binary) as zf:
             methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
-    ssl_so, ZSTD = "_ssl.cpython-313-x86_64-linux-gnu.so", 93
+    ssl_so, ZSTD, LZ4 = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34
     assert methods[compressed][ssl_so] == methods[compressed]["tomllib/_parser.pyc"] == ZSTD
     assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.py"] == ZSTD
-    # What every start runs is stored: the boot code, the entry module and what it imports at module level
-    # (json, and json's own imports), the interpreter's start-up modules.
-    for name in ("__amber_boot__.pyc", "stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc",
-                 "encodings/__init__.pyc"):
-        assert methods[compressed][name] == zipfile.ZIP_STORED, name
+    # What every start runs is LZ4: the entry module and what it imports at module level (json, and json's
+    # own imports), the interpreter's start-up modules; the boot code is stored.
+    for name in ("stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc", "encodings/__init__.pyc"):
+        assert methods[compressed][name] == LZ4, name
+    assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED
-    assert ZSTD not in methods[plain].values()
+    assert ZSTD not in methods[plain].values() and LZ4 not in methods[plain].values()
     expected = run([plain, *HEAVY], env=clean_env)
     got = run([compressed, *HEAVY], env=clean_env)
     assert got.returncode == 0, got.stderr
@@ -171,9 +171,9 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     out = chroot.run(["/app", *HEAVY])
     assert out.returncode == 0, out.stderr
     info = json.loads(run([*AMBER, "inspect", "--json", compressed]).stdout)
-    assert info["compression"] == {"policy": "default", "zstd_level": 9, "runtime_zstd_level": 19}
+    assert info["compression"] == {"policy": "default", "zstd_level": 9, "runtime_zstd_level": 19, "startup": "lz4"}
     text = run([*AMBER, "inspect", compressed]).stdout
-    assert "  members:  zstd: the standard library at level 19, the app at level 9, the code every start runs stored" \
+    assert "  members:  zstd: the standard library at level 19, the app at level 9, the code every start runs LZ4" \
         in text
 
 
@@ -198,19 +198,32 @@ RESOURCE_APP = '''\
 import importlib.metadata, importlib.resources, json, sys, zipfile, zoneinfo
 
 
+def lz4_member():
+    """This module's own .pyc, an LZ4 member (every start runs it), read again after a seek back."""
+    with zipfile.ZipFile(sys.executable) as zf:
+        info = zf.getinfo("resapp/__init__.pyc")
+        with zf.open(info) as f:
+            whole = f.read()
+            f.seek(0)  # a rewind past what zipfile buffered: a new decompressor
+            head = f.read(16)
+        return [info.compress_type, len(whole) == info.file_size, whole[:16] == head, zf.testzip()]
+
+
 def main():
     print(json.dumps({
         "resource": importlib.resources.files("resapp").joinpath("data.txt").read_text(),
         "zipfile": zipfile.ZipFile(sys.executable).read("resapp/data.txt").decode(),
         "tz": str(zoneinfo.ZoneInfo("Europe/Paris").utcoffset(__import__("datetime").datetime(2026, 7, 1))),
         "version": importlib.metadata.version("tzdata"),
+        "lz4": lz4_member(),
     }))
 '''
 
 
 def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tmp_path: Path, clean_env):
     """zoneinfo reads tzdata through importlib.resources' zip reader, i.e. zipfile, which knows no zstd:
-    a binary with zstd members teaches it (trimmed too: the zstd reader needs nothing the trim drops)."""
+    a binary with zstd members teaches it (trimmed too: the zstd reader needs nothing the trim drops), and
+    the LZ4 members of the code every start runs, which zipfile.testzip() reads with all the others."""
     project = tmp_path / "resapp"
     (project / "resapp").mkdir(parents=True)
     (project / "resapp" / "__init__.py").write_text(RESOURCE_APP)
@@ -226,4 +239,4 @@ def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tm
     out = run([binary], env=clean_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"resource": "payload " * 100, "zipfile": "payload " * 100, "tz": "2:00:00",
-                                      "version": "2026.6"}
+                                      "version": "2026.6", "lz4": [0x4C34, True, True, None]}

@@ -136,8 +136,9 @@ def describe_compression(record: dict) -> str:
     its --compress level)."""
     policy = record.get("policy", "level")
     if policy == "default":
+        startup = "LZ4" if record.get("startup") == "lz4" else "stored"  # stored: amber before LZ4
         return (f"zstd: the standard library at level {record['runtime_zstd_level']}, the app at level "
-                f"{record['zstd_level']}, the code every start runs stored (the default)")
+                f"{record['zstd_level']}, the code every start runs {startup} (the default)")
     if policy == "none":
         return "code and native objects stored, sources and data deflated (--no-compress)"
     return f"zstd level {record['zstd_level']} (--compress)"

@@ -1,8 +1,8 @@
-"""Zstandard for archive members, on whichever Python runs amber.
+"""Zstandard and LZ4 for archive members, on whichever Python runs amber.
 
-Compressing needs the `zstandard` library (a pinned dependency of amber). Decompressing
-uses it too, or, inside an amber binary (a self-built amber), the runtime's built-in
-`_amber_zstd`, which is what the patched zipimport decompresses with at run time.
+Compressing needs the `zstandard` and `lz4` libraries (pinned dependencies of amber). Decompressing
+uses them too, or, for zstd inside an amber binary (a self-built amber), the runtime's built-in
+`_amber_zstd`. At run time the runtime's C file layer decompresses both (runtime/fs/archive.c).
 """
 
 from __future__ import annotations
@@ -29,3 +29,28 @@ def zstd_decompress(data: bytes, size: int) -> bytes:
             raise ValueError(f"zstd: {len(out)} bytes, expected {size}") from None
         return out
     return decompress(data, size)
+
+
+# LZ4's high-compression level: its decompression is as fast at any level, and levels over 9 save under
+# 0.5% on .pyc files for several times the build time.
+LZ4_LEVEL = 9
+
+
+def lz4_compress(data: bytes) -> bytes:
+    """One raw LZ4 block (no frame: the archive's index records both sizes, and the zip CRC checks it)."""
+    import lz4.block
+
+    return lz4.block.compress(data, mode="high_compression", compression=LZ4_LEVEL, store_size=False)
+
+
+def lz4_decompress(data: bytes, size: int) -> bytes:
+    """The `size` bytes of one raw block."""
+    import lz4.block
+
+    try:
+        out = lz4.block.decompress(data, uncompressed_size=size)
+    except lz4.block.LZ4BlockError as exc:
+        raise ValueError(f"lz4: {exc}") from None
+    if len(out) != size:
+        raise ValueError(f"lz4: {len(out)} bytes, expected {size}")
+    return out

@@ -3,24 +3,26 @@
 Three policies, one per value of `amber build`'s `compress` option:
 
   None (the default)   every member Zstandard-compressed (the writer stores one that would save under
-                       3%), except amber's metadata (`.amber/`, which any zip tool must read) and the code
-                       every start runs: the boot modules, and the .pyc files builder/startup.py finds
-                       the interpreter and the entry points import when they start. The runtime's
-                       standard library comes already compressed at RUNTIME_LEVEL (runtime/stdlib.py),
-                       so it is copied, not compressed again; the app's own members are compressed at
-                       APP_LEVEL, which keeps builds fast (zstd's level 19 is ten times slower than 9
-                       for a few per cent).
+                       3%), except amber's metadata (`.amber/`, which any zip tool must read), the boot
+                       modules (stored), and the code every start runs: the .pyc files builder/startup.py
+                       finds the interpreter and the entry points import when they start, which are LZ4
+                       blocks. The runtime's standard library comes already compressed at RUNTIME_LEVEL
+                       (runtime/stdlib.py), so it is copied, not compressed again; the app's own members
+                       are compressed at APP_LEVEL, which keeps builds fast (zstd's level 19 is ten times
+                       slower than 9 for a few per cent).
   False (--no-compress) the layout of amber before compression became the default: .pyc and native code
                        stored, sources and data deflated. For comparing, and for an app whose start-up
-                       imports so much that even zstd's speed shows.
+                       imports so much that even LZ4's speed shows.
   a level (--compress N) every member but the metadata at level N.
 
-Why the start-up code is stored: zstd decompresses code at 0.5-0.7 GB/s on a 2-core Xeon VM, about
-1.5 ms per MB imported (the CRC check it replaces, zstd's own checksum being checked instead, gives
-back a third): 6-10% of a Flask or Django start when everything was compressed. What is read later,
-or never (sources, tests, most of the stdlib), costs nothing at start. The importer reads a member of
-its own binary in one C call (one pread, a kept decompression context), 3-4 times cheaper than
-zipimport's own reading. bench/size.py measures both against --no-compress.
+Why the start-up code is LZ4: zstd decompresses code at 0.5-0.8 GB/s on a 2-core Xeon VM, about
+1.5 ms per MB imported, 6-10% of a Flask or Django start when everything was zstd. LZ4 decompresses the
+same .pyc files at 2.4 GB/s, and its blocks are half their size (stdlib .pyc: 10.5 MB, 5.1 MB as LZ4,
+4.1 MB as zstd level 19), so the code every start reads costs half the room of storing it for a
+fraction of a millisecond per MB. What is read later, or never (sources, tests, most of the stdlib),
+costs nothing at start. The importer reads a member of its own binary in one C call (one pread, a
+kept decompression context), 3-4 times cheaper than zipimport's own reading. bench/size.py measures
+both against --no-compress.
 """
 
 from __future__ import annotations
@@ -46,14 +48,15 @@ def runtime_members(members: list[Member]) -> list[Member]:
 
 def app_members(members: list[Member], compress: bool | int | None, startup: set[str] = frozenset()) -> list[Member]:
     """An app archive's members as `compress` (see the module's docstring) stores them; by default the .pyc
-    files named in `startup` (the code every start runs: builder/startup.py) are stored too."""
+    files named in `startup` (the code every start runs: builder/startup.py) are LZ4."""
     if compress is None:
         return [m if m.name.startswith(PLAIN_PREFIX) else
-                replace(m, zstd=None, compress=False) if _is_boot(m.name) or _hot(m.name, startup) else
-                replace(m, zstd=APP_LEVEL) for m in members]
+                replace(m, zstd=None, compress=False, lz4=False) if _is_boot(m.name) else
+                replace(m, zstd=None, compress=False, lz4=True) if _hot(m.name, startup) else
+                replace(m, zstd=APP_LEVEL, lz4=False) for m in members]
     if compress is False:
         return [m if m.name.startswith(PLAIN_PREFIX) else
-                replace(m, zstd=None, compress=(m.compress or m.name.endswith(".py"))
+                replace(m, zstd=None, lz4=False, compress=(m.compress or m.name.endswith(".py"))
                         and not (m.name.endswith(".pyc") or is_elf(m.data))) for m in members]
     return members  # a level: write_archive compresses every member at it
 
@@ -63,7 +66,7 @@ def _is_boot(name: str) -> bool:
 
 
 def _hot(name: str, startup: set[str]) -> bool:
-    """Compiled code that every start reads: stored (its shared objects are decompressed once, into the
+    """Compiled code that every start reads: LZ4 (its shared objects are decompressed once, into the
     extraction cache, or are small)."""
     return name.endswith(".pyc") and name in startup
 
@@ -76,7 +79,8 @@ def every_member_level(compress: bool | int | None) -> int | None:
 def manifest_record(compress: bool | int | None) -> dict:
     """What `.amber/build.json` says of the members' compression (`amber inspect` shows it)."""
     if compress is None:
-        return {"policy": "default", "zstd_level": APP_LEVEL, "runtime_zstd_level": RUNTIME_LEVEL}
+        return {"policy": "default", "zstd_level": APP_LEVEL, "runtime_zstd_level": RUNTIME_LEVEL,
+                "startup": "lz4"}
     if compress is False:
         return {"policy": "none", "zstd_level": None}
     return {"policy": "level", "zstd_level": every_member_level(compress)}

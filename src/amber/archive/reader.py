@@ -11,7 +11,7 @@ from pathlib import Path
 
 from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
 from amber.archive.packing import RUNTIME_LEVEL
-from amber.archive.writer import DEFLATED, STORED, ZSTD, Member, Packed
+from amber.archive.writer import DEFLATED, LZ4, STORED, ZSTD, Member, Packed
 from amber.errors import AmberError
 
 LOCAL_HEADER_SIZE = 30
@@ -54,13 +54,16 @@ class AmberBinary:
                 local = f.read(LOCAL_HEADER_SIZE)
                 f.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
                 payload = f.read(csize)
-                data = _unpack(name, method, payload, size)
+                try:
+                    data = _unpack(name, method, payload, size)
+                except ValueError as exc:
+                    raise AmberError(f"{self.path}: damaged archive member {name} ({exc})") from None
                 if zlib.crc32(data) != crc or len(data) != size:
                     raise AmberError(f"{self.path}: damaged archive member {name} (CRC mismatch)")
                 found.append(Member(name, data, compress=method == DEFLATED,
                                     executable=bool(modes.get(name, 0) & 0o111),
                                     packed=Packed(method, payload) if method != STORED else None,
-                                    zstd=RUNTIME_LEVEL if method == ZSTD else None))
+                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method == LZ4))
         return found
 
 
@@ -73,6 +76,10 @@ def _unpack(name: str, method: int, payload: bytes, size: int) -> bytes:
         from amber.archive.codecs import zstd_decompress
 
         return zstd_decompress(payload, size)
+    if method == LZ4:
+        from amber.archive.codecs import lz4_decompress
+
+        return lz4_decompress(payload, size)
     raise AmberError(f"archive member {name} uses an unknown compression method ({method})")
 
 

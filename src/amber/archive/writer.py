@@ -20,6 +20,9 @@ from amber.archive.format import INDEX_NAME, RECORD, Trailer
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 MAX_U32 = 0xFFFFFFFF
 STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
+# amber's own method: one raw LZ4 block, for the code every start reads (runtime/fs/amber_fs.h has the
+# same number; APPNOTE assigns none to LZ4). zipfile learns it in a running binary (boot/zipzstd.py).
+LZ4 = 0x4C34
 DEFLATE_LEVEL = 9
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
@@ -40,7 +43,7 @@ class Packed:
 
 @dataclass(frozen=True)
 class Member:
-    """One file to store: its name in the archive, its bytes, how to compress it (zstd, deflate or not)."""
+    """One file to store: its name in the archive, its bytes, how to compress it (zstd, LZ4, deflate or not)."""
 
     name: str
     data: bytes
@@ -48,6 +51,7 @@ class Member:
     executable: bool = False
     packed: Packed | None = None  # the compressed bytes this member was read with, if any
     zstd: int | None = None  # Zstandard at this level (over `compress`), unless that saves too little
+    lz4: bool = False  # LZ4 (over `compress`; `zstd` wins), unless that saves too little
 
 
 def _date_time(timestamp: int) -> tuple[int, int, int, int, int, int]:
@@ -91,19 +95,22 @@ def marshal_index(names: list[str], records: bytes) -> bytes:
 
 # A Zstandard payload must save this share of a member's size, or the member is stored: already
 # compressed files (wheels, images) and tiny ones cost a decompression at every read for nothing.
-MIN_ZSTD_SAVING = 0.03
+# A zstd or LZ4 payload must save this much, or the member is stored: reading a stored member costs less.
+MIN_SAVING = 0.03
 
 
 def _method(member: Member, zstd_level: int | None) -> int:
-    zstd = (zstd_level is not None or member.zstd is not None) and member.data
-    if zstd and not member.name.startswith(PLAIN_PREFIX):
-        return ZSTD
+    if member.data and not member.name.startswith(PLAIN_PREFIX):
+        if zstd_level is not None or member.zstd is not None:
+            return ZSTD
+        if member.lz4:
+            return LZ4
     return DEFLATED if member.compress else STORED
 
 
 def _payload(member: Member, method: int, zstd_level: int | None) -> tuple[int, bytes]:
     """(method, the member's bytes as it stores them): reused from `packed` when it is already in that
-    method; a Zstandard payload that saves less than MIN_ZSTD_SAVING is stored instead."""
+    method; a zstd or LZ4 payload that saves less than MIN_SAVING is stored instead."""
     if method == STORED:
         return method, member.data
     if member.packed is not None and member.packed.method == method:
@@ -111,12 +118,15 @@ def _payload(member: Member, method: int, zstd_level: int | None) -> tuple[int, 
     if method == DEFLATED:
         deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
         return method, deflate.compress(member.data) + deflate.flush()
-    from amber.archive.codecs import zstd_compress
+    from amber.archive.codecs import lz4_compress, zstd_compress
 
-    level = zstd_level if zstd_level is not None else member.zstd
-    assert level is not None
-    payload = zstd_compress(member.data, level)
-    if len(payload) > len(member.data) * (1 - MIN_ZSTD_SAVING):
+    if method == LZ4:
+        payload = lz4_compress(member.data)
+    else:
+        level = zstd_level if zstd_level is not None else member.zstd
+        assert level is not None
+        payload = zstd_compress(member.data, level)
+    if len(payload) > len(member.data) * (1 - MIN_SAVING):
         return STORED, member.data
     return method, payload
 
@@ -135,7 +145,7 @@ class _ZipWriter:
         """Write one member; returns the absolute offset of its local header."""
         encoded = name.encode("utf-8")
         utf8 = 0 if name.isascii() else 0x800
-        version = 63 if method == ZSTD else 20
+        version = 20 if method in (STORED, DEFLATED) else 63
         header = self.out.tell()
         if header - self.start > MAX_U32 or len(payload) > MAX_U32 or size > MAX_U32:
             raise ValueError(f"{name}: archives and members over 4 GiB are not supported")

@@ -24,7 +24,7 @@ APP_TABLE = {
     "EXTRACT": "top-level name -> (cache key, system sonames)",
     "EXECUTABLES": "programs started by path",
     "TRIMMED": "stdlib modules left out (--trim; ensurepip by default) -> why",
-    "ZSTD": "members are zstd: zipfile must learn to read them",
+    "ZSTD": "members are zstd or LZ4: zipfile must learn to read them",
     "NATIVE_POLICY": "AMBER_NATIVE when the environment sets none ([tool.amber] native)",
 }
 

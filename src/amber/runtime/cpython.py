@@ -162,9 +162,13 @@ def build(rec: PythonRecipe, tools: Toolchain, deps: Path, workroot: Path, log: 
         # Every link drops the sections nothing references (lld puts each function of LTO code in its own).
         # (zig cc passes no --icf to lld.)
         env["LDFLAGS_NODIST"] = "-Wl,--gc-sections"
+        # No unwind tables (.eh_frame, 0.4 MB): C code never unwinds through the interpreter's frames. glibc's
+        # pthread_exit (a daemon thread at exit) stops at the first frame without them and still ends the
+        # thread; extension modules keep their own tables.
+        env["CFLAGS_NODIST"] = "-fno-asynchronous-unwind-tables -fno-unwind-tables"
         if rec.lto:
             # Not configure's --with-lto: it only recognises a compiler named clang/gcc.
-            env["CFLAGS_NODIST"] = "-flto=thin"
+            env["CFLAGS_NODIST"] += " -flto=thin"
             env["LDFLAGS_NODIST"] += " -flto=thin"
         env["LDFLAGS"] = " ".join(part for part in (f"-L{deps}/lib", target.link_flags) if part)
         env["LIBS"] = "-lpthread -ldl -lm -lrt -lutil"

@@ -92,6 +92,42 @@ amber_fs_read_member(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* unpack(data, method, size, crc) -> bytes: one member's packed bytes, decompressed and checked as
+ * read_member does (for zipfile reading this binary's LZ4 members, and the fuzzer). */
+static PyObject *
+amber_fs_unpack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "unpack(data, method, size, crc)");
+        return NULL;
+    }
+    unsigned long method = PyLong_AsUnsignedLong(args[1]);
+    unsigned long size = PyLong_AsUnsignedLong(args[2]);
+    unsigned long crc = PyLong_AsUnsignedLong(args[3]);
+    if (PyErr_Occurred() || PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (data.len > UINT32_MAX || size > UINT32_MAX || method > UINT16_MAX || crc > UINT32_MAX) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "impossible size");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    const char *why = NULL;
+    if (out != NULL) {
+        why = amber_unpack(data.buf, (uint32_t)data.len, (uint32_t)size, (uint16_t)method, (uint32_t)crc,
+                           (unsigned char *)PyBytes_AS_STRING(out));
+    }
+    PyBuffer_Release(&data);
+    if (why != NULL) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_ValueError, why);
+        return NULL;
+    }
+    return out;
+}
+
 static PyMethodDef amber_fs_methods[] = {
     {"prefix", amber_fs_prefix, METH_NOARGS,
      "prefix() -> str: '<binary>/', under which C code's open/stat/opendir/dlopen/execve read the archive "
@@ -105,6 +141,9 @@ static PyMethodDef amber_fs_methods[] = {
     {"read_member", (PyCFunction)(void (*)(void))amber_fs_read_member, METH_FASTCALL,
      "read_member(header, name, csize, size, method, crc) -> bytes: a member of this binary's archive, by its "
      "index record, decompressed and checked (ValueError names the damage)."},
+    {"unpack", (PyCFunction)(void (*)(void))amber_fs_unpack, METH_FASTCALL,
+     "unpack(data, method, size, crc) -> bytes: a member's packed bytes decompressed and checked like "
+     "read_member's (ValueError names the damage)."},
     {NULL, NULL, 0, NULL},
 };
 
