@@ -17,6 +17,7 @@ parsing them, so imports made dynamically are not seen).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import shutil
 import subprocess
@@ -186,17 +187,24 @@ def startup_modules(runtime: Path, boot_files: list[Path]) -> set[str]:
     return interpreter_modules(runtime, boot_files).with_boot
 
 
-@dataclass
+@dataclass(frozen=True)
 class InterpreterModules:
-    bare: set[str]  # what the interpreter itself imports while it starts
-    with_boot: set[str]  # that, plus the boot modules' imports and what those load
-    builtins: set[str]  # sys.builtin_module_names
+    bare: frozenset[str]  # what the interpreter itself imports while it starts
+    with_boot: frozenset[str]  # that, plus the boot modules' imports and what those load
+    builtins: frozenset[str]  # sys.builtin_module_names
 
 
 def interpreter_modules(runtime: Path, boot_files: list[Path]) -> InterpreterModules:
     """The modules the runtime loads at start, with and without what the boot code may import, and its
-    built-in modules. Asking the runtime itself is exact and costs one interpreter start; only done when
-    something is to be excluded or trimmed."""
+    built-in modules. Asking the runtime itself is exact and costs one interpreter start, once per build
+    (a --trim build and the default packing's start-up set both ask): the answer is kept for the same
+    runtime file and boot files."""
+    st = runtime.stat()
+    return _ask_runtime(runtime, st.st_size, st.st_mtime_ns, tuple(boot_files))
+
+
+@functools.lru_cache(maxsize=4)
+def _ask_runtime(runtime: Path, _size: int, _mtime_ns: int, boot_files: tuple[Path, ...]) -> InterpreterModules:
     wanted = set()
     for path in boot_files:
         wanted |= {name for name in imports_of(path.read_bytes()) if not name.startswith("__amber_")}
@@ -211,5 +219,5 @@ def interpreter_modules(runtime: Path, boot_files: list[Path]) -> InterpreterMod
     proc = subprocess.run([str(runtime), "-I", "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise AmberError(f"cannot list the start-up modules of {runtime}: {proc.stderr.strip()[-200:]}")
-    bare, with_boot, builtins = (set(line.split()) for line in proc.stdout.splitlines())
+    bare, with_boot, builtins = (frozenset(line.split()) for line in proc.stdout.splitlines())
     return InterpreterModules(bare, with_boot, builtins)

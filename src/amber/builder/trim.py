@@ -31,7 +31,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,7 +289,7 @@ def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable
     return roots
 
 
-def trim_stdlib(graph: StdlibGraph, roots: References, startup: set[str], keep: list[str]) -> TrimResult:
+def trim_stdlib(graph: StdlibGraph, roots: References, startup: Set[str], keep: list[str]) -> TrimResult:
     """The stdlib members the roots can reach, plus each `keep` module's whole subtree."""
     stdlib = graph.members
     for name in keep:
