@@ -93,9 +93,8 @@ def marshal_index(names: list[str], records: bytes) -> bytes:
     return bytes(out)
 
 
-# A Zstandard payload must save this share of a member's size, or the member is stored: already
+# A zstd or LZ4 payload must save this share of a member's size, or the member is stored: already
 # compressed files (wheels, images) and tiny ones cost a decompression at every read for nothing.
-# A zstd or LZ4 payload must save this much, or the member is stored: reading a stored member costs less.
 MIN_SAVING = 0.03
 
 

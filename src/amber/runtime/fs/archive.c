@@ -487,7 +487,7 @@ amber_zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
  * not. _amber_fs.unpack calls it too, for zipfile and the fuzzer. */
 const char *
 amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t method, uint32_t crc,
-       unsigned char *out)
+             unsigned char *out)
 {
     if (method == METHOD_STORED) {
         if (csize != size) {
