@@ -7,7 +7,7 @@ documents; any other exception, a hang or a crash of the interpreter is a findin
   index   the patched zipimport's amber trailer + index reader and its lazy directory
           (`_read_amber_index`, `_AmberDirectory`), then `_get_data` of each member it lists
   zstd    the runtime's _amber_zstd.decompress (a checksummed frame of exactly the recorded size, else
-          ValueError), which every compressed member goes through
+          ValueError): the C file layer's amber_zstd_unpack, which every zstd member goes through
   lz4     the runtime's _amber_fs.unpack of an LZ4 member (the code every start runs): a block of
           exactly the recorded size and CRC, else ValueError
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object

@@ -1,9 +1,10 @@
 /* _amber_zstd: Zstandard for the amber importer (CPython 3.13 has no zstd module).
  *
  * Built into the runtime ELF (Modules/Setup.local, *static*) against the recipe's
- * libzstd. zipfile reading this binary (boot/zipzstd.py) and the patched zipimport,
- * for a zip other than this binary, call decompress() for members written with zip
- * method 93 (Zstandard), which amber writes by default. Only one call is offered, with the member's recorded size: the output
+ * libzstd. The patched zipimport, for a zip other than this binary, and amber's build side
+ * running in a self-built amber (archive/codecs.py) call decompress() for members written
+ * with zip method 93 (Zstandard). This binary's own members are read through
+ * _amber_fs (read_member, unpack). Only one call is offered, with the member's recorded size: the output
  * buffer is allocated once at that size and a frame that would produce more or less
  * is an error, so a damaged member can neither overrun nor balloon memory.
  *
