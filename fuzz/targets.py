@@ -6,8 +6,8 @@ Each target feeds atheris-mutated bytes to one reader and accepts only the error
 documents; any other exception, a hang or a crash of the interpreter is a finding.
   index   the patched zipimport's amber trailer + index reader and its lazy directory
           (`_read_amber_index`, `_AmberDirectory`), then `_get_data` of each member it lists
-  zstd    the runtime's _amber_zstd.decompress (a checksummed frame of exactly the recorded size, else
-          ValueError): the C file layer's amber_zstd_unpack, which every zstd member goes through
+  zstd    the runtime's _amber_fs.unpack of a zstd member (a checksummed frame of exactly the recorded
+          size, else ValueError), the C function every zstd member goes through
   lz4     the runtime's _amber_fs.unpack of an LZ4 member (the code every start runs): a block of
           exactly the recorded size and CRC, else ValueError
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
@@ -63,12 +63,13 @@ def fuzz_index(data):
 
 
 def fuzz_zstd(data):
-    """The runtime's _amber_zstd, as the importer calls it: a size from the member's record and the payload."""
-    from _amber_zstd import decompress
+    """The runtime's C unpack of a zstd member, as the importer calls it: a size from the member's record and
+    the payload (zstd's checksum replaces the CRC)."""
+    from _amber_fs import unpack
 
     size = int.from_bytes(data[:4], "little") % (1 << 21)  # a record's size, kept within memory
     with contextlib.suppress(ValueError):
-        out = decompress(data[4:], size)
+        out = unpack(data[4:], ZSTD, size, 0)
         assert len(out) == size
 
 
@@ -88,7 +89,7 @@ def fuzz_elf(data):
         elf.dynamic_info(data)
 
 
-LZ4 = 0x4C34  # archive/writer.py's LZ4 (the runtime's Python has no amber package to import it from)
+ZSTD, LZ4 = 93, 0x4C34  # archive/writer.py's (the runtime's Python has no amber package to import them from)
 TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "lz4": fuzz_lz4, "elf": fuzz_elf}
 
 

@@ -240,3 +240,29 @@ def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tm
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"resource": "payload " * 100, "zipfile": "payload " * 100, "tz": "2:00:00",
                                       "version": "2026.6", "lz4": [0x4C34, True, True, None]}
+
+
+def test_another_zips_zstd_members_import_and_a_damaged_one_is_named(runtime: Path, tmp_path: Path, clean_env):
+    """zipimport reads a zip other than the binary (a zipapp on sys.path) through the same C unpack as the
+    binary's own members: a zstd member imports, a damaged one is a ZipImportError naming it."""
+    import io
+
+    from amber.archive.writer import ZSTD, Member, write_archive
+
+    buf = io.BytesIO()
+    write_archive(buf, [Member("zmod.py", b"X = 42\n" * 50, zstd=9)])
+    good = tmp_path / "good.zip"
+    good.write_bytes(buf.getvalue())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("zmod.py")
+    assert info.compress_type == ZSTD
+    damaged = bytearray(good.read_bytes())
+    damaged[info.header_offset + 30 + len("zmod.py") + 12] ^= 0xFF
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(damaged))
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import zmod; print(zmod.X)"
+    out = run([runtime, "-I", "-c", code, good], env=clean_env)
+    assert out.returncode == 0 and out.stdout.strip() == "42", out.stderr
+    out = run([runtime, "-I", "-c", code, bad], env=clean_env)
+    assert out.returncode == 1
+    assert "zipimport.ZipImportError: amber: damaged archive member" in out.stderr and "zmod.py" in out.stderr

@@ -1,8 +1,8 @@
 """Zstandard and LZ4 for archive members, on whichever Python runs amber.
 
-Compressing needs the `zstandard` and `lz4` libraries (pinned dependencies of amber). Decompressing
-uses them too, or, for zstd inside an amber binary (a self-built amber), the runtime's built-in
-`_amber_zstd`. At run time the runtime's C file layer decompresses both (runtime/fs/archive.c).
+Compressing and decompressing both use the `zstandard` and `lz4` libraries (pinned dependencies of
+amber, carried by a self-built amber too). At run time the runtime's C file layer decompresses both
+(runtime/fs/archive.c).
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ def zstd_compress(data: bytes, level: int) -> bytes:
 
 
 def zstd_decompress(data: bytes, size: int) -> bytes:
-    """The `size` bytes of one frame."""
-    try:
-        from _amber_zstd import decompress  # type: ignore[import-not-found]
-    except ImportError:
-        import zstandard
+    """The `size` bytes of one frame (zstd checks its checksum), else ValueError."""
+    import zstandard
 
+    try:
         out = zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
-        if len(out) != size:
-            raise ValueError(f"zstd: {len(out)} bytes, expected {size}") from None
-        return out
-    return decompress(data, size)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"zstd: {exc}") from None
+    if len(out) != size:
+        raise ValueError(f"zstd: {len(out)} bytes, expected {size}")
+    return out
 
 
 # LZ4's high-compression level: its decompression is as fast at any level, and levels over 9 save under

@@ -27,7 +27,7 @@ PATCH_DIR = RUNTIME_DIR / "patches"
 LAUNCHER = RUNTIME_DIR / "launcher.c"
 # amber's own C modules, copied into Modules/ under these names (see extensions.toml).
 # amber's own built-in modules, copied into Modules/ (a directory whole: extensions.toml names its files).
-OWN_MODULES = {"_amber_zstd.c": RUNTIME_DIR / "amber_zstd.c", "_amber_fs": RUNTIME_DIR / "fs"}
+OWN_MODULES = {"_amber_fs": RUNTIME_DIR / "fs"}
 
 @dataclass
 class StagedPython:

@@ -25,7 +25,7 @@ PACKAGE_DIR = RUNTIME_DIR.parent
 HASHED_INPUTS = (
     "runtime/recipe.toml", "runtime/extensions.toml", "runtime/patches", "runtime/launcher.c",
     "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
-    "runtime/stdlib.py", "runtime/amber_zstd.c", "runtime/fs", "archive/format.py", "archive/writer.py",
+    "runtime/stdlib.py", "runtime/fs", "archive/format.py", "archive/writer.py",
     "archive/compile.py", "archive/compile_worker.py",
 )
 

@@ -79,7 +79,6 @@ INTERNAL int amber_under_binary(const char *path, char *name);
 INTERNAL int amber_other_name(int dirfd, const char *path, char *name);
 INTERNAL int amber_join(const char *directory, const char *relative, char *name);
 INTERNAL struct member *amber_lookup(const char *name, int *is_dir);
-INTERNAL const char *amber_zstd_unpack(const void *in, size_t in_size, void *out, size_t size);
 /* The zip method of amber's raw LZ4 blocks (archive/writer.py's LZ4): not one APPNOTE assigns. */
 #define AMBER_METHOD_LZ4 0x4C34
 INTERNAL const char *amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t method,

@@ -463,10 +463,9 @@ zstd_decompress(void *out, size_t size, const void *in, size_t in_size)
 }
 
 /* One whole zstd frame of exactly `size` bytes into `out`, checked by zstd's content checksum, which the frame
- * must carry (damage could clear the flag in its header). NULL, or why not. The importer (unpack below) and
- * _amber_zstd (zipfile reading this binary's members) both decompress here. */
-const char *
-amber_zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
+ * must carry (damage could clear the flag in its header). NULL, or why not. */
+static const char *
+zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
 {
     ZSTD_FrameHeader frame;
     if (ZSTD_getFrameHeader(&frame, in, in_size) != 0 || frame.frameType != ZSTD_frame) {
@@ -484,7 +483,8 @@ amber_zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
 
 /* `size` bytes of one member's `packed` data, as `method` stored them, into `out`, checked: the CRC of
  * stored, deflated and LZ4 data; zstd's own checksum, which the frame must carry, for zstd. NULL, or why
- * not. _amber_fs.unpack calls it too, for zipfile and the fuzzer. */
+ * not. _amber_fs.unpack calls it too: zipfile, zipimport for another zip, and amber's build side in a
+ * self-built amber. */
 const char *
 amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t method, uint32_t crc,
              unsigned char *out)
@@ -511,7 +511,7 @@ amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_
         }
     }
     else if (method == METHOD_ZSTD) {
-        return amber_zstd_unpack(packed, csize, out, size) != NULL ? "does not decompress" : NULL;
+        return zstd_unpack(packed, csize, out, size) != NULL ? "does not decompress" : NULL;
     }
     else if (method == METHOD_LZ4) {
         /* one raw LZ4 block (the start-up code: it decompresses three times faster than zstd); the

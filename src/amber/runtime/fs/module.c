@@ -93,7 +93,9 @@ amber_fs_read_member(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* unpack(data, method, size, crc) -> bytes: one member's packed bytes, decompressed and checked as
- * read_member does (for zipfile reading this binary's LZ4 members, and the fuzzer). */
+ * read_member does: for zipfile reading this binary, zipimport reading another zip's zstd members,
+ * amber's build side in a self-built amber, and the fuzzer. Exactly `size` bytes or ValueError, so a
+ * damaged member can neither overrun nor balloon memory. */
 static PyObject *
 amber_fs_unpack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -115,7 +117,13 @@ amber_fs_unpack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     const char *why = NULL;
-    if (out != NULL) {
+    if (out != NULL && size > (1 << 20)) {  /* a large member: other threads run meanwhile */
+        Py_BEGIN_ALLOW_THREADS
+        why = amber_unpack(data.buf, (uint32_t)data.len, (uint32_t)size, (uint16_t)method, (uint32_t)crc,
+                           (unsigned char *)PyBytes_AS_STRING(out));
+        Py_END_ALLOW_THREADS
+    }
+    else if (out != NULL) {
         why = amber_unpack(data.buf, (uint32_t)data.len, (uint32_t)size, (uint16_t)method, (uint32_t)crc,
                            (unsigned char *)PyBytes_AS_STRING(out));
     }
