@@ -1,18 +1,18 @@
-"""The code an app runs when it starts, found without running it: stored uncompressed.
+"""The code an app runs when it starts, found without running it: LZ4 instead of zstd.
 
-Decompressing is most of what compression costs a warm start (zstd: about 1.5 ms per MB of
-.pyc on a 2-core VM), and a start reads the same modules every time: the interpreter's own
-start-up modules, amber's boot code, and what the entry points import when their modules are
-executed. Those are found statically: from each script's module, the imports made at module
-level (in `if`, `try`, `with` and class bodies too, not in functions), followed through
-every module they reach, sources parsed with `ast` (a file the build machine's Python cannot
-parse is read line by line: `import x` / `from x import y` at column 0). archive/packing.py
-stores the `.pyc` files of the modules reached and compresses everything else, which an app
-reads, if at all, after it started (imports in functions, plugins, the tests wheels ship,
-sources for tracebacks).
+Decompressing is most of what compression costs a warm start (zstd: about 1.5 ms per MB of .pyc on
+a 2-core VM, LZ4 three times less), and a start reads the same modules every time: the
+interpreter's own start-up modules, amber's boot code, and what the entry points import when their
+modules are executed. Those are found statically: from each script's module, the imports made at
+module level (in `if`, `try`, `with` and class bodies too, not in functions), followed through every
+module they reach, sources parsed with `ast` (a file the build machine's Python cannot parse is
+read line by line: `import x` / `from x import y` at column 0). archive/packing.py makes the `.pyc`
+files of the modules reached LZ4 blocks and compresses everything else with zstd, which an app
+reads, if at all, after it started (imports in functions, plugins, the tests wheels ship, sources
+for tracebacks).
 
 What the scan cannot see (an `importlib.import_module(name)` at start, Django's settings)
-stays compressed: such an app pays the decompression of those modules, nothing else.
+stays zstd: such an app pays the slower decompression of those modules, nothing else.
 """
 
 from __future__ import annotations
