@@ -1,6 +1,8 @@
 """Seed inputs for fuzz/targets.py: a small real amber archive and small real shared objects.
 
-Run by the host's amber environment: `python fuzz/seeds.py DIR` writes DIR/index/*, DIR/zstd/*, DIR/lz4/* and DIR/elf/*.
+Run by the host's amber environment: `python fuzz/seeds.py DIR [RUNTIME]` writes DIR/index/*, DIR/zstd/*,
+DIR/lz4/* and DIR/elf/*; with RUNTIME (the runtime file the targets run on), zstd seeds made with its
+dictionaries too, which the runtime's C layer reads from its own archive.
 """
 
 import io
@@ -8,7 +10,9 @@ import sys
 import zlib
 from pathlib import Path
 
+from amber.archive import dictionaries
 from amber.archive.codecs import lz4_compress, zstd_compress
+from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 
 LIBDIRS = (Path("/lib/x86_64-linux-gnu"), Path("/usr/lib/x86_64-linux-gnu"))
@@ -28,14 +32,23 @@ def main() -> None:
     (out / "index" / "archive").write_bytes(buf.getvalue())
     # zstd: the size the member's record gives, then one frame (as amber's writer makes them).
     (out / "zstd").mkdir(parents=True, exist_ok=True)
-    for number, text in enumerate((b"", b"amber " * 300, bytes(range(256)) * 8)):
-        frame = zstd_compress(text, 3)
+    held = open_binary(Path(sys.argv[2])).members(dictionaries.is_dictionary) if len(sys.argv) > 2 else []
+    kinds, lz4_dictionary = dictionaries.by_kind(held), dictionaries.lz4_dictionary(held)
+    samples = (b"", b"amber " * 300, bytes(range(256)) * 8)
+    texts, frames = list(samples), [zstd_compress(text, 3) for text in samples]
+    for dictionary in (kinds[kind] for kind in sorted(kinds)):
+        texts += samples[1:]
+        frames += [zstd_compress(text, 3, dictionary) for text in samples[1:]]
+    for number, (text, frame) in enumerate(zip(texts, frames, strict=True)):
         (out / "zstd" / str(number)).write_bytes(len(text).to_bytes(4, "little") + frame)
     # lz4: the size and CRC the member's record gives, then one raw block.
     (out / "lz4").mkdir(parents=True, exist_ok=True)
-    for number, text in enumerate((b"", b"amber " * 300, bytes(range(256)) * 8)):
-        record = len(text).to_bytes(4, "little") + zlib.crc32(text).to_bytes(4, "little")
-        (out / "lz4" / str(number)).write_bytes(record + lz4_compress(text))
+    blocks = [(len(text), text, lz4_compress(text)) for text in samples]
+    if lz4_dictionary is not None:  # the size's top bit: made with the runtime's LZ4 dictionary
+        blocks += [(len(text) | 1 << 31, text, lz4_compress(text, lz4_dictionary)) for text in samples[1:]]
+    for number, (size, text, block) in enumerate(blocks):
+        record = size.to_bytes(4, "little") + zlib.crc32(text).to_bytes(4, "little")
+        (out / "lz4" / str(number)).write_bytes(record + block)
     elves = [p for d in LIBDIRS if d.is_dir() for p in d.glob("lib*.so*")
              if p.is_file() and 4096 < p.stat().st_size < 65536 and p.read_bytes()[:4] == b"\x7fELF"]
     small = sorted(elves, key=lambda p: p.stat().st_size)[:3]

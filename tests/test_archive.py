@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,118 @@ def test_lz4_members_round_trip_are_copied_and_stored_when_lz4_saves_too_little(
     assert open_binary(again).members()[0].packed.payload == fast
 
 
+def _host_sources(limit: int) -> list[Member]:
+    """Real Python sources, about `limit` bytes of them: the host Python's standard library."""
+    import sysconfig
+
+    found, total = [], 0
+    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        data = path.read_bytes()
+        found.append(Member(f"lib/{path.name}", data))
+        total += len(data)
+        if total > limit:
+            break
+    return found
+
+
+def test_zstd_dictionaries_are_trained_once_and_named_by_every_frame(tmp_path):
+    import zstandard
+
+    from amber.archive import dictionaries
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import ZSTD
+
+    sources = _host_sources(3 << 20)
+    trained = dictionaries.train(sources)
+    # Sources only: a .py dictionary (zstd, read only by tracebacks), none for .pyc without samples.
+    assert [m.name for m in trained] == [".amber/zstd/py.dict"] and trained[0].zstd == 19
+    assert dictionaries.train(list(reversed(sources))) == trained  # the same members, the same bytes
+    ident = dictionaries.dictionary_id(trained[0].data)
+    assert ident != 0
+    with_dict = _binary(tmp_path, [replace(m, zstd=9) for m in sources] + trained, "with")
+    without = _binary(tmp_path, [replace(m, zstd=9) for m in sources], "without")
+    with zipfile.ZipFile(with_dict) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    assert infos[".amber/zstd/py.dict"].compress_type == ZSTD
+    raw = with_dict.read_bytes()
+    for member in sources:
+        info = infos[member.name]
+        start = info.header_offset + 30 + len(info.filename)
+        assert zstandard.get_frame_parameters(raw[start:start + info.compress_size]).dict_id == ident
+    # The dictionary pays for itself, counted in.
+    assert with_dict.stat().st_size < without.stat().st_size * 0.95
+    back = open_binary(with_dict).members()
+    assert {m.name: m.data for m in back} == {m.name: m.data for m in [*sources, *trained]}
+    # Read back and written again (an app build), the frames are copied with their dictionary ...
+    again = _binary(tmp_path, back, "again")
+    assert again.read_bytes()[len(PREFIX):] == raw[len(PREFIX):]
+    # ... and without it, the writer refuses to make an archive nothing could read.
+    with pytest.raises(ValueError, match="lib/.*dictionary .* does not hold"):
+        _binary(tmp_path, [m for m in back if not dictionaries.is_dictionary(m.name)], "orphans")
+
+
+def _host_code(limit: int) -> list[Member]:
+    """Real compiled code, about `limit` bytes of it: the host Python's standard library, compiled here."""
+    import importlib.util
+
+    found, total = [], 0
+    for source in _host_sources(limit * 3):
+        code = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile(source.data, source.name, "exec"))
+        found.append(Member(source.name + "c", code))
+        total += len(code)
+        if total > limit:
+            break
+    return found
+
+
+def test_lz4_blocks_use_the_lz4_dictionary(tmp_path):
+    from amber.archive import dictionaries
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import LZ4, LZ4_DICT, STORED
+
+    code = _host_code(2 << 20)
+    trained = dictionaries.train(code)
+    assert [m.name for m in trained] == [".amber/zstd/pyc.dict", ".amber/lz4.dict"]
+    assert len(trained[1].data) == 1 << 16  # LZ4's reach
+    hot = [replace(m, lz4=True) for m in code]
+    with_dict = _binary(tmp_path, hot + trained, "with")
+    without = _binary(tmp_path, hot, "without")
+    with zipfile.ZipFile(with_dict) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+    assert {methods[m.name] for m in code} == {LZ4_DICT}
+    assert methods[".amber/lz4.dict"] == STORED  # every start reads it: not worth a decompression
+    with zipfile.ZipFile(without) as zf:
+        assert {zf.getinfo(m.name).compress_type for m in code} == {LZ4}
+    blocks = lambda path: sum(i.compress_size for i in zipfile.ZipFile(path).infolist()  # noqa: E731
+                              if i.filename.endswith(".pyc"))
+    assert blocks(with_dict) < 0.92 * blocks(without)
+    back = open_binary(with_dict).members()
+    assert {m.name: m.data for m in back} == {m.name: m.data for m in [*code, *trained]}
+    assert all(m.lz4 for m in back if m.name.endswith(".pyc"))
+    # A damaged dictionary is named (the runtime's C layer, tests/test_damaged.py, names the member that needs it).
+    info = zipfile.ZipFile(with_dict).getinfo(".amber/lz4.dict")
+    data = bytearray(with_dict.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF
+    broken = tmp_path / "broken"
+    broken.write_bytes(bytes(data))
+    from amber.errors import AmberError
+
+    with pytest.raises(AmberError, match=r"damaged archive member \.amber/lz4\.dict \(CRC mismatch\)"):
+        open_binary(broken).members()
+
+
+def test_a_frame_whose_dictionary_is_missing_is_a_clear_error(tmp_path):
+    from amber.archive import dictionaries
+    from amber.archive.codecs import zstd_compress, zstd_decompress
+
+    sources = _host_sources(2 << 20)
+    dictionary = dictionaries.train(sources)[0].data
+    frame = zstd_compress(sources[0].data, 9, dictionary)
+    assert zstd_decompress(frame, len(sources[0].data), dictionaries.by_id([dictionary])) == sources[0].data
+    with pytest.raises(ValueError, match="needs dictionary .* the archive does not hold"):
+        zstd_decompress(frame, len(sources[0].data), {})
+
+
 def test_a_damaged_lz4_member_is_a_clear_error(tmp_path):
     from amber.archive.reader import open_binary
     from amber.errors import AmberError
@@ -249,13 +362,19 @@ def test_a_damaged_lz4_member_is_a_clear_error(tmp_path):
         open_binary(path).members()
 
 
-def test_the_lz4_method_number_is_the_runtimes():
-    from amber.archive.writer import LZ4
+def test_the_lz4_method_numbers_are_the_runtimes():
+    from amber.archive.writer import LZ4, LZ4_DICT
     from amber.boot import zipzstd
 
     header = (Path(__file__).parents[1] / "src/amber/runtime/fs/amber_fs.h").read_text()
     assert f"#define AMBER_METHOD_LZ4 {LZ4:#06X}".replace("0X", "0x") in header
-    assert zipzstd.LZ4 == LZ4
+    assert f"#define AMBER_METHOD_LZ4_DICT {LZ4_DICT:#06X}".replace("0X", "0x") in header
+    assert (zipzstd.LZ4, zipzstd.LZ4_DICT) == (LZ4, LZ4_DICT)
+    archive_c = (Path(__file__).parents[1] / "src/amber/runtime/fs/archive.c").read_text()
+    from amber.archive.dictionaries import DICTIONARY_DIR, DICTIONARY_SUFFIX, LZ4_DICTIONARY
+
+    for name in (DICTIONARY_DIR, DICTIONARY_SUFFIX, LZ4_DICTIONARY):  # where the C layer finds the dictionaries
+        assert f'"{name}"' in archive_c, name
 
 
 def test_packing_policies():

@@ -1,4 +1,5 @@
-"""builder/startup.py: the code every start runs, found statically (its .pyc files are stored, not compressed)."""
+"""builder/startup.py: the code every start runs, found statically (its .pyc files are LZ4), and the shared objects
+it loads (written ahead into the extraction cache on a first run)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,22 @@ def test_startup_members_reach_through_packages_and_stop_at_functions():
     assert packed["json/tool.pyc"] == packed["email/__init__.pyc"] == packing.APP_LEVEL
     assert packed["app/_speed.cpython-313-x86_64-linux-gnu.so"] == packing.APP_LEVEL
     assert packed["app/cli.py"] == packing.APP_LEVEL  # sources are read for tracebacks only
+
+
+def test_warm_objects_are_the_start_up_shared_objects_with_what_they_need_largest_first():
+    from pathlib import Path
+
+    from amber.builder.startup import WARM_MINIMUM, warm_objects
+
+    libdir = Path("/usr/lib/x86_64-linux-gnu")
+    ssl, crypto = (libdir / "libssl.so.3").read_bytes(), (libdir / "libcrypto.so.3").read_bytes()
+    small = next(p.read_bytes() for p in sorted(libdir.glob("lib*.so.*"))  # a real ELF under the minimum
+                 if p.is_file() and not p.is_symlink() and 4096 < p.stat().st_size < WARM_MINIMUM
+                 and p.read_bytes()[:4] == b"\x7fELF")
+    members = [Member("pkg/_ext.so", ssl),  # needs libcrypto.so.3: found in the vendored directory
+               Member("pkg.libs/libcrypto.so.3", crypto),
+               Member("pkg/_tiny.so", small), Member("lazy/_ext.so", ssl), Member("pkg/__init__.pyc", b"code")]
+    startup = {"pkg/_ext.so", "pkg/_tiny.so", "pkg/__init__.pyc", "missing.so"}
+    # libcrypto (4.6 MB) before libssl; what no start loads and what is too small to be kept in the cache
+    # are not listed
+    assert warm_objects(members, startup) == ["pkg.libs/libcrypto.so.3", "pkg/_ext.so"]

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from amber.archive.codecs import zstd_frame_dictionary
+from amber.archive.dictionaries import dictionary_id
 from amber.archive.format import TAIL_SIZE, read_trailer
+from amber.archive.reader import open_binary
 from amber.runtime import validate
 from helpers.mounts import tmpfs
 from helpers.proc import run
@@ -149,18 +152,29 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     for binary in (plain, compressed):
         with zipfile.ZipFile(binary) as zf:
             methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
-    ssl_so, ZSTD, LZ4 = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34
+    ssl_so, ZSTD, LZ4, LZ4_DICT = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34, 0x4C44
     assert methods[compressed][ssl_so] == methods[compressed]["tomllib/_parser.pyc"] == ZSTD
     assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.py"] == ZSTD
-    # What every start runs is LZ4: the entry module and what it imports at module level (json, and json's
-    # own imports), the interpreter's start-up modules; the boot code is stored.
+    # zstd code and sources refer into the runtime's dictionaries (archive/dictionaries.py): the standard
+    # library's, compressed when the runtime was built, and the app's own, compressed by this build.
+    read = {m.name: m for m in open_binary(compressed).members()}
+    pyc_dict, py_dict = (dictionary_id(read[f".amber/zstd/{kind}.dict"].data) for kind in ("pyc", "py"))
+    assert read[".amber/zstd/pyc.dict"].lz4 and read[".amber/zstd/py.dict"].zstd is not None
+    assert zstd_frame_dictionary(read["tomllib/_parser.pyc"].packed.payload) == pyc_dict != 0
+    for source in ("json/__init__.py", "stdapp/__init__.py"):
+        assert zstd_frame_dictionary(read[source].packed.payload) == py_dict != 0, source
+    assert zstd_frame_dictionary(read[ssl_so].packed.payload) == 0  # native code: no dictionary
+    # What every start runs is LZ4 (made with the runtime's LZ4 dictionary, which is stored): the entry
+    # module and what it imports at module level (json, and json's own imports), the interpreter's start-up
+    # modules; the boot code is stored.
     for name in ("stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc", "encodings/__init__.pyc"):
-        assert methods[compressed][name] == LZ4, name
+        assert methods[compressed][name] == LZ4_DICT, name
+    assert methods[compressed][".amber/lz4.dict"] == zipfile.ZIP_STORED
     assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED
-    assert ZSTD not in methods[plain].values() and LZ4 not in methods[plain].values()
+    assert not {ZSTD, LZ4, LZ4_DICT} & {m for name, m in methods[plain].items() if not name.startswith(".amber/")}
     expected = run([plain, *HEAVY], env=clean_env)
     got = run([compressed, *HEAVY], env=clean_env)
     assert got.returncode == 0, got.stderr
@@ -171,10 +185,11 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     out = chroot.run(["/app", *HEAVY])
     assert out.returncode == 0, out.stderr
     info = json.loads(run([*AMBER, "inspect", "--json", compressed]).stdout)
-    assert info["compression"] == {"policy": "default", "zstd_level": 9, "runtime_zstd_level": 19, "startup": "lz4"}
+    assert info["compression"] == {"policy": "default", "zstd_level": 9, "runtime_zstd_level": 19, "startup": "lz4",
+                                   "dictionaries": [".py", ".pyc"]}
     text = run([*AMBER, "inspect", compressed]).stdout
-    assert "  members:  zstd: the standard library at level 19, the app at level 9, the code every start runs LZ4" \
-        in text
+    assert ("  members:  zstd: the standard library at level 19, the app at level 9, .py and .pyc files with zstd "
+            "dictionaries, the code every start runs LZ4") in text
 
 
 def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compressed, runtime: Path, tmp_path: Path):
@@ -186,7 +201,7 @@ def test_compressed_build_is_reproducible_and_levels_are_checked(plain_and_compr
     with zipfile.ZipFile(level) as zf:
         assert zf.getinfo("__amber_boot__.pyc").compress_type == 93  # every member but the metadata
     assert json.loads(run([*AMBER, "inspect", "--json", level]).stdout)["compression"] == \
-        {"policy": "level", "zstd_level": 3}
+        {"policy": "level", "zstd_level": 3, "dictionaries": [".py", ".pyc"]}
     bad = run([*AMBER, "build", project, "-o", tmp_path / "bad", "--compress", "40"], timeout=120)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == ["amber: --compress must be true, false or a zstd level from 1 to 22, "
@@ -199,7 +214,8 @@ import importlib.metadata, importlib.resources, json, sys, zipfile, zoneinfo
 
 
 def lz4_member():
-    """This module's own .pyc, an LZ4 member (every start runs it), read again after a seek back."""
+    """This module's own .pyc, an LZ4 member made with the LZ4 dictionary (every start runs it), read again
+    after a seek back."""
     with zipfile.ZipFile(sys.executable) as zf:
         info = zf.getinfo("resapp/__init__.pyc")
         with zf.open(info) as f:
@@ -239,7 +255,7 @@ def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tm
     out = run([binary], env=clean_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"resource": "payload " * 100, "zipfile": "payload " * 100, "tz": "2:00:00",
-                                      "version": "2026.6", "lz4": [0x4C34, True, True, None]}
+                                      "version": "2026.6", "lz4": [0x4C44, True, True, None]}
 
 
 def test_another_zips_zstd_members_import_and_a_damaged_one_is_named(runtime: Path, tmp_path: Path, clean_env):
@@ -266,3 +282,52 @@ def test_another_zips_zstd_members_import_and_a_damaged_one_is_named(runtime: Pa
     out = run([runtime, "-I", "-c", code, bad], env=clean_env)
     assert out.returncode == 1
     assert "zipimport.ZipImportError: amber: damaged archive member" in out.stderr and "zmod.py" in out.stderr
+
+
+EARLY_EXIT_APP = '''\
+import os
+import sys
+
+if os.environ.get("EXIT_EARLY"):  # before the imports below: the shared objects are never loaded
+    sys.exit(3)
+import sqlite3
+import ssl
+
+
+def main():
+    print(ssl.OPENSSL_VERSION.split()[0], sqlite3.sqlite_version_info >= (3, 0))
+'''
+
+
+def test_a_first_run_writes_the_shared_objects_every_start_loads_ahead(runtime: Path, tmp_path: Path, clean_env):
+    """`.amber/warm` lists the shared objects the scripts' modules import at module level (builder/startup.py,
+    largest first); a first run writes their cache entries in a background thread (boot/cache.py's warm) and
+    waits for it at exit, even when the app exits before importing them: no entry is left half-written."""
+    project = tmp_path / "early"
+    (project / "early").mkdir(parents=True)
+    (project / "early" / "__init__.py").write_text(EARLY_EXIT_APP)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "early"\nversion = "1.0"\n\n[project.scripts]\nearly = "early:main"\n')
+    binary = build(project, tmp_path / "early-bin")
+    with zipfile.ZipFile(binary) as zf:
+        warm = zf.read(".amber/warm").decode().splitlines()
+    assert warm == ["_ssl.cpython-313-x86_64-linux-gnu.so", "_sqlite3.cpython-313-x86_64-linux-gnu.so"]
+
+    def entries(cache: Path) -> dict[str, list[str]]:
+        extract = cache / "extract"
+        found = {p.name: sorted(c.name for c in p.iterdir()) for p in extract.iterdir()} if extract.is_dir() else {}
+        assert not [name for name in found if name.startswith(".")], found  # no temporary or stale entry
+        return found
+
+    cache = tmp_path / "cache"
+    early = run([binary], env={**clean_env, "AMBER_CACHE": str(cache), "EXIT_EARLY": "1"})
+    assert early.returncode == 3 and not early.stderr, early.stderr
+    assert sorted(entries(cache).values()) == sorted([".amber-entry", name] for name in warm)
+    again = run([binary], env={**clean_env, "AMBER_CACHE": str(cache)})
+    assert again.returncode == 0 and again.stdout.split() == ["OpenSSL", "True"], again.stderr
+    assert len(entries(cache)) == 2  # the entries written ahead were the ones the imports wanted
+    # AMBER_NATIVE=memory: nothing is written ahead (nor later)
+    memory = tmp_path / "memory-cache"
+    out = run([binary], env={**clean_env, "AMBER_CACHE": str(memory), "AMBER_NATIVE": "memory", "EXIT_EARLY": "1"})
+    assert out.returncode == 3 and entries(memory) == {}

@@ -135,13 +135,15 @@ def describe_compression(record: dict) -> str:
     """The `members:` line of inspect, from build.json's compression record (an older binary's says only
     its --compress level)."""
     policy = record.get("policy", "level")
+    kinds = record.get("dictionaries")  # absent: amber before dictionaries
+    shared = f", {' and '.join(kinds)} files with zstd dictionaries" if kinds else ""
     if policy == "default":
         startup = "LZ4" if record.get("startup") == "lz4" else "stored"  # stored: amber before LZ4
         return (f"zstd: the standard library at level {record['runtime_zstd_level']}, the app at level "
-                f"{record['zstd_level']}, the code every start runs {startup} (the default)")
+                f"{record['zstd_level']}{shared}, the code every start runs {startup} (the default)")
     if policy == "none":
         return "code and native objects stored, sources and data deflated (--no-compress)"
-    return f"zstd level {record['zstd_level']} (--compress)"
+    return f"zstd level {record['zstd_level']}{shared} (--compress)"
 
 
 def _libc(manifest: dict | None, target: str | None, glibc: str | None) -> str | None:

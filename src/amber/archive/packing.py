@@ -27,6 +27,7 @@ both against --no-compress.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from amber.archive.writer import PLAIN_PREFIX, Member
@@ -76,11 +77,13 @@ def every_member_level(compress: bool | int | None) -> int | None:
     return None if compress is None or isinstance(compress, bool) else compress
 
 
-def manifest_record(compress: bool | int | None) -> dict:
-    """What `.amber/build.json` says of the members' compression (`amber inspect` shows it)."""
+def manifest_record(compress: bool | int | None, dictionaries: Iterable[str] = ()) -> dict:
+    """What `.amber/build.json` says of the members' compression (`amber inspect` shows it); `dictionaries`
+    are the kinds (".pyc", ".py") the archive holds a zstd dictionary for (archive/dictionaries.py)."""
+    kinds = {"dictionaries": sorted(dictionaries)} if dictionaries and compress is not False else {}
     if compress is None:
         return {"policy": "default", "zstd_level": APP_LEVEL, "runtime_zstd_level": RUNTIME_LEVEL,
-                "startup": "lz4"}
+                "startup": "lz4", **kinds}
     if compress is False:
         return {"policy": "none", "zstd_level": None}
-    return {"policy": "level", "zstd_level": every_member_level(compress)}
+    return {"policy": "level", "zstd_level": every_member_level(compress), **kinds}

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from amber.archive.dictionaries import LZ4_DICTIONARY, dictionary_id, is_dictionary
 from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
 from amber.archive.packing import RUNTIME_LEVEL
-from amber.archive.writer import DEFLATED, LZ4, STORED, ZSTD, Member, Packed
+from amber.archive.writer import DEFLATED, LZ4, LZ4_DICT, STORED, ZSTD, Member, Packed
 from amber.errors import AmberError
 
 LOCAL_HEADER_SIZE = 30
@@ -44,42 +45,83 @@ class AmberBinary:
             names, records = marshal.loads(index)
             with zipfile.ZipFile(f) as zf:  # the modes: only the central directory has them
                 modes = {info.filename: info.external_attr >> 16 for info in zf.infolist()}
-            found = []
-            for number, name in enumerate(names):
-                if name.endswith("/") or (wanted is not None and not wanted(name)):
-                    continue
-                header, csize, size, crc, method, *_time_date_mode = RECORD.unpack_from(records,
-                                                                                        number * RECORD.size)
+            records_of = {name: RECORD.unpack_from(records, number * RECORD.size) for number, name in enumerate(names)
+                          if not name.endswith("/") and (wanted is None or wanted(name) or is_dictionary(name))}
+            dictionaries = _Dictionaries()
+
+            def read(name: str) -> tuple[int, bytes, bytes]:
+                """(method, payload, data) of member `name`, checked."""
+                header, csize, size, crc, method, *_time_date_mode = records_of[name]
                 f.seek(header)
                 local = f.read(LOCAL_HEADER_SIZE)
                 f.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
                 payload = f.read(csize)
                 try:
-                    data = _unpack(name, method, payload, size)
+                    data = _unpack(name, method, payload, size, dictionaries)
                 except ValueError as exc:
                     raise AmberError(f"{self.path}: damaged archive member {name} ({exc})") from None
                 if zlib.crc32(data) != crc or len(data) != size:
                     raise AmberError(f"{self.path}: damaged archive member {name} (CRC mismatch)")
+                return method, payload, data
+
+            # the dictionaries (archive/dictionaries.py), read when a member needs one
+            dictionaries.load = lambda: [(name, read(name)[2]) for name in names if is_dictionary(name)]
+            found = []
+            for name in names:
+                if name not in records_of or (wanted is not None and not wanted(name)):
+                    continue
+                method, payload, data = read(name)
                 found.append(Member(name, data, compress=method == DEFLATED,
                                     executable=bool(modes.get(name, 0) & 0o111),
                                     packed=Packed(method, payload) if method != STORED else None,
-                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method == LZ4))
+                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method in (LZ4, LZ4_DICT)))
         return found
 
 
-def _unpack(name: str, method: int, payload: bytes, size: int) -> bytes:
+class _Dictionaries:
+    """An archive's dictionaries, read the first time a member needs one (most reads need none)."""
+
+    def __init__(self) -> None:
+        self.load: Callable[[], list[tuple[str, bytes]]] = list
+        self._zstd: dict[int, bytes] | None = None
+        self._lz4: bytes | None = None
+
+    def _read(self) -> None:
+        if self._zstd is None:
+            self._zstd = {}
+            for name, data in self.load():
+                if name == LZ4_DICTIONARY:
+                    self._lz4 = data
+                else:
+                    self._zstd[dictionary_id(data)] = data
+
+    def zstd(self) -> dict[int, bytes]:
+        self._read()
+        return self._zstd or {}
+
+    def lz4(self) -> bytes | None:
+        self._read()
+        return self._lz4
+
+
+def _unpack(name: str, method: int, payload: bytes, size: int, dictionaries: _Dictionaries) -> bytes:
     if method == STORED:
         return payload
     if method == DEFLATED:
         return zlib.decompressobj(-15).decompress(payload, size + 1)
     if method == ZSTD:
-        from amber.archive.codecs import zstd_decompress
+        from amber.archive.codecs import zstd_decompress, zstd_frame_dictionary
 
-        return zstd_decompress(payload, size)
-    if method == LZ4:
+        needs = zstd_frame_dictionary(payload) and not is_dictionary(name)  # a dictionary needs none
+        return zstd_decompress(payload, size, dictionaries.zstd() if needs else {})
+    if method in (LZ4, LZ4_DICT):
         from amber.archive.codecs import lz4_decompress
 
-        return lz4_decompress(payload, size)
+        lz4_dictionary = dictionaries.lz4() if method == LZ4_DICT and not is_dictionary(name) else None
+        if method == LZ4_DICT and lz4_dictionary is None:
+            raise ValueError(f"lz4: the block needs the archive's LZ4 dictionary ({LZ4_DICTIONARY}), which it does "
+                             "not hold")
+        return lz4_decompress(payload, size, lz4_dictionary)
     raise AmberError(f"archive member {name} uses an unknown compression method ({method})")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from amber.archive import dictionaries
 from amber.archive.format import INDEX_NAME, RECORD, Trailer
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
@@ -23,6 +24,9 @@ STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
 # amber's own method: one raw LZ4 block, for the code every start reads (runtime/fs/amber_fs.h has the
 # same number; APPNOTE assigns none to LZ4). zipfile learns it in a running binary (boot/zipzstd.py).
 LZ4 = 0x4C34
+# The same, made with the archive's LZ4 dictionary (archive/dictionaries.py): runtime/fs/amber_fs.h's
+# AMBER_METHOD_LZ4_DICT.
+LZ4_DICT = 0x4C44
 DEFLATE_LEVEL = 9
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
@@ -98,18 +102,36 @@ def marshal_index(names: list[str], records: bytes) -> bytes:
 MIN_SAVING = 0.03
 
 
-def _method(member: Member, zstd_level: int | None) -> int:
-    if member.data and not member.name.startswith(PLAIN_PREFIX):
-        if zstd_level is not None or member.zstd is not None:
+@dataclass(frozen=True)
+class _Dictionaries:
+    """The dictionaries an archive holds (archive/dictionaries.py): zstd's by kind and by id, and LZ4's."""
+
+    zstd: dict[str, bytes]
+    ids: frozenset[int]
+    lz4: bytes | None
+
+    @classmethod
+    def among(cls, members: Iterable[Member]) -> _Dictionaries:
+        members = list(members)
+        kinds = dictionaries.by_kind(members)
+        return cls(kinds, frozenset(dictionaries.by_id(kinds)), dictionaries.lz4_dictionary(members))
+
+
+def _method(member: Member, zstd_level: int | None, held: _Dictionaries) -> int:
+    if member.data and (not member.name.startswith(PLAIN_PREFIX) or dictionaries.is_dictionary(member.name)):
+        # a dictionary is metadata only the C file layer and amber read: compressed as its member says
+        if zstd_level is not None and not dictionaries.is_dictionary(member.name) or member.zstd is not None:
             return ZSTD
         if member.lz4:
-            return LZ4
+            lz4_kind = dictionaries.kind_of(member.name) == dictionaries.LZ4_KIND
+            return LZ4_DICT if held.lz4 is not None and lz4_kind else LZ4
     return DEFLATED if member.compress else STORED
 
 
-def _payload(member: Member, method: int, zstd_level: int | None) -> tuple[int, bytes]:
+def _payload(member: Member, method: int, zstd_level: int | None, held: _Dictionaries) -> tuple[int, bytes]:
     """(method, the member's bytes as it stores them): reused from `packed` when it is already in that
-    method; a zstd or LZ4 payload that saves less than MIN_SAVING is stored instead."""
+    method; a zstd or LZ4 payload that saves less than MIN_SAVING is stored instead. A new zstd frame
+    uses the archive's dictionary for the member's kind, a new LZ4_DICT block its LZ4 dictionary."""
     if method == STORED:
         return method, member.data
     if member.packed is not None and member.packed.method == method:
@@ -119,15 +141,25 @@ def _payload(member: Member, method: int, zstd_level: int | None) -> tuple[int, 
         return method, deflate.compress(member.data) + deflate.flush()
     from amber.archive.codecs import lz4_compress, zstd_compress
 
-    if method == LZ4:
-        payload = lz4_compress(member.data)
+    if method in (LZ4, LZ4_DICT):
+        payload = lz4_compress(member.data, held.lz4 if method == LZ4_DICT else None)
     else:
-        level = zstd_level if zstd_level is not None else member.zstd
+        level = member.zstd if zstd_level is None or dictionaries.is_dictionary(member.name) else zstd_level
         assert level is not None
-        payload = zstd_compress(member.data, level)
+        kind = dictionaries.kind_of(member.name)
+        payload = zstd_compress(member.data, level, held.zstd.get(kind) if kind else None)
     if len(payload) > len(member.data) * (1 - MIN_SAVING):
         return STORED, member.data
     return method, payload
+
+
+def _check_dictionary(name: str, payload: bytes, held: frozenset[int]) -> None:
+    """A copied zstd frame must find the dictionary it was made with in the archive it goes into."""
+    from amber.archive.codecs import zstd_frame_dictionary
+
+    wanted = zstd_frame_dictionary(payload)
+    if wanted and wanted not in held:
+        raise ValueError(f"{name}: compressed with zstd dictionary {wanted}, which the archive does not hold")
 
 
 class _ZipWriter:
@@ -180,7 +212,8 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
     amber trailer), written by hand so that members already compressed elsewhere (the
     runtime's stdlib) are copied as they are and Zstandard (method 93) can be written.
     A member is Zstandard-compressed at its own `zstd` level, or, with `zstd_level`, every
-    member but amber's metadata is, at that level. Every
+    member but amber's metadata is, at that level; .pyc and .py members with the dictionaries
+    among `members` (archive/dictionaries.py). Every
     member carries `timestamp` (seconds since 1970; the zip epoch by default: no member
     time is ever read, the .pyc files are hash-based).
     """
@@ -189,6 +222,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
         if member.name in by_name:
             raise ValueError(f"duplicate archive member {member.name}")
         by_name[member.name] = member
+    held = _Dictionaries.among(by_name.values())
     zipped = _ZipWriter(out, timestamp)
     index_names: list[str] = []
     records = bytearray()
@@ -198,7 +232,9 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
             method, payload, crc, size, mode = STORED, b"", 0, 0, 0o40755
             header = zipped.put(name, method, payload, size, crc, (mode << 16) | 0x10)
         else:
-            method, payload = _payload(member, _method(member, zstd_level), zstd_level)
+            method, payload = _payload(member, _method(member, zstd_level, held), zstd_level, held)
+            if method == ZSTD and member.packed is not None:
+                _check_dictionary(name, payload, held.ids)
             crc, size = zlib.crc32(member.data), len(member.data)
             mode = 0o100755 if member.executable else 0o100644
             header = zipped.put(name, method, payload, size, crc, mode << 16)

@@ -143,8 +143,11 @@ def _install_archive_loaders():
         _serve_from_disk()
     if NATIVE:  # the app carries C extensions: load them from memory
         from __amber_native__ import install as install_native
+        from __amber_vfs__ import WARM_LIST
 
         native = install_native(filesystem, policy)
+        if filesystem.exists(WARM_LIST):  # a first run writes what every start loads, in the background
+            native.warm(filesystem.read(WARM_LIST).decode("utf-8", "surrogateescape").splitlines())
     if EXTRACT:  # distributions whose files C code opens by path: from the extraction cache
         from __amber_extract__ import install as install_extract
 

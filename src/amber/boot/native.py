@@ -273,13 +273,31 @@ class NativeCode:
                 return keep_member(self.fs, name)
             except CacheError as exc:
                 raise OSError(f"AMBER_NATIVE=disk: cannot load {self.fs.prefix}{name}: {exc}") from None
-        threshold = KEEP_ON_DISK_COMPRESSED if self.fs.compressed(name) else KEEP_ON_DISK
-        if self.policy == "memory" or self.fs.member_size(name) < threshold:
+        if not self._on_disk(name):
             return None
         try:
             return keep_member(self.fs, name)
         except CacheError:
             return None
+
+    def _on_disk(self, name):
+        """Whether the policy serves `name` from the extraction cache (if the cache can)."""
+        if self.policy != "auto":
+            return self.policy == "disk"
+        threshold = KEEP_ON_DISK_COMPRESSED if self.fs.compressed(name) else KEEP_ON_DISK
+        return self.fs.member_size(name) >= threshold
+
+    def warm(self, names):
+        """Have the extraction cache write the shared objects `names` (those every start loads, with
+        the libraries they need: `.amber/warm`, builder/startup.py) in the background
+        when it does not hold them yet: the first run's decompression, out of the way (cache.warm).
+        Not under musl, where an object that needs archive libraries loads from another entry, with them
+        beside it (_musl_entry)."""
+        if MUSL:
+            return
+        from __amber_cache__ import warm
+
+        warm(self.fs, [name for name in names if self.fs.exists(name) and self._on_disk(name)])
 
     def _scan_file(self, name, path, chain):
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)

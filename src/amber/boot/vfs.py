@@ -27,6 +27,7 @@ _fspath = posix.fspath
 # (this module is standard library only, so the host imports it as amber.boot.vfs).
 SYSTEM_LIBRARY_DIR = ".amber/lib"  # sonames the wheels expect from the system, bundled from the build machine
 EXTRACT_LIST_DIR = ".amber/extract"  # one listing per extracted distribution, named by its cache key
+WARM_LIST = ".amber/warm"  # the shared objects every start loads, one per line (builder/startup.py)
 
 # The fields of zipimport's toc entry of a member (its directory maps names to these tuples):
 # (path, method, compressed size, size, local header offset, DOS time, DOS date, crc32).

@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from amber import __version__, targets
-from amber.archive import packing
+from amber.archive import dictionaries, packing
 from amber.archive.compile import compile_members
 from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
@@ -31,7 +31,7 @@ from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.entry import app_table_source
-from amber.boot.vfs import SYSTEM_LIBRARY_DIR
+from amber.boot.vfs import SYSTEM_LIBRARY_DIR, WARM_LIST
 from amber.builder import exclude, extract_rule, lock, native_scan, pip_installer, resolve, site, startup, trim
 from amber.builder.entry_check import check_entry_points
 from amber.builder.native_scan import NativeParts
@@ -159,11 +159,15 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
                                   chosen.entry, installed.dists, parts,
                                   {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
-                                   "compression": packing.manifest_record(options.compress)})
+                                   "compression": packing.manifest_record(options.compress,
+                                                                          dictionaries.by_kind(stdlib))})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
         everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
         hot = startup_code(runtimes.python, everything, chosen) if options.compress is None else set()
+        warm = startup.warm_objects(everything, hot)
+        if warm:  # the shared objects every start loads: a first run writes them ahead (boot/cache.py)
+            everything.append(Member(WARM_LIST, "".join(f"{name}\n" for name in warm).encode()))
         write_binary(output, image.interpreter(), packing.app_members(everything, options.compress, hot),
                      zstd_level=packing.every_member_level(options.compress))
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,

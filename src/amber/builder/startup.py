@@ -18,10 +18,12 @@ stays zstd: such an app pays the slower decompression of those modules, nothing 
 from __future__ import annotations
 
 import ast
+import posixpath
 import re
 from collections.abc import Iterable
 
 from amber.archive.writer import Member
+from amber.elf import ElfFile, is_elf
 
 COLUMN_ZERO_IMPORT = re.compile(
     rb"^(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w., \t]+)|import[ \t]+([\w., \t]+))", re.M)
@@ -144,3 +146,39 @@ def startup_members(members: Iterable[Member], roots: Iterable[str]) -> set[str]
         if source is not None:
             pending.extend(module_level_imports(source.data, name, name in index.packages))
     return {index.compiled[name] for name in seen if name in index.compiled}
+
+
+# The smallest shared object worth writing ahead: the runtime keeps compressed ones from 64 KiB on in the
+# extraction cache (boot/native.py's KEEP_ON_DISK_COMPRESSED), and decides again for each listed one.
+WARM_MINIMUM = 64 << 10
+
+
+def warm_objects(members: Iterable[Member], startup: set[str]) -> list[str]:
+    """The shared objects among the `startup` members, with the archive libraries they need (transitively,
+    found as the runtime's loader finds them: beside the object, along its $ORIGIN run path, in the
+    vendored `*.libs` directories), largest first: what a first run's background thread writes into the
+    extraction cache while the app starts (boot/cache.py's warm). Each is a file of its own, so the order
+    is the thread's: the largest takes the main thread longest to do itself when it gets there first."""
+    by_name = {m.name: m for m in members}
+    vendored = sorted({name.rsplit("/", 1)[0] for name in by_name if "/" in name
+                       and name.rsplit("/", 1)[0].rsplit("/", 1)[-1].endswith(".libs")})
+    found: set[str] = set()
+    pending = [name for name in startup if name in by_name and is_elf(by_name[name].data)]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        elf = ElfFile(by_name[name].data)
+        origin = name.rpartition("/")[0]
+        dirs = [origin]
+        for entry in (elf.runpath or "").split(":"):
+            if entry.startswith("$ORIGIN"):
+                dirs.append(posixpath.normpath(posixpath.join(origin, entry[len("$ORIGIN"):].lstrip("/"))))
+        for needed in elf.needed:
+            paths = (f"{d}/{needed}" if d not in ("", ".") else needed for d in [*dirs, *vendored])
+            located = next((path for path in paths if path in by_name), None)  # the first, as the loader
+            if located is not None:
+                pending.append(located)
+    return sorted((name for name in found if len(by_name[name].data) >= WARM_MINIMUM),
+                  key=lambda name: (-len(by_name[name].data), name))

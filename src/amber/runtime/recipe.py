@@ -27,6 +27,8 @@ HASHED_INPUTS = (
     "runtime/toolchain.py", "runtime/libraries.py", "runtime/hide_symbols.py", "runtime/cpython.py",
     "runtime/stdlib.py", "runtime/fs", "archive/format.py", "archive/writer.py",
     "archive/compile.py", "archive/compile_worker.py",
+    # how the runtime's stdlib members are compressed: its level, its dictionaries, the codecs
+    "archive/packing.py", "archive/dictionaries.py", "archive/codecs.py",
 )
 
 

@@ -3,7 +3,8 @@
 The runtime file is the bare interpreter ELF followed by an amber archive of
 the stdlib (.pyc plus .py sources for tracebacks) and of the stdlib extension
 modules built as shared objects (at the top level, where an app binary's loader
-finds them), Zstandard-compressed once here at a high level (archive/packing.py).
+finds them), Zstandard-compressed once here at a high level (archive/packing.py),
+code and sources with dictionaries trained here on them (archive/dictionaries.py).
 The same archive members, compressed bytes and all, are what `amber build` later
 combines with an app.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from amber.archive import packing
+from amber.archive import dictionaries, packing
 from amber.archive.compile import compile_members
 from amber.archive.writer import Member, write_archive
 from amber.errors import AmberError
@@ -82,6 +83,7 @@ def assemble(python: StagedPython, workdir: Path, deps: Path, toolchain_bin: Pat
     if failures:
         raise AmberError("stdlib files do not compile: " + "; ".join(f"{n}: {e}" for n, e in failures))
     members += [Member(path.name, path.read_bytes(), executable=True) for path in python.extensions]
+    members += dictionaries.train(members)  # every app made from this runtime compresses with them too
     runtime = workdir / "runtime"
     with runtime.open("wb") as out:
         out.write(python.executable.read_bytes())

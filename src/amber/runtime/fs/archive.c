@@ -26,6 +26,7 @@
 #define METHOD_DEFLATED 8
 #define METHOD_ZSTD 93
 #define METHOD_LZ4 AMBER_METHOD_LZ4
+#define METHOD_LZ4_DICT AMBER_METHOD_LZ4_DICT
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #define MFD_ALLOW_SEALING 0x0002U
@@ -442,11 +443,12 @@ write_all(int fd, const void *data, size_t size)
     return 0;
 }
 
-/* One zstd frame into `out`. A context is kept for the small members most reads are: creating one per
- * call costs more than decompressing a small file. Any thread may call this (it serves libc's open());
- * when another one holds the kept context (or held it across fork()), a fresh context is used. */
+/* One zstd frame into `out`, with `dictionary` if not NULL. A context is kept for the small members most
+ * reads are: creating one per call costs more than decompressing a small file. Any thread may call this (it
+ * serves libc's open()); when another one holds the kept context (or held it across fork()), a fresh
+ * context is used. */
 static size_t
-zstd_decompress(void *out, size_t size, const void *in, size_t in_size)
+zstd_decompress(void *out, size_t size, const void *in, size_t in_size, const ZSTD_DDict *dictionary)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static ZSTD_DCtx *kept;
@@ -454,16 +456,119 @@ zstd_decompress(void *out, size_t size, const void *in, size_t in_size)
         if (kept == NULL) {
             kept = ZSTD_createDCtx();
         }
-        size_t made = kept != NULL ? ZSTD_decompressDCtx(kept, out, size, in, in_size)
-                                   : ZSTD_decompress(out, size, in, in_size);
+        size_t made = kept == NULL ? (size_t)-ZSTD_error_memory_allocation
+                                   : ZSTD_decompress_usingDDict(kept, out, size, in, in_size, dictionary);
         pthread_mutex_unlock(&lock);
         return made;
     }
-    return ZSTD_decompress(out, size, in, in_size);
+    ZSTD_DCtx *fresh = ZSTD_createDCtx();
+    if (fresh == NULL) {
+        return (size_t)-ZSTD_error_memory_allocation;
+    }
+    size_t made = ZSTD_decompress_usingDDict(fresh, out, size, in, in_size, dictionary);
+    ZSTD_freeDCtx(fresh);
+    return made;
 }
 
+/* -- zstd dictionaries (archive/dictionaries.py) ---------------------------------------------------- */
+
+/* The archive's `.amber/zstd/<kind>.dict` members: what every .pyc (or .py) file has in common, which
+ * its frame refers into. All of them are read the first time a frame names a dictionary (a few MB of
+ * memory at most; a process that reads no such frame never reads them). */
+#define DICTIONARY_DIR ".amber/zstd/"
+#define DICTIONARY_SUFFIX ".dict"
+#define MAX_DICTIONARIES 8
+static pthread_once_t dictionaries_once = PTHREAD_ONCE_INIT;
+static struct {
+    unsigned id;
+    ZSTD_DDict *ddict;
+} dictionaries[MAX_DICTIONARIES];
+static int dictionary_count;
+/* Set while this thread reads the dictionaries: a dictionary's own frame may not need one (damage could
+ * make it name one, and waiting for the loading in progress would never end). */
+static __thread int loading_dictionaries;
+
+static int
+is_dictionary(const struct member *m)
+{
+    size_t dir = sizeof(DICTIONARY_DIR) - 1, suffix = sizeof(DICTIONARY_SUFFIX) - 1;
+    return m->length > dir + suffix && memcmp(m->name, DICTIONARY_DIR, dir) == 0
+        && memcmp(m->name + m->length - suffix, DICTIONARY_SUFFIX, suffix) == 0;
+}
+
+static void
+load_dictionaries(void)
+{
+    (void)find("", 0);  /* reads the index if nothing has yet (no member has the empty name) */
+    loading_dictionaries = 1;
+    for (uint32_t i = 0; i < amber_member_count && dictionary_count < MAX_DICTIONARIES; i++) {
+        const struct member *m = &amber_members[i];
+        if (!is_dictionary(m)) {
+            continue;
+        }
+        unsigned char *data = malloc(m->size ? m->size : 1);
+        const char *why = NULL;
+        if (data != NULL && amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, data,
+                                              &why) == 0) {
+            ZSTD_DDict *ddict = ZSTD_createDDict(data, m->size);
+            unsigned id = ZSTD_getDictID_fromDict(data, m->size);
+            if (ddict != NULL && id != 0) {
+                dictionaries[dictionary_count].id = id;
+                dictionaries[dictionary_count++].ddict = ddict;
+            }
+            else {
+                ZSTD_freeDDict(ddict);
+            }
+        }
+        free(data);  /* the DDict holds its own copy */
+    }
+    loading_dictionaries = 0;
+}
+
+/* The dictionary `id` of this binary's archive, or NULL. */
+static const ZSTD_DDict *
+dictionary(unsigned id)
+{
+    if (loading_dictionaries) {
+        return NULL;
+    }
+    pthread_once(&dictionaries_once, load_dictionaries);
+    for (int i = 0; i < dictionary_count; i++) {
+        if (dictionaries[i].id == id) {
+            return dictionaries[i].ddict;
+        }
+    }
+    return NULL;
+}
+
+/* The archive's LZ4 dictionary (stored: every start's first LZ4_DICT member reads it), or NULL. */
+#define LZ4_DICTIONARY ".amber/lz4.dict"
+static pthread_once_t lz4_once = PTHREAD_ONCE_INIT;
+static unsigned char *lz4_dictionary;
+static int lz4_dictionary_size;
+
+static void
+load_lz4_dictionary(void)
+{
+    const struct member *m = find(LZ4_DICTIONARY, sizeof(LZ4_DICTIONARY) - 1);
+    const char *why = NULL;
+    if (m == NULL || m->method != METHOD_STORED || m->size > (1 << 20)
+        || (lz4_dictionary = malloc(m->size + 1)) == NULL) {
+        return;
+    }
+    if (amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, lz4_dictionary, &why) != 0) {
+        free(lz4_dictionary);
+        lz4_dictionary = NULL;
+        return;
+    }
+    lz4_dictionary_size = (int)m->size;
+}
+
+static const char missing_dictionary[] = "its dictionary is missing or damaged";
+
 /* One whole zstd frame of exactly `size` bytes into `out`, checked by zstd's content checksum, which the frame
- * must carry (damage could clear the flag in its header). NULL, or why not. */
+ * must carry (damage could clear the flag in its header), with the archive's dictionary its header names.
+ * NULL, or why not. */
 static const char *
 zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
 {
@@ -474,7 +579,11 @@ zstd_unpack(const void *in, size_t in_size, void *out, size_t size)
     if (!frame.checksumFlag) {
         return "frame without a content checksum";
     }
-    size_t made = zstd_decompress(out, size, in, in_size);
+    const ZSTD_DDict *ddict = NULL;
+    if (frame.dictID != 0 && (ddict = dictionary(frame.dictID)) == NULL) {
+        return missing_dictionary;
+    }
+    size_t made = zstd_decompress(out, size, in, in_size, ddict);
     if (ZSTD_isError(made)) {
         return ZSTD_getErrorName(made);
     }
@@ -511,13 +620,28 @@ amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_
         }
     }
     else if (method == METHOD_ZSTD) {
-        return zstd_unpack(packed, csize, out, size) != NULL ? "does not decompress" : NULL;
+        const char *why = zstd_unpack(packed, csize, out, size);
+        return why == NULL || why == missing_dictionary ? why : "does not decompress";
     }
-    else if (method == METHOD_LZ4) {
+    else if (method == METHOD_LZ4 || method == METHOD_LZ4_DICT) {
         /* one raw LZ4 block (the start-up code: it decompresses three times faster than zstd); the
-         * safe decoder never reads or writes outside the two buffers, whatever the bytes */
-        if (csize > INT_MAX || size > INT_MAX
-            || LZ4_decompress_safe((const char *)packed, (char *)out, (int)csize, (int)size) != (int)size) {
+         * safe decoder never reads or writes outside the two buffers and the dictionary, whatever the bytes */
+        if (csize > INT_MAX || size > INT_MAX) {
+            return "does not decompress";
+        }
+        int made;
+        if (method == METHOD_LZ4_DICT) {
+            pthread_once(&lz4_once, load_lz4_dictionary);
+            if (lz4_dictionary == NULL) {
+                return missing_dictionary;
+            }
+            made = LZ4_decompress_safe_usingDict((const char *)packed, (char *)out, (int)csize, (int)size,
+                                                 (const char *)lz4_dictionary, lz4_dictionary_size);
+        }
+        else {
+            made = LZ4_decompress_safe((const char *)packed, (char *)out, (int)csize, (int)size);
+        }
+        if (made != (int)size) {
             return "does not decompress";
         }
     }
