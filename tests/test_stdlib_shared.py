@@ -174,7 +174,8 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED
-    assert not {ZSTD, LZ4, LZ4_DICT} & {m for name, m in methods[plain].items() if not name.startswith(".amber/")}
+    assert not {ZSTD, LZ4, LZ4_DICT} & set(methods[plain].values())
+    assert not [name for name in methods[plain] if name.endswith(".dict")]  # no dictionary: nothing uses one
     expected = run([plain, *HEAVY], env=clean_env)
     got = run([compressed, *HEAVY], env=clean_env)
     assert got.returncode == 0, got.stderr
@@ -331,3 +332,15 @@ def test_a_first_run_writes_the_shared_objects_every_start_loads_ahead(runtime: 
     memory = tmp_path / "memory-cache"
     out = run([binary], env={**clean_env, "AMBER_CACHE": str(memory), "AMBER_NATIVE": "memory", "EXIT_EARLY": "1"})
     assert out.returncode == 3 and entries(memory) == {}
+
+
+def test_the_runtime_dictionaries_are_trained_again_from_its_files(runtime: Path):
+    """A self-built amber made with --no-compress carries no dictionaries; it writes its runtime back with
+    dictionaries trained again from the standard library (runtime/embedded.py): the same bytes."""
+    from amber.archive import dictionaries
+
+    members = open_binary(runtime).members()
+    trained = {m.name: m.data for m in members if dictionaries.is_dictionary(m.name)}
+    assert set(trained) == {".amber/zstd/pyc.dict", ".amber/zstd/py.dict", ".amber/lz4.dict"}
+    again = dictionaries.train(m for m in members if not dictionaries.is_dictionary(m.name))
+    assert {m.name: m.data for m in again} == trained

@@ -164,6 +164,8 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
         everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
+        if options.compress is False:  # nothing is compressed with the runtime's dictionaries
+            everything = [m for m in everything if not dictionaries.is_dictionary(m.name)]
         hot = startup_code(runtimes.python, everything, chosen) if options.compress is None else set()
         warm = startup.warm_objects(everything, hot)
         if warm:  # the shared objects every start loads: a first run writes them ahead (boot/cache.py)

@@ -18,6 +18,7 @@ import zipimport
 from dataclasses import replace
 from pathlib import Path
 
+from amber.archive import dictionaries
 from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 from amber.errors import AmberError
@@ -65,6 +66,11 @@ def restore(rec: PythonRecipe, target: Target) -> store.Runtime | None:
     if metadata.get("recipe_hash") != recipe_hash(rec.minor, target) or metadata.get("python_version") != rec.version:
         return None
     missing = [name for name in manifest["members"] if name not in members]
+    if missing and all(dictionaries.is_dictionary(name) for name in missing):
+        # built with --no-compress, which leaves them out: trained again, the same bytes from the same files
+        members.update({m.name: m for m in dictionaries.train(members[name] for name in manifest["members"]
+                                                                 if name in members)})
+        missing = [name for name in manifest["members"] if name not in members]
     if missing:  # built with --exclude of standard library modules: not the whole runtime
         raise AmberError(f"{binary} does not carry its whole runtime ({len(missing)} standard library files "
                          "were excluded); build amber without --exclude, or run: amber runtime build")
