@@ -260,15 +260,16 @@ def test_zstd_dictionaries_are_trained_once_and_named_by_every_frame(tmp_path):
     sources = _host_sources(3 << 20)
     trained = dictionaries.train(sources)
     # Sources only: a .py dictionary (zstd, read only by tracebacks), none for .pyc without samples.
-    assert [m.name for m in trained] == [".amber/zstd/py.dict"] and trained[0].zstd == 19
-    assert dictionaries.train(list(reversed(sources))) == trained  # the same members, the same bytes
     ident = dictionaries.dictionary_id(trained[0].data)
     assert ident != 0
+    # named by its id: the runtime's C layer reads only the dictionary a frame names
+    assert [m.name for m in trained] == [f".amber/zstd/py-{ident}.dict"] and trained[0].zstd == 19
+    assert dictionaries.train(list(reversed(sources))) == trained  # the same members, the same bytes
     with_dict = _binary(tmp_path, [replace(m, zstd=9) for m in sources] + trained, "with")
     without = _binary(tmp_path, [replace(m, zstd=9) for m in sources], "without")
     with zipfile.ZipFile(with_dict) as zf:
         infos = {i.filename: i for i in zf.infolist()}
-    assert infos[".amber/zstd/py.dict"].compress_type == ZSTD
+    assert infos[f".amber/zstd/py-{ident}.dict"].compress_type == ZSTD
     raw = with_dict.read_bytes()
     for member in sources:
         info = infos[member.name]
@@ -307,7 +308,7 @@ def test_lz4_blocks_use_the_lz4_dictionary(tmp_path):
 
     code = _host_code(2 << 20)
     trained = dictionaries.train(code)
-    assert [m.name for m in trained] == [".amber/zstd/pyc.dict", ".amber/lz4.dict"]
+    assert [m.name for m in trained] == [dictionaries.member_name(".pyc", trained[0].data), ".amber/lz4.dict"]
     assert len(trained[1].data) == 1 << 16  # LZ4's reach
     hot = [replace(m, lz4=True) for m in code]
     with_dict = _binary(tmp_path, hot + trained, "with")

@@ -21,8 +21,8 @@ MB with the dictionary), decompressed as fast. A raw block does not say whether 
 so such blocks have a zip method of their own (writer.LZ4_DICT).
 
 The dictionaries are archive members written like any other and copied with the runtime's standard
-library into every app: `.amber/zstd/<kind>.dict` (the .pyc one LZ4, the .py one zstd), which the
-runtime's C file layer (runtime/fs/archive.c) reads the first time a frame names one, and
+library into every app: `.amber/zstd/<kind>-<id>.dict` (the .pyc one LZ4, the .py one zstd), which the
+runtime's C file layer (runtime/fs/archive.c) reads the first time a frame names its id, and
 `.amber/lz4.dict`, stored, as every start reads it. The build side (archive/reader.py) reads them with
 the zstandard and lz4 packages.
 """
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from amber.archive.writer import Member  # the writer imports this module
 
-DICTIONARY_DIR = ".amber/zstd/"  # runtime/fs/archive.c loads every `<this><kind>.dict`
+DICTIONARY_DIR = ".amber/zstd/"  # runtime/fs/archive.c finds `<this><kind>-<id>.dict` by the id
 DICTIONARY_SUFFIX = ".dict"
 LZ4_KIND = ".pyc"  # LZ4 is only for code (the code every start runs)
 # The kinds of member that get a dictionary, and its size. Past 1 MiB the dictionary grows faster than
@@ -50,9 +50,10 @@ MIN_SAMPLE = 64  # shorter files (empty __init__.py) teach nothing, and zstd's t
 MIN_SAMPLES = 1 << 20  # below this much sample data a dictionary costs more than it saves
 
 
-def member_name(kind: str) -> str:
-    """`.amber/zstd/pyc.dict` for kind ".pyc"."""
-    return f"{DICTIONARY_DIR}{kind.lstrip('.')}{DICTIONARY_SUFFIX}"
+def member_name(kind: str, dictionary: bytes) -> str:
+    """`.amber/zstd/pyc-<id>.dict` for kind ".pyc": the runtime's C layer reads only the dictionary a
+    frame names, found by the id in its name."""
+    return f"{DICTIONARY_DIR}{kind.lstrip('.')}-{dictionary_id(dictionary)}{DICTIONARY_SUFFIX}"
 
 
 def is_dictionary(name: str) -> bool:
@@ -80,7 +81,8 @@ def train(members: Iterable[Member]) -> list[Member]:
         if sum(map(len, samples)) < MIN_SAMPLES:
             continue
         trained = zstandard.train_dictionary(size, samples, k=SEGMENT, d=DMER).as_bytes()
-        made.append(Member(member_name(kind), trained, lz4=kind == ".pyc", zstd=None if kind == ".pyc" else 19))
+        code = kind == ".pyc"
+        made.append(Member(member_name(kind, trained), trained, lz4=code, zstd=None if code else 19))
         if kind == LZ4_KIND:
             made.append(Member(LZ4_DICTIONARY, zstandard.train_dictionary(LZ4_SIZE, samples, k=SEGMENT,
                                                                           d=DMER).as_bytes()))
@@ -89,7 +91,7 @@ def train(members: Iterable[Member]) -> list[Member]:
 
 def by_kind(members: Iterable[Member]) -> dict[str, bytes]:
     """{".pyc": dictionary bytes, ...}: the zstd dictionaries among `members`, for compressing new members."""
-    return {"." + m.name[len(DICTIONARY_DIR):-len(DICTIONARY_SUFFIX)]: m.data for m in members
+    return {"." + m.name[len(DICTIONARY_DIR):].partition("-")[0]: m.data for m in members
             if is_zstd_dictionary(m.name)}
 
 

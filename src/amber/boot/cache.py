@@ -168,45 +168,58 @@ def _remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)  # entries are 0700 directories of ours: nothing to chmod
 
 
-def _write_entry(directory, files, read, copy=None):
+def _write_files(directory, files, read, copy=None):
     """Write `files` ({relative path: (archive name, executable)}) into the new private `directory`:
     each by copy(name, fd) when given and it can (a kernel copy), else as read(name)."""
-    lines = []
-    made = set()
     for rel in sorted(files):
         name, executable = files[rel]
-        parent = os.path.dirname(rel)
-        if parent and parent not in made:
-            os.makedirs(os.path.join(directory, parent), mode=0o700, exist_ok=True)
-            made.add(parent)
-        path = os.path.join(directory, rel)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o500 if executable else 0o400)
-        with open(fd, "wb") as f:
-            if copy is None or not copy(name, fd):
+        with open(_create(directory, rel, executable), "wb") as f:
+            if copy is None or not copy(name, f.fileno()):
                 f.write(read(name))
-        st = os.lstat(path)
+
+
+def _create(directory, rel, executable):
+    """A new file `rel` under `directory` (its parents made), open for writing: its descriptor."""
+    parent = os.path.dirname(rel)
+    if parent:
+        os.makedirs(os.path.join(directory, parent), mode=0o700, exist_ok=True)
+    return os.open(os.path.join(directory, rel), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                   0o500 if executable else 0o400)
+
+
+def _write_marker(directory, files):
+    """The entry's list of what it holds, written last: size and mtime of each file, as written."""
+    lines = []
+    for rel in sorted(files):
+        st = os.lstat(os.path.join(directory, rel))
         lines.append(f"{st.st_size} {st.st_mtime_ns} {rel}\n")
     fd = os.open(os.path.join(directory, MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
     with open(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write("".join(lines))
 
 
-def materialize(key, files, read, copy=None):
+def _temporary(root, key):
+    return os.path.join(root, f".tmp-{key[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def materialize(key, files, read, copy=None, written=None):
     """The directory `<extract root>/<key>` holding `files`, written now if no complete copy exists.
 
     files: {relative path on disk: (archive member name, executable?)}; read(name) -> bytes;
-    copy(name, fd) -> whether it wrote the member into fd itself (optional).
+    copy(name, fd) -> whether it wrote the member into fd itself (optional); written: a temporary
+    directory of the extract root that already holds the files (warm()'s), to complete and install.
     Raises CacheError (with a one-line reason) when the cache cannot be used.
     """
     root = prepare_root()
     entry = os.path.join(root, key)
-    if _entry_is_complete(entry, files):
-        return entry
-    tmp = os.path.join(root, f".tmp-{key[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+    tmp = written or _temporary(root, key)
     try:
-        os.mkdir(tmp, 0o700)
-        _write_entry(tmp, files, read, copy)
+        if _entry_is_complete(entry, files):
+            return entry
+        if written is None:
+            os.mkdir(tmp, 0o700)
+            _write_files(tmp, files, read, copy)
+        _write_marker(tmp, files)
         for _attempt in range(3):
             try:
                 os.rename(tmp, entry)
@@ -247,20 +260,16 @@ def keep_member(fs, name):
     The key comes from what the archive's index says of the member (fingerprint: name, size, CRC-32,
     time), so a warm start reads none of its bytes, unlike materialize_file's digest of them. A cache
     whose file system is mounted noexec cannot serve code: CacheError, and memory serves it. A member
-    warm() found in place, or is writing in the background, is not looked at again.
+    warm() found in place is not looked at again; one it has the runtime write ahead is waited for.
     """
     if name in _kept:
         return _kept[name]
-    lock = _warming.get(name)
-    if lock is None:
-        return _keep(fs, name)
-    with lock:  # the background thread writes it now, or has, or has not started on it
-        return _keep(fs, name)
-
-
-def _keep(fs, name):
+    if name in _ahead:
+        path = _finish(name, fs)
+        if path is not None:
+            return path
     entry = _member_entry(fs, name)
-    path = os.path.join(materialize(os.path.basename(entry), {name: (name, True)}, fs.read, fs.copy_stored), name)
+    path = os.path.join(materialize(os.path.basename(entry), {name: (name, True)}, fs.read, fs.copy_into), name)
     _kept[name] = path
     return path
 
@@ -277,20 +286,25 @@ def _member_entry(fs, name):
 
 
 _kept = {}  # archive name -> its cache file, complete when last looked at (this process)
-_warming = {}  # archive name -> the lock the background thread holds while it writes that member's entry
+_ahead = {}  # archive name -> (its place in the runtime's list, temporary directory, descriptor, entry)
 
 
 def warm(fs, names):
-    """The first run's head start: write the cache entries of the shared objects `names` (every start
-    loads them: builder/startup.py) in a background thread, in that order, while the main thread runs
-    the app's Python code up to their imports. Decompressing OpenSSL's 5.9 MB or OpenBLAS's 25 MB costs
-    6 to 25 ms; in the background, on another core, most of it is gone by the time they are imported.
+    """The first run's head start: have the runtime's C file layer write the shared objects `names` (every
+    start loads them: builder/startup.py) into their cache entries on a thread of its own, in that order,
+    while the app runs its Python code up to their imports. Decompressing OpenSSL's 5.9 MB or OpenBLAS's
+    25 MB costs 6 to 25 ms; on another core, most of it is done by the time they are imported.
 
-    A warm start finds every entry in place (the checks keep_member would make, once) and starts no
-    thread. An import that comes first does the work itself, or waits for the member the thread is
-    writing; a fork's child forgets the thread (it does not run there); the interpreter waits for it
-    at exit, so that no entry is left half-written. Any failure is left to the import to meet."""
-    import posix
+    That thread runs no Python: a Python thread doing the same fought the main thread for the GIL at every
+    step and made first runs slower, not faster. Here the main thread makes each temporary entry and its
+    file (`.tmp-*`, as materialize does), the C thread decompresses into it (`_amber_fs.fill_ahead`), and
+    keep_member, at the import, waits for it if need be (`_amber_fs.filled`, without the GIL) and installs
+    the entry; an import that comes before the thread started on its member writes it itself
+    (`_amber_fs.claim`), so numpy's own extension is decompressed while the thread does OpenBLAS. The
+    interpreter installs the rest at exit, so none is left half-written; a fork's child forgets them (the
+    parent installs them). A warm start finds every entry in place (the checks
+    keep_member would make, once) and starts nothing. Any failure is left to the import to meet."""
+    import _amber_fs
 
     missing = []
     for name in names:
@@ -299,27 +313,51 @@ def warm(fs, names):
             if _entry_is_complete(entry, {name: (name, True)}):
                 _kept[name] = os.path.join(entry, name)
             else:
-                missing.append(name)
+                missing.append((name, entry))
         except (CacheError, OSError):
             return  # the cache cannot serve: each import finds out, and why
-    if not missing:
-        return
-    import _thread
-    import atexit
-
-    for name in missing:
-        _warming[name] = _thread.allocate_lock()
-    finished = _thread.allocate_lock()
-    finished.acquire()
-
-    def write():
+    started = []
+    for name, entry in missing:
+        tmp = _temporary(os.path.dirname(entry), os.path.basename(entry))
         try:
-            for name in missing:
-                with _warming[name], contextlib.suppress(Exception):  # the import meets it again, and says it
-                    _keep(fs, name)
-        finally:
-            finished.release()
+            os.mkdir(tmp, 0o700)
+            fd = _create(tmp, name, True)
+        except OSError:
+            _remove_tree(tmp)
+            continue
+        _ahead[name] = (len(started), tmp, fd, entry)
+        started.append((name, fd))
+    if not started:
+        return
+    import atexit
+    import posix
 
-    posix.register_at_fork(after_in_child=_warming.clear)
-    _thread.start_new_thread(write, ())
-    atexit.register(lambda: finished.acquire(timeout=30))
+    _amber_fs.fill_ahead([name for name, _fd in started], [fd for _name, fd in started])
+    posix.register_at_fork(after_in_child=_ahead.clear)
+    atexit.register(lambda: [_finish(name) for name in list(_ahead)])
+
+
+def _finish(name, fs=None):
+    """The cache file of `name` once its file is written and its entry installed; None if that failed. The
+    C thread writes it, or, for an import (`fs`) that comes before the thread started on it, the caller."""
+    import _amber_fs
+
+    number, tmp, fd, entry = _ahead.pop(name)
+    if fs is not None and _amber_fs.claim(number):
+        try:
+            fs.copy_into(name, fd)
+            status = 0
+        except OSError:
+            status = -1
+    else:
+        status = _amber_fs.filled(number)  # waits for it without the GIL
+    os.close(fd)
+    if status != 0:
+        _remove_tree(tmp)
+        return None
+    try:
+        path = os.path.join(materialize(os.path.basename(entry), {name: (name, True)}, None, written=tmp), name)
+    except CacheError:
+        return None
+    _kept[name] = path
+    return path

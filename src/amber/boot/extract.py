@@ -46,7 +46,7 @@ class ExtractedFinder:
             rel, name, mode = line.split("\t")
             files[rel] = (name, mode == "x")
         try:
-            return materialize(key, files, self.fs.read, self.fs.copy_stored)
+            return materialize(key, files, self.fs.read, self.fs.copy_into)
         except CacheError as exc:  # the project asked for real files: without them it would fail later, obscurely
             raise SystemExit(f"amber: cannot extract {fullname}: {exc}") from None
 

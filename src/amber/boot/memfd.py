@@ -2,8 +2,9 @@
 executable copies of archive members the native loader dlopen()s and the program runner executes.
 
 The native loader copies shared objects into them (dlopen()ed as /proc/self/fd/N) and the program
-runner executes them (the files C code opens get theirs from the runtime's C file layer). The kernel copies
-stored members in (sendfile): their bytes never pass through Python.
+runner executes them (the files C code opens get theirs from the runtime's C file layer). The C file layer
+writes members in (ArchiveFS.copy_into: a stored one by sendfile, a compressed one decompressed there):
+their bytes never pass through Python.
 """
 
 import posix
@@ -32,18 +33,6 @@ def write_all(fd, data):
     posix.lseek(fd, 0, 0)
 
 
-def send_span(source, target, offset, size):
-    """Copy `size` bytes at `offset` of descriptor `source` to `target` in the kernel (sendfile: they
-    never pass through Python), then rewind `target`."""
-    end = offset + size
-    while offset < end:
-        sent = posix.sendfile(target, source, offset, end - offset)
-        if sent == 0:
-            raise OSError(f"the archive ends inside a member (at byte {offset})")
-        offset += sent
-    posix.lseek(target, 0, 0)
-
-
 # Executable memory files (the native loader's shared objects, the program runner's programs).
 F_ADD_SEALS = 1033
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -67,16 +56,16 @@ def memfd_exec_flags():
 
 def memory_copy(fs, name):
     """A memfd holding archive member `name`, executable as /proc/self/fd/N and not yet sealed; -1 where memory
-    files cannot be executed. A member stored uncompressed is copied by the kernel (sendfile), so its bytes
-    never pass through Python: no inflating, no second copy, no peak in RSS."""
+    files cannot be executed. The runtime's C file layer writes it (a stored member by the kernel), so its
+    bytes never pass through Python: no second copy, no peak in RSS."""
     import os
 
     flags = memfd_exec_flags()
     if flags is None or not os.path.isdir("/proc/self/fd"):
         return -1
     fd = memory_file("amber:" + name, b"", flags)
-    if fd >= 0 and not fs.copy_stored(name, fd):
-        write_all(fd, fs.read(name))
+    if fd >= 0:
+        fs.copy_into(name, fd)
     return fd
 
 

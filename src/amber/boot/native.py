@@ -370,7 +370,7 @@ class NativeCode:
         digest = sha256(why.encode())
         for member in members:
             digest.update(member.encode() + b"\0" + sha256(self.fs.read(member)).digest())
-        return materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read, self.fs.copy_stored)
+        return materialize(digest.hexdigest(), {m: (m, True) for m in members}, self.fs.read, self.fs.copy_into)
 
     def create_extension(self, spec, name):
         def create(path):

@@ -10,7 +10,7 @@ functions included, so nothing in Python wraps them.
 
 What stays here is what C cannot do: `ArchiveFS`, the archive's tree as the
 native loader, the program runner and the extraction cache read it (member
-sizes, stored spans to copy by sendfile); importlib.resources answering with
+sizes, copies by the C file layer into a descriptor); importlib.resources answering with
 real paths (`pathlib.Path` under the binary) instead of zipfile.Path, so that
 `importlib.resources.as_file` (certifi.where()) copies nothing to a
 temporary file; and FileFinder's path hook answering archive directories.
@@ -130,27 +130,18 @@ class ArchiveFS:
         entry = self._directory[rel]
         return f"{entry[TOC_SIZE]}-{entry[TOC_CRC]:08x}-{entry[TOC_DATE]}-{entry[TOC_TIME]}"
 
-    def stored_span(self, rel):
-        """(offset, size) of member `rel`'s bytes in the archive file when stored uncompressed, else None."""
-        entry = self._directory.get(rel)
-        if entry is None or entry[TOC_METHOD] != STORED:
-            return None
-        offset = entry[TOC_HEADER_OFFSET]
-        header = posix.pread(self.descriptor(), LOCAL_HEADER_SIZE, offset)
-        if len(header) != LOCAL_HEADER_SIZE or header[:4] != b"PK\x03\x04":
-            raise OSError(errno.EIO, f"bad local header of {self.prefix}{rel}")
-        name_size, extra_size = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
-        return offset + LOCAL_HEADER_SIZE + name_size + extra_size, entry[TOC_SIZE]
+    def copy_into(self, rel, fd):
+        """Write member `rel` into descriptor `fd` and rewind it: decompressed and checked by the runtime's C
+        file layer (a stored member copied by the kernel), without the GIL, no byte passing through Python.
+        A first run's background thread writes the extraction cache so while the app starts (cache.warm)."""
+        import _amber_fs
 
-    def copy_stored(self, rel, fd):
-        """Copy member `rel` into descriptor `fd` by the kernel when it is stored uncompressed (True);
-        False, with nothing written, when it is compressed and must be read()."""
-        span = self.stored_span(rel)
-        if span is None:
-            return False
-        from __amber_memfd__ import send_span
-
-        send_span(self.descriptor(), fd, *span)
+        try:
+            _amber_fs.fill(rel, fd)
+        except OSError as exc:
+            why = "damaged member; copy the file again" if exc.errno == errno.EIO else posix.strerror(exc.errno)
+            raise OSError(exc.errno, why, self.prefix + rel) from None
+        posix.lseek(fd, 0, 0)
         return True
 
     def read(self, rel):

@@ -87,6 +87,7 @@ INTERNAL const char *amber_unpack(const unsigned char *packed, uint32_t csize, u
                                   uint32_t crc, unsigned char *out);
 INTERNAL int amber_read_member(uint64_t header, size_t name_length, uint32_t csize, uint32_t size, uint16_t method,
                                uint32_t crc, unsigned char *out, const char **why);
+INTERNAL int amber_fill_member(const char *name, size_t length, int fd);
 INTERNAL int amber_stat_member(const char *name, struct stat *st);
 INTERNAL void amber_fstat_member(int fd, struct stat *st);
 INTERNAL int amber_open_member(const char *name, int flags);

@@ -472,57 +472,70 @@ zstd_decompress(void *out, size_t size, const void *in, size_t in_size, const ZS
 
 /* -- zstd dictionaries (archive/dictionaries.py) ---------------------------------------------------- */
 
-/* The archive's `.amber/zstd/<kind>.dict` members: what every .pyc (or .py) file has in common, which
- * its frame refers into. All of them are read the first time a frame names a dictionary (a few MB of
- * memory at most; a process that reads no such frame never reads them). */
+/* The archive's `.amber/zstd/<kind>-<id>.dict` members: what every .pyc (or .py) file has in common, which
+ * its frame refers into. Each is read the first time a frame names its id, found by the id in its name,
+ * and kept for the life of the process (the DDict refers into the bytes read, copying nothing). */
 #define DICTIONARY_DIR ".amber/zstd/"
 #define DICTIONARY_SUFFIX ".dict"
 #define MAX_DICTIONARIES 8
-static pthread_once_t dictionaries_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t dictionaries_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     unsigned id;
-    ZSTD_DDict *ddict;
+    const ZSTD_DDict *ddict;  /* NULL: the member is missing or damaged */
 } dictionaries[MAX_DICTIONARIES];
 static int dictionary_count;
-/* Set while this thread reads the dictionaries: a dictionary's own frame may not need one (damage could
- * make it name one, and waiting for the loading in progress would never end). */
+/* Set while this thread reads a dictionary: a dictionary's own frame may not need one (damage could make
+ * it name one, and waiting for the lock this thread holds would never end). */
 static __thread int loading_dictionaries;
 
-static int
-is_dictionary(const struct member *m)
+/* The id in member `m`'s name if it is a zstd dictionary (`.amber/zstd/<kind>-<id>.dict`), else 0. */
+static unsigned
+dictionary_id_of(const struct member *m)
 {
     size_t dir = sizeof(DICTIONARY_DIR) - 1, suffix = sizeof(DICTIONARY_SUFFIX) - 1;
-    return m->length > dir + suffix && memcmp(m->name, DICTIONARY_DIR, dir) == 0
-        && memcmp(m->name + m->length - suffix, DICTIONARY_SUFFIX, suffix) == 0;
+    if (m->length <= dir + suffix || memcmp(m->name, DICTIONARY_DIR, dir) != 0
+        || memcmp(m->name + m->length - suffix, DICTIONARY_SUFFIX, suffix) != 0) {
+        return 0;
+    }
+    size_t end = m->length - suffix, start = end;
+    while (start > dir && m->name[start - 1] >= '0' && m->name[start - 1] <= '9') {
+        start--;
+    }
+    if (start == end || end - start > 10 || m->name[start - 1] != '-') {
+        return 0;
+    }
+    unsigned long long id = 0;
+    for (size_t i = start; i < end; i++) {
+        id = id * 10 + (unsigned)(m->name[i] - '0');
+    }
+    return id <= 0xFFFFFFFFu ? (unsigned)id : 0;
 }
 
-static void
-load_dictionaries(void)
+static const ZSTD_DDict *
+load_dictionary(unsigned id)
 {
     (void)find("", 0);  /* reads the index if nothing has yet (no member has the empty name) */
-    loading_dictionaries = 1;
-    for (uint32_t i = 0; i < amber_member_count && dictionary_count < MAX_DICTIONARIES; i++) {
+    for (uint32_t i = 0; i < amber_member_count; i++) {
         const struct member *m = &amber_members[i];
-        if (!is_dictionary(m)) {
+        if (dictionary_id_of(m) != id) {
             continue;
         }
         unsigned char *data = malloc(m->size ? m->size : 1);
         const char *why = NULL;
+        ZSTD_DDict *ddict = NULL;
+        loading_dictionaries = 1;
         if (data != NULL && amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, data,
-                                              &why) == 0) {
-            ZSTD_DDict *ddict = ZSTD_createDDict(data, m->size);
-            unsigned id = ZSTD_getDictID_fromDict(data, m->size);
-            if (ddict != NULL && id != 0) {
-                dictionaries[dictionary_count].id = id;
-                dictionaries[dictionary_count++].ddict = ddict;
-            }
-            else {
-                ZSTD_freeDDict(ddict);
-            }
+                                              &why) == 0
+            && ZSTD_getDictID_fromDict(data, m->size) == id) {
+            ddict = ZSTD_createDDict_byReference(data, m->size);
         }
-        free(data);  /* the DDict holds its own copy */
+        loading_dictionaries = 0;
+        if (ddict == NULL) {
+            free(data);  /* else the DDict refers into it, for good */
+        }
+        return ddict;
     }
-    loading_dictionaries = 0;
+    return NULL;
 }
 
 /* The dictionary `id` of this binary's archive, or NULL. */
@@ -532,13 +545,22 @@ dictionary(unsigned id)
     if (loading_dictionaries) {
         return NULL;
     }
-    pthread_once(&dictionaries_once, load_dictionaries);
-    for (int i = 0; i < dictionary_count; i++) {
-        if (dictionaries[i].id == id) {
-            return dictionaries[i].ddict;
-        }
+    pthread_mutex_lock(&dictionaries_lock);
+    const ZSTD_DDict *found = NULL;
+    int i = 0;
+    while (i < dictionary_count && dictionaries[i].id != id) {
+        i++;
     }
-    return NULL;
+    if (i < dictionary_count) {
+        found = dictionaries[i].ddict;
+    }
+    else if (dictionary_count < MAX_DICTIONARIES) {
+        found = load_dictionary(id);
+        dictionaries[dictionary_count].id = id;
+        dictionaries[dictionary_count++].ddict = found;
+    }
+    pthread_mutex_unlock(&dictionaries_lock);
+    return found;
 }
 
 /* The archive's LZ4 dictionary (stored: every start's first LZ4_DICT member reads it), or NULL. */
@@ -562,6 +584,45 @@ load_lz4_dictionary(void)
         return;
     }
     lz4_dictionary_size = (int)m->size;
+}
+
+/* One LZ4 block made with the dictionary into `out`: the decompressed size, or an error (negative). The
+ * decoder is 60% slower with a dictionary somewhere else in memory than with one right before its output
+ * (then LZ4 takes it for the block's own past), so a kept buffer holds the dictionary followed by room for
+ * the block, and the block is copied out (10 GB/s, against the decoder's 2-3). Any thread may call this:
+ * when another one holds the buffer, the slower way serves. */
+static int
+lz4_with_dictionary(const unsigned char *packed, int csize, unsigned char *out, int size)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char *kept;
+    static size_t room;  /* bytes after the dictionary */
+    if (size <= (1 << 22) && pthread_mutex_trylock(&lock) == 0) {
+        if (room < (size_t)size) {
+            size_t want = (size_t)size > 256 * 1024 ? (size_t)size : 256 * 1024;
+            char *grown = realloc(kept, (size_t)lz4_dictionary_size + want);
+            if (grown != NULL) {
+                if (kept == NULL) {
+                    memcpy(grown, lz4_dictionary, (size_t)lz4_dictionary_size);
+                }
+                kept = grown;
+                room = want;
+            }
+        }
+        int made = -1;
+        if (room >= (size_t)size) {
+            char *at = kept + lz4_dictionary_size;
+            made = LZ4_decompress_safe_usingDict((const char *)packed, at, csize, size, kept, lz4_dictionary_size);
+            if (made == size) {
+                memcpy(out, at, (size_t)size);
+            }
+            pthread_mutex_unlock(&lock);
+            return made;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return LZ4_decompress_safe_usingDict((const char *)packed, (char *)out, csize, size,
+                                         (const char *)lz4_dictionary, lz4_dictionary_size);
 }
 
 static const char missing_dictionary[] = "its dictionary is missing or damaged";
@@ -635,8 +696,7 @@ amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_
             if (lz4_dictionary == NULL) {
                 return missing_dictionary;
             }
-            made = LZ4_decompress_safe_usingDict((const char *)packed, (char *)out, (int)csize, (int)size,
-                                                 (const char *)lz4_dictionary, lz4_dictionary_size);
+            made = lz4_with_dictionary(packed, (int)csize, out, (int)size);
         }
         else {
             made = LZ4_decompress_safe((const char *)packed, (char *)out, (int)csize, (int)size);
@@ -724,8 +784,10 @@ fill(int fd, const struct member *m)
                 if (n < 0 && errno == EINTR) {
                     continue;
                 }
-                errno = EIO;
-                return -1;
+                if (n == 0) {
+                    errno = EIO;  /* the archive ends inside the member */
+                }
+                return -1;  /* else the write's own error (a full disk) */
             }
             left -= (size_t)n;
         }
@@ -733,15 +795,30 @@ fill(int fd, const struct member *m)
     }
     unsigned char *packed = malloc(m->csize ? m->csize : 1), *plain = malloc(m->size ? m->size : 1);
     int ok = packed != NULL && plain != NULL && pread(archive, packed, m->csize, data) == (ssize_t)m->csize
-             && amber_unpack(packed, m->csize, m->size, m->method, m->crc, plain) == NULL
-             && write_all(fd, plain, m->size) == 0;
+             && amber_unpack(packed, m->csize, m->size, m->method, m->crc, plain) == NULL;
+    int written = ok ? write_all(fd, plain, m->size) : 0;
+    int error = errno;  /* the write's own error (a full disk) */
     free(packed);
     free(plain);
-    if (!ok) {
-        errno = EIO;
+    if (!ok || written != 0) {
+        errno = ok ? error : EIO;
         return -1;
     }
     return 0;
+}
+
+/* _amber_fs.fill: member `name` (`length` bytes) into `fd`, decompressed and checked (a stored one by the
+ * kernel). 0, or -1 with errno set: ENOENT (no such member), EIO (damaged), or the write's. The boot
+ * code's copies into the extraction cache and into memory files, with no Python object in between. */
+int
+amber_fill_member(const char *name, size_t length, int fd)
+{
+    struct member *m = find(name, length);
+    if (m == NULL) {
+        errno = ENOENT;
+        return -1;
+    }
+    return fill(fd, m);
 }
 
 /* -- AMBER_NATIVE=disk: no memory files ---------------------------------------------------------- */

@@ -2,6 +2,10 @@
  * the boot code registers with it. */
 #include "amber_fs.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 static PyObject *
 amber_fs_prefix(PyObject *module, PyObject *unused)
 {
@@ -136,6 +140,176 @@ amber_fs_unpack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* fill(name, fd): member `name` written into descriptor `fd` (at its offset), decompressed and checked,
+ * without the GIL: the extraction cache's and the memory files' copies (boot/vfs.py's copy_into). */
+static PyObject *
+amber_fs_fill(PyObject *module, PyObject *args)
+{
+    const char *name;
+    Py_ssize_t length;
+    int fd;
+    if (!PyArg_ParseTuple(args, "s#i:fill", &name, &length, &fd)) {
+        return NULL;
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = amber_fill_member(name, (size_t)length, fd);
+    Py_END_ALLOW_THREADS
+    if (status != 0) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+/* -- the first run's head start (boot/cache.py's warm) --------------------------------------------- */
+
+/* Members written into descriptors by a thread of the runtime's own, which runs no Python: a Python
+ * thread doing the same fights the main thread for the GIL at every step. One list per process. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    Py_ssize_t count, done, started;
+    char **names;
+    size_t *lengths;
+    int *fds, *status, *claimed;
+    pid_t pid;  /* the process the thread runs in (a fork's child has none) */
+} ahead = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0};
+
+static void *
+fill_ahead_thread(void *unused)
+{
+    (void)unused;
+    for (Py_ssize_t i = 0; i < ahead.count; i++) {
+        pthread_mutex_lock(&ahead.lock);
+        int skip = ahead.claimed[i];  /* the main thread got there first and writes it itself */
+        ahead.started = i + 1;
+        pthread_mutex_unlock(&ahead.lock);
+        int status = skip ? ECANCELED : 0;
+        if (!skip && amber_fill_member(ahead.names[i], ahead.lengths[i], ahead.fds[i]) != 0) {
+            status = errno ? errno : EIO;
+        }
+        pthread_mutex_lock(&ahead.lock);
+        ahead.status[i] = status;
+        ahead.done = i + 1;
+        pthread_cond_broadcast(&ahead.changed);
+        pthread_mutex_unlock(&ahead.lock);
+    }
+    return NULL;
+}
+
+/* fill_ahead(names, fds): start writing member names[i] into fds[i], in order, on a thread of its own
+ * (every signal blocked there: they stay the interpreter's). */
+static PyObject *
+amber_fs_fill_ahead(PyObject *module, PyObject *args)
+{
+    PyObject *names, *fds;
+    if (!PyArg_ParseTuple(args, "O!O!:fill_ahead", &PyList_Type, &names, &PyList_Type, &fds)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(names);
+    if (count != PyList_GET_SIZE(fds) || count == 0 || ahead.count != 0) {
+        PyErr_SetString(PyExc_ValueError, "fill_ahead: one list of names and descriptors, once");
+        return NULL;
+    }
+    ahead.names = PyMem_RawCalloc((size_t)count, sizeof(char *));
+    ahead.lengths = PyMem_RawCalloc((size_t)count, sizeof(size_t));
+    ahead.fds = PyMem_RawCalloc((size_t)count, sizeof(int));
+    ahead.status = PyMem_RawCalloc((size_t)count, sizeof(int));
+    ahead.claimed = PyMem_RawCalloc((size_t)count, sizeof(int));
+    if (ahead.names == NULL || ahead.lengths == NULL || ahead.fds == NULL || ahead.status == NULL
+        || ahead.claimed == NULL) {
+        return PyErr_NoMemory();  /* the few bytes stay allocated: nothing else reads them */
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t length;
+        const char *name = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(names, i), &length);
+        int fd = PyLong_AsInt(PyList_GET_ITEM(fds, i));
+        if (name == NULL || (fd == -1 && PyErr_Occurred())) {
+            return NULL;
+        }
+        if ((ahead.names[i] = PyMem_RawMalloc((size_t)length + 1)) == NULL) {
+            return PyErr_NoMemory();
+        }
+        memcpy(ahead.names[i], name, (size_t)length + 1);
+        ahead.lengths[i] = (size_t)length;
+        ahead.fds[i] = fd;
+    }
+    ahead.count = count;
+    ahead.pid = getpid();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_attr_t attributes;
+    pthread_t thread;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int failed = pthread_create(&thread, &attributes, fill_ahead_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attributes);
+    if (failed) {  /* each is then written at its import, as without a head start */
+        for (Py_ssize_t i = 0; i < count; i++) {
+            ahead.status[i] = failed;
+        }
+        ahead.done = count;
+    }
+    Py_RETURN_NONE;
+}
+
+/* claim(i) -> bool: True if the thread has not started fill_ahead's i-th member, which it then skips:
+ * the caller writes it (an import that comes before the thread gets there does not wait for the members
+ * ahead of it). False: the thread writes it, or has. */
+static PyObject *
+amber_fs_claim(PyObject *module, PyObject *args)
+{
+    Py_ssize_t i;
+    if (!PyArg_ParseTuple(args, "n:claim", &i)) {
+        return NULL;
+    }
+    if (i < 0 || i >= ahead.count) {
+        PyErr_SetString(PyExc_IndexError, "claim: no such member in the list");
+        return NULL;
+    }
+    if (getpid() != ahead.pid) {
+        Py_RETURN_FALSE;  /* a fork's child: filled() says ECHILD */
+    }
+    int mine;
+    pthread_mutex_lock(&ahead.lock);
+    mine = ahead.started <= i;
+    if (mine) {
+        ahead.claimed[i] = 1;
+    }
+    pthread_mutex_unlock(&ahead.lock);
+    return PyBool_FromLong(mine);
+}
+
+/* filled(i) -> int: 0 once fill_ahead's i-th member is written, else the errno it failed with (ECHILD in
+ * a fork's child, where the thread does not run; ECANCELED if claimed). Waits for it without the GIL. */
+static PyObject *
+amber_fs_filled(PyObject *module, PyObject *args)
+{
+    Py_ssize_t i;
+    if (!PyArg_ParseTuple(args, "n:filled", &i)) {
+        return NULL;
+    }
+    if (i < 0 || i >= ahead.count) {
+        PyErr_SetString(PyExc_IndexError, "filled: no such member in the list");
+        return NULL;
+    }
+    if (getpid() != ahead.pid) {
+        return PyLong_FromLong(ECHILD);
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&ahead.lock);
+    while (ahead.done <= i) {
+        pthread_cond_wait(&ahead.changed, &ahead.lock);
+    }
+    status = ahead.status[i];
+    pthread_mutex_unlock(&ahead.lock);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(status);
+}
+
 static PyMethodDef amber_fs_methods[] = {
     {"prefix", amber_fs_prefix, METH_NOARGS,
      "prefix() -> str: '<binary>/', under which C code's open/stat/opendir/dlopen/execve read the archive "
@@ -152,6 +326,15 @@ static PyMethodDef amber_fs_methods[] = {
     {"unpack", (PyCFunction)(void (*)(void))amber_fs_unpack, METH_FASTCALL,
      "unpack(data, method, size, crc) -> bytes: a member's packed bytes decompressed and checked like "
      "read_member's (ValueError names the damage)."},
+    {"fill_ahead", amber_fs_fill_ahead, METH_VARARGS,
+     "fill_ahead(names, fds): write each member into its descriptor on a thread of the runtime's own, in order."},
+    {"claim", amber_fs_claim, METH_VARARGS,
+     "claim(i) -> bool: True if fill_ahead's thread has not started the i-th member, which it then skips."},
+    {"filled", amber_fs_filled, METH_VARARGS,
+     "filled(i) -> int: 0 once fill_ahead's i-th member is written, else its errno; waits without the GIL."},
+    {"fill", amber_fs_fill, METH_VARARGS,
+     "fill(name, fd): member `name` written into descriptor `fd`, decompressed and checked, without the GIL "
+     "(OSError: ENOENT, or EIO for a damaged member)."},
     {NULL, NULL, 0, NULL},
 };
 
