@@ -33,7 +33,7 @@ def main() -> None:
     # zstd: the size the member's record gives, then one frame (as amber's writer makes them).
     (out / "zstd").mkdir(parents=True, exist_ok=True)
     held = open_binary(Path(sys.argv[2])).members(dictionaries.is_dictionary) if len(sys.argv) > 2 else []
-    kinds, lz4_dictionary = dictionaries.by_kind(held), dictionaries.lz4_dictionary(held)
+    kinds = dictionaries.by_kind(held)
     samples = (b"", b"amber " * 300, bytes(range(256)) * 8)
     texts, frames = list(samples), [zstd_compress(text, 3) for text in samples]
     for dictionary in (kinds[kind] for kind in sorted(kinds)):
@@ -43,12 +43,9 @@ def main() -> None:
         (out / "zstd" / str(number)).write_bytes(len(text).to_bytes(4, "little") + frame)
     # lz4: the size and CRC the member's record gives, then one raw block.
     (out / "lz4").mkdir(parents=True, exist_ok=True)
-    blocks = [(len(text), text, lz4_compress(text)) for text in samples]
-    if lz4_dictionary is not None:  # the size's top bit: made with the runtime's LZ4 dictionary
-        blocks += [(len(text) | 1 << 31, text, lz4_compress(text, lz4_dictionary)) for text in samples[1:]]
-    for number, (size, text, block) in enumerate(blocks):
-        record = size.to_bytes(4, "little") + zlib.crc32(text).to_bytes(4, "little")
-        (out / "lz4" / str(number)).write_bytes(record + block)
+    for number, text in enumerate(samples):
+        record = len(text).to_bytes(4, "little") + zlib.crc32(text).to_bytes(4, "little")
+        (out / "lz4" / str(number)).write_bytes(record + lz4_compress(text))
     elves = [p for d in LIBDIRS if d.is_dir() for p in d.glob("lib*.so*")
              if p.is_file() and 4096 < p.stat().st_size < 65536 and p.read_bytes()[:4] == b"\x7fELF"]
     small = sorted(elves, key=lambda p: p.stat().st_size)[:3]

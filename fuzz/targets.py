@@ -9,8 +9,7 @@ documents; any other exception, a hang or a crash of the interpreter is a findin
   zstd    the runtime's _amber_fs.unpack of a zstd member (a checksummed frame of exactly the recorded
           size, else ValueError), the C function every zstd member goes through
   lz4     the runtime's _amber_fs.unpack of an LZ4 member (the code every start runs): a block of
-          exactly the recorded size and CRC, else ValueError; made with the runtime's LZ4 dictionary when
-          the size's top bit is set
+          exactly the recorded size and CRC, else ValueError
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
 What it found is kept as a regression test (tests/test_zipimport_patch.py: a record offset past the
 index made seek() raise ValueError).
@@ -78,11 +77,10 @@ def fuzz_lz4(data):
     """The runtime's C unpack of an LZ4 member, as a record gives it: size and CRC, then the block."""
     from _amber_fs import unpack
 
-    record = int.from_bytes(data[:4], "little")
-    size, method = record % (1 << 21), LZ4_DICT if record >> 31 else LZ4
+    size = int.from_bytes(data[:4], "little") % (1 << 21)
     crc = int.from_bytes(data[4:8], "little")
     with contextlib.suppress(ValueError):
-        out = unpack(data[8:], method, size, crc)
+        out = unpack(data[8:], LZ4, size, crc)
         assert len(out) == size
 
 
@@ -91,8 +89,7 @@ def fuzz_elf(data):
         elf.dynamic_info(data)
 
 
-# archive/writer.py's (the runtime's Python has no amber package to import them from)
-ZSTD, LZ4, LZ4_DICT = 93, 0x4C34, 0x4C44
+ZSTD, LZ4 = 93, 0x4C34  # archive/writer.py's (the runtime's Python has no amber package to import them from)
 TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "lz4": fuzz_lz4, "elf": fuzz_elf}
 
 

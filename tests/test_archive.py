@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -236,18 +237,23 @@ def test_lz4_members_round_trip_are_copied_and_stored_when_lz4_saves_too_little(
     assert open_binary(again).members()[0].packed.payload == fast
 
 
+def _up_to(members: Iterable[Member], limit: int) -> list[Member]:
+    """The first of `members` whose sizes add up to just over `limit` bytes."""
+    found, total = [], 0
+    for member in members:
+        found.append(member)
+        total += len(member.data)
+        if total > limit:
+            break
+    return found
+
+
 def _host_sources(limit: int) -> list[Member]:
     """Real Python sources, about `limit` bytes of them: the host Python's standard library."""
     import sysconfig
 
-    found, total = [], 0
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
-        data = path.read_bytes()
-        found.append(Member(f"lib/{path.name}", data))
-        total += len(data)
-        if total > limit:
-            break
-    return found
+    paths = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    return _up_to((Member(f"lib/{path.name}", path.read_bytes()) for path in paths), limit)
 
 
 def test_zstd_dictionaries_are_trained_once_and_named_by_every_frame(tmp_path):
@@ -291,50 +297,32 @@ def _host_code(limit: int) -> list[Member]:
     """Real compiled code, about `limit` bytes of it: the host Python's standard library, compiled here."""
     import importlib.util
 
-    found, total = [], 0
-    for source in _host_sources(limit * 3):
-        code = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile(source.data, source.name, "exec"))
-        found.append(Member(source.name + "c", code))
-        total += len(code)
-        if total > limit:
-            break
-    return found
+    header = importlib.util.MAGIC_NUMBER + bytes(12)
+    return _up_to((Member(m.name + "c", header + marshal.dumps(compile(m.data, m.name, "exec")))
+                   for m in _host_sources(limit * 3)), limit)
 
 
-def test_lz4_blocks_use_the_lz4_dictionary(tmp_path):
+def test_code_gets_a_small_dictionary_and_the_start_up_code_none(tmp_path):
+    import zstandard
+
     from amber.archive import dictionaries
     from amber.archive.reader import open_binary
-    from amber.archive.writer import LZ4, LZ4_DICT, STORED
+    from amber.archive.writer import LZ4, ZSTD
 
     code = _host_code(2 << 20)
     trained = dictionaries.train(code)
-    assert [m.name for m in trained] == [dictionaries.member_name(".pyc", trained[0].data), ".amber/lz4.dict"]
-    assert len(trained[1].data) == 1 << 16  # LZ4's reach
-    hot = [replace(m, lz4=True) for m in code]
-    with_dict = _binary(tmp_path, hot + trained, "with")
-    without = _binary(tmp_path, hot, "without")
-    with zipfile.ZipFile(with_dict) as zf:
+    assert [m.name for m in trained] == [dictionaries.member_name(".pyc", trained[0].data)]
+    assert len(trained[0].data) == 256 << 10 and trained[0].lz4  # small: Django's start waits on its misses
+    members = [replace(m, zstd=9) for m in code[1:]] + [replace(code[0], lz4=True)] + trained
+    path = _binary(tmp_path, members)
+    with zipfile.ZipFile(path) as zf:
         methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
-    assert {methods[m.name] for m in code} == {LZ4_DICT}
-    assert methods[".amber/lz4.dict"] == STORED  # every start reads it: not worth a decompression
-    with zipfile.ZipFile(without) as zf:
-        assert {zf.getinfo(m.name).compress_type for m in code} == {LZ4}
-    blocks = lambda path: sum(i.compress_size for i in zipfile.ZipFile(path).infolist()  # noqa: E731
-                              if i.filename.endswith(".pyc"))
-    assert blocks(with_dict) < 0.92 * blocks(without)
-    back = open_binary(with_dict).members()
-    assert {m.name: m.data for m in back} == {m.name: m.data for m in [*code, *trained]}
-    assert all(m.lz4 for m in back if m.name.endswith(".pyc"))
-    # A damaged dictionary is named (the runtime's C layer, tests/test_damaged.py, names the member that needs it).
-    info = zipfile.ZipFile(with_dict).getinfo(".amber/lz4.dict")
-    data = bytearray(with_dict.read_bytes())
-    data[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF
-    broken = tmp_path / "broken"
-    broken.write_bytes(bytes(data))
-    from amber.errors import AmberError
-
-    with pytest.raises(AmberError, match=r"damaged archive member \.amber/lz4\.dict \(CRC mismatch\)"):
-        open_binary(broken).members()
+    assert methods[code[0].name] == LZ4 and methods[trained[0].name] == LZ4
+    back = {m.name: m for m in open_binary(path).members()}
+    ident = dictionaries.dictionary_id(trained[0].data)
+    assert all(zstandard.get_frame_parameters(back[m.name].packed.payload).dict_id == ident for m in code[1:])
+    assert {methods[m.name] for m in code[1:]} == {ZSTD}
+    assert {name: m.data for name, m in back.items()} == {m.name: m.data for m in [*code, *trained]}
 
 
 def test_a_frame_whose_dictionary_is_missing_is_a_clear_error(tmp_path):
@@ -363,18 +351,16 @@ def test_a_damaged_lz4_member_is_a_clear_error(tmp_path):
         open_binary(path).members()
 
 
-def test_the_lz4_method_numbers_are_the_runtimes():
-    from amber.archive.writer import LZ4, LZ4_DICT
+def test_the_lz4_method_number_and_the_dictionary_names_are_the_runtimes():
+    from amber.archive.dictionaries import DICTIONARY_DIR, DICTIONARY_SUFFIX
+    from amber.archive.writer import LZ4
     from amber.boot import zipzstd
 
     header = (Path(__file__).parents[1] / "src/amber/runtime/fs/amber_fs.h").read_text()
     assert f"#define AMBER_METHOD_LZ4 {LZ4:#06X}".replace("0X", "0x") in header
-    assert f"#define AMBER_METHOD_LZ4_DICT {LZ4_DICT:#06X}".replace("0X", "0x") in header
-    assert (zipzstd.LZ4, zipzstd.LZ4_DICT) == (LZ4, LZ4_DICT)
+    assert zipzstd.LZ4 == LZ4
     archive_c = (Path(__file__).parents[1] / "src/amber/runtime/fs/archive.c").read_text()
-    from amber.archive.dictionaries import DICTIONARY_DIR, DICTIONARY_SUFFIX, LZ4_DICTIONARY
-
-    for name in (DICTIONARY_DIR, DICTIONARY_SUFFIX, LZ4_DICTIONARY):  # where the C layer finds the dictionaries
+    for name in (DICTIONARY_DIR, DICTIONARY_SUFFIX):  # where the C layer finds the dictionaries
         assert f'"{name}"' in archive_c, name
 
 

@@ -152,7 +152,7 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     for binary in (plain, compressed):
         with zipfile.ZipFile(binary) as zf:
             methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
-    ssl_so, ZSTD, LZ4, LZ4_DICT = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34, 0x4C44
+    ssl_so, ZSTD, LZ4 = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34
     assert methods[compressed][ssl_so] == methods[compressed]["tomllib/_parser.pyc"] == ZSTD
     assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.py"] == ZSTD
     # zstd code and sources refer into the runtime's dictionaries (archive/dictionaries.py): the standard
@@ -166,17 +166,15 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     for source in ("json/__init__.py", "stdapp/__init__.py"):
         assert zstd_frame_dictionary(read[source].packed.payload) == py_dict != 0, source
     assert zstd_frame_dictionary(read[ssl_so].packed.payload) == 0  # native code: no dictionary
-    # What every start runs is LZ4 (made with the runtime's LZ4 dictionary, which is stored): the entry
-    # module and what it imports at module level (json, and json's own imports), the interpreter's start-up
-    # modules; the boot code is stored.
+    # What every start runs is LZ4: the entry module and what it imports at module level (json, and json's
+    # own imports), the interpreter's start-up modules; the boot code is stored.
     for name in ("stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc", "encodings/__init__.pyc"):
-        assert methods[compressed][name] == LZ4_DICT, name
-    assert methods[compressed][".amber/lz4.dict"] == zipfile.ZIP_STORED
+        assert methods[compressed][name] == LZ4, name
     assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED
-    assert not {ZSTD, LZ4, LZ4_DICT} & set(methods[plain].values())
+    assert not {ZSTD, LZ4} & set(methods[plain].values())
     assert not [name for name in methods[plain] if name.endswith(".dict")]  # no dictionary: nothing uses one
     expected = run([plain, *HEAVY], env=clean_env)
     got = run([compressed, *HEAVY], env=clean_env)
@@ -217,8 +215,7 @@ import importlib.metadata, importlib.resources, json, sys, zipfile, zoneinfo
 
 
 def lz4_member():
-    """This module's own .pyc, an LZ4 member made with the LZ4 dictionary (every start runs it), read again
-    after a seek back."""
+    """This module's own .pyc, an LZ4 member (every start runs it), read again after a seek back."""
     with zipfile.ZipFile(sys.executable) as zf:
         info = zf.getinfo("resapp/__init__.pyc")
         with zf.open(info) as f:
@@ -258,7 +255,7 @@ def test_compressed_members_read_through_zipfile_and_resources(runtime: Path, tm
     out = run([binary], env=clean_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"resource": "payload " * 100, "zipfile": "payload " * 100, "tz": "2:00:00",
-                                      "version": "2026.6", "lz4": [0x4C44, True, True, None]}
+                                      "version": "2026.6", "lz4": [0x4C34, True, True, None]}
 
 
 def test_another_zips_zstd_members_import_and_a_damaged_one_is_named(runtime: Path, tmp_path: Path, clean_env):
@@ -355,6 +352,6 @@ def test_the_runtime_dictionaries_are_trained_again_from_its_files(runtime: Path
 
     members = open_binary(runtime).members()
     trained = {m.name: m.data for m in members if dictionaries.is_dictionary(m.name)}
-    assert len(trained) == 3 and ".amber/lz4.dict" in trained
+    assert len(trained) == 2
     again = dictionaries.train(m for m in members if not dictionaries.is_dictionary(m.name))
     assert {m.name: m.data for m in again} == trained

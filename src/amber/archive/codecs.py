@@ -66,21 +66,19 @@ def zstd_decompress(data: bytes, size: int, dictionaries: Mapping[int, bytes] | 
 LZ4_LEVEL = 9
 
 
-def lz4_compress(data: bytes, dictionary: bytes | None = None) -> bytes:
-    """One raw LZ4 block (no frame: the archive's index records both sizes, and the zip CRC checks it), which
-    may refer into the last 64 KiB of `dictionary`."""
+def lz4_compress(data: bytes) -> bytes:
+    """One raw LZ4 block (no frame: the archive's index records both sizes, and the zip CRC checks it)."""
     import lz4.block
 
-    return lz4.block.compress(data, mode="high_compression", compression=LZ4_LEVEL, store_size=False,
-                              dict=dictionary or b"")
+    return lz4.block.compress(data, mode="high_compression", compression=LZ4_LEVEL, store_size=False)
 
 
-def lz4_decompress(data: bytes, size: int, dictionary: bytes | None = None) -> bytes:
-    """The `size` bytes of one raw block, made with `dictionary` if one is given."""
+def lz4_decompress(data: bytes, size: int) -> bytes:
+    """The `size` bytes of one raw block."""
     import lz4.block
 
     try:
-        out = lz4.block.decompress(data, uncompressed_size=size, dict=dictionary or b"")
+        out = lz4.block.decompress(data, uncompressed_size=size)
     except lz4.block.LZ4BlockError as exc:
         raise ValueError(f"lz4: {exc}") from None
     if len(out) != size:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from amber.archive.dictionaries import LZ4_DICTIONARY, dictionary_id, is_dictionary
+from amber.archive.dictionaries import dictionary_id, is_dictionary
 from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
 from amber.archive.packing import RUNTIME_LEVEL
-from amber.archive.writer import DEFLATED, LZ4, LZ4_DICT, STORED, ZSTD, Member, Packed
+from amber.archive.writer import DEFLATED, LZ4, STORED, ZSTD, Member, Packed
 from amber.errors import AmberError
 
 LOCAL_HEADER_SIZE = 30
@@ -74,34 +74,21 @@ class AmberBinary:
                 found.append(Member(name, data, compress=method == DEFLATED,
                                     executable=bool(modes.get(name, 0) & 0o111),
                                     packed=Packed(method, payload) if method != STORED else None,
-                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method in (LZ4, LZ4_DICT)))
+                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method == LZ4))
         return found
 
 
 class _Dictionaries:
-    """An archive's dictionaries, read the first time a member needs one (most reads need none)."""
+    """An archive's zstd dictionaries by id, read the first time a member needs one (most reads need none)."""
 
     def __init__(self) -> None:
         self.load: Callable[[], list[tuple[str, bytes]]] = list
         self._zstd: dict[int, bytes] | None = None
-        self._lz4: bytes | None = None
-
-    def _read(self) -> None:
-        if self._zstd is None:
-            self._zstd = {}
-            for name, data in self.load():
-                if name == LZ4_DICTIONARY:
-                    self._lz4 = data
-                else:
-                    self._zstd[dictionary_id(data)] = data
 
     def zstd(self) -> dict[int, bytes]:
-        self._read()
-        return self._zstd or {}
-
-    def lz4(self) -> bytes | None:
-        self._read()
-        return self._lz4
+        if self._zstd is None:
+            self._zstd = {dictionary_id(data): data for _name, data in self.load()}
+        return self._zstd
 
 
 def _unpack(name: str, method: int, payload: bytes, size: int, dictionaries: _Dictionaries) -> bytes:
@@ -114,14 +101,10 @@ def _unpack(name: str, method: int, payload: bytes, size: int, dictionaries: _Di
 
         needs = zstd_frame_dictionary(payload) and not is_dictionary(name)  # a dictionary needs none
         return zstd_decompress(payload, size, dictionaries.zstd() if needs else {})
-    if method in (LZ4, LZ4_DICT):
+    if method == LZ4:
         from amber.archive.codecs import lz4_decompress
 
-        lz4_dictionary = dictionaries.lz4() if method == LZ4_DICT and not is_dictionary(name) else None
-        if method == LZ4_DICT and lz4_dictionary is None:
-            raise ValueError(f"lz4: the block needs the archive's LZ4 dictionary ({LZ4_DICTIONARY}), which it does "
-                             "not hold")
-        return lz4_decompress(payload, size, lz4_dictionary)
+        return lz4_decompress(payload, size)
     raise AmberError(f"archive member {name} uses an unknown compression method ({method})")
 
 

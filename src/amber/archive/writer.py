@@ -24,9 +24,6 @@ STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
 # amber's own method: one raw LZ4 block, for the code every start reads (runtime/fs/amber_fs.h has the
 # same number; APPNOTE assigns none to LZ4). zipfile learns it in a running binary (boot/zipzstd.py).
 LZ4 = 0x4C34
-# The same, made with the archive's LZ4 dictionary (archive/dictionaries.py): runtime/fs/amber_fs.h's
-# AMBER_METHOD_LZ4_DICT.
-LZ4_DICT = 0x4C44
 DEFLATE_LEVEL = 9
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 CENTRAL_HEADER = struct.Struct("<4sHHHHHHIIIHHHHHII")
@@ -104,17 +101,15 @@ MIN_SAVING = 0.03
 
 @dataclass(frozen=True)
 class _Dictionaries:
-    """The dictionaries an archive holds (archive/dictionaries.py): zstd's by kind and by id, and LZ4's."""
+    """The zstd dictionaries an archive holds (archive/dictionaries.py): by kind, and their ids."""
 
-    zstd: dict[str, bytes]
+    kinds: dict[str, bytes]
     ids: frozenset[int]
-    lz4: bytes | None
 
     @classmethod
     def among(cls, members: Iterable[Member]) -> _Dictionaries:
-        members = list(members)
         kinds = dictionaries.by_kind(members)
-        return cls(kinds, frozenset(dictionaries.by_id(kinds)), dictionaries.lz4_dictionary(members))
+        return cls(kinds, frozenset(dictionaries.by_id(kinds)))
 
 
 def _method(member: Member, zstd_level: int | None, held: _Dictionaries) -> int:
@@ -123,15 +118,14 @@ def _method(member: Member, zstd_level: int | None, held: _Dictionaries) -> int:
         if zstd_level is not None and not dictionaries.is_dictionary(member.name) or member.zstd is not None:
             return ZSTD
         if member.lz4:
-            lz4_kind = dictionaries.kind_of(member.name) == dictionaries.LZ4_KIND
-            return LZ4_DICT if held.lz4 is not None and lz4_kind else LZ4
+            return LZ4
     return DEFLATED if member.compress else STORED
 
 
 def _payload(member: Member, method: int, zstd_level: int | None, held: _Dictionaries) -> tuple[int, bytes]:
     """(method, the member's bytes as it stores them): reused from `packed` when it is already in that
     method; a zstd or LZ4 payload that saves less than MIN_SAVING is stored instead. A new zstd frame
-    uses the archive's dictionary for the member's kind, a new LZ4_DICT block its LZ4 dictionary."""
+    uses the archive's dictionary for the member's kind."""
     if method == STORED:
         return method, member.data
     if member.packed is not None and member.packed.method == method:
@@ -141,13 +135,13 @@ def _payload(member: Member, method: int, zstd_level: int | None, held: _Diction
         return method, deflate.compress(member.data) + deflate.flush()
     from amber.archive.codecs import lz4_compress, zstd_compress
 
-    if method in (LZ4, LZ4_DICT):
-        payload = lz4_compress(member.data, held.lz4 if method == LZ4_DICT else None)
+    if method == LZ4:
+        payload = lz4_compress(member.data)
     else:
         level = member.zstd if zstd_level is None or dictionaries.is_dictionary(member.name) else zstd_level
         assert level is not None
         kind = dictionaries.kind_of(member.name)
-        payload = zstd_compress(member.data, level, held.zstd.get(kind) if kind else None)
+        payload = zstd_compress(member.data, level, held.kinds.get(kind) if kind else None)
     if len(payload) > len(member.data) * (1 - MIN_SAVING):
         return STORED, member.data
     return method, payload

@@ -1,21 +1,19 @@
 """Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93) and LZ4 members
-(amber's methods 0x4C34 and, with the archive's LZ4 dictionary, 0x4C44: the code every start runs) of
-the binary, so that code reading the binary as a zip gets their bytes: importlib.resources' ZipReader
-(zoneinfo reads tzdata's files through it), importlib.metadata on zip paths, an app opening its own
-executable with zipfile.
+(amber's method 0x4C34, the code every start runs) of the binary, so that code reading the binary as a
+zip gets their bytes: importlib.resources' ZipReader (zoneinfo reads tzdata's files through it),
+importlib.metadata on zip paths, an app opening its own executable with zipfile.
 
 CPython 3.13's zipfile knows neither. Its decompressors get a member's compressed bytes chunk by chunk
 and are never told the sizes, so the member being opened tells ours (ZipExtFile's constructor, and
 its seek back, which starts a new decompressor): it gathers the compressed bytes as zipfile reads
 them and unpacks them, once all have come, in one call to the runtime's C file layer
 (`_amber_fs.unpack`), which reads the binary's members for the importer too and checks them the same
-way (zstd's checksum, the CRC of an LZ4 block), with the archive's dictionaries. Installed right after
-zipfile is first imported, in every binary that has such members (all but --no-compress builds).
+way (zstd's checksum, the CRC of an LZ4 block), with the archive's zstd dictionaries. Installed right
+after zipfile is first imported, in every binary that has such members (all but --no-compress builds).
 """
 
 ZSTD = 93
 LZ4 = 0x4C34
-LZ4_DICT = 0x4C44
 
 
 class WholeMember:
@@ -49,7 +47,7 @@ def install():
 
     get_decompressor, check_compression = zipfile._get_decompressor, zipfile._check_compression
     open_member, seek = zipfile.ZipExtFile.__init__, zipfile.ZipExtFile.seek
-    ours = (ZSTD, LZ4, LZ4_DICT)
+    ours = (ZSTD, LZ4)
 
     def _check_compression(compression):
         if compression not in ours:
@@ -76,4 +74,3 @@ def install():
     zipfile.ZipExtFile.seek = _seek
     zipfile.compressor_names.setdefault(ZSTD, "zstd")
     zipfile.compressor_names.setdefault(LZ4, "lz4")
-    zipfile.compressor_names.setdefault(LZ4_DICT, "lz4 with dictionary")

@@ -81,8 +81,6 @@ INTERNAL int amber_join(const char *directory, const char *relative, char *name)
 INTERNAL struct member *amber_lookup(const char *name, int *is_dir);
 /* The zip method of amber's raw LZ4 blocks (archive/writer.py's LZ4): not one APPNOTE assigns. */
 #define AMBER_METHOD_LZ4 0x4C34
-/* The same, made with the archive's LZ4 dictionary, `.amber/lz4.dict` (archive/writer.py's LZ4_DICT). */
-#define AMBER_METHOD_LZ4_DICT 0x4C44
 INTERNAL const char *amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_t method,
                                   uint32_t crc, unsigned char *out);
 INTERNAL int amber_read_member(uint64_t header, size_t name_length, uint32_t csize, uint32_t size, uint16_t method,

@@ -26,7 +26,6 @@
 #define METHOD_DEFLATED 8
 #define METHOD_ZSTD 93
 #define METHOD_LZ4 AMBER_METHOD_LZ4
-#define METHOD_LZ4_DICT AMBER_METHOD_LZ4_DICT
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #define MFD_ALLOW_SEALING 0x0002U
@@ -563,69 +562,7 @@ dictionary(unsigned id)
     return found;
 }
 
-/* The archive's LZ4 dictionary (stored: every start's first LZ4_DICT member reads it), or NULL. */
-#define LZ4_DICTIONARY ".amber/lz4.dict"
-static pthread_once_t lz4_once = PTHREAD_ONCE_INIT;
-static unsigned char *lz4_dictionary;
-static int lz4_dictionary_size;
-
-static void
-load_lz4_dictionary(void)
-{
-    const struct member *m = find(LZ4_DICTIONARY, sizeof(LZ4_DICTIONARY) - 1);
-    const char *why = NULL;
-    if (m == NULL || m->method != METHOD_STORED || m->size > (1 << 20)
-        || (lz4_dictionary = malloc(m->size + 1)) == NULL) {
-        return;
-    }
-    if (amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, lz4_dictionary, &why) != 0) {
-        free(lz4_dictionary);
-        lz4_dictionary = NULL;
-        return;
-    }
-    lz4_dictionary_size = (int)m->size;
-}
-
-/* One LZ4 block made with the dictionary into `out`: the decompressed size, or an error (negative). The
- * decoder is 60% slower with a dictionary somewhere else in memory than with one right before its output
- * (then LZ4 takes it for the block's own past), so a kept buffer holds the dictionary followed by room for
- * the block, and the block is copied out (10 GB/s, against the decoder's 2-3). Any thread may call this:
- * when another one holds the buffer, the slower way serves. */
-static int
-lz4_with_dictionary(const unsigned char *packed, int csize, unsigned char *out, int size)
-{
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char *kept;
-    static size_t room;  /* bytes after the dictionary */
-    if (size <= (1 << 22) && pthread_mutex_trylock(&lock) == 0) {
-        if (room < (size_t)size) {
-            size_t want = (size_t)size > 256 * 1024 ? (size_t)size : 256 * 1024;
-            char *grown = realloc(kept, (size_t)lz4_dictionary_size + want);
-            if (grown != NULL) {
-                if (kept == NULL) {
-                    memcpy(grown, lz4_dictionary, (size_t)lz4_dictionary_size);
-                }
-                kept = grown;
-                room = want;
-            }
-        }
-        int made = -1;
-        if (room >= (size_t)size) {
-            char *at = kept + lz4_dictionary_size;
-            made = LZ4_decompress_safe_usingDict((const char *)packed, at, csize, size, kept, lz4_dictionary_size);
-            if (made == size) {
-                memcpy(out, at, (size_t)size);
-            }
-            pthread_mutex_unlock(&lock);
-            return made;
-        }
-        pthread_mutex_unlock(&lock);
-    }
-    return LZ4_decompress_safe_usingDict((const char *)packed, (char *)out, csize, size,
-                                         (const char *)lz4_dictionary, lz4_dictionary_size);
-}
-
-static const char missing_dictionary[] = "its dictionary is missing or damaged";
+static const char missing_dictionary[] = "its zstd dictionary is missing or damaged";
 
 /* One whole zstd frame of exactly `size` bytes into `out`, checked by zstd's content checksum, which the frame
  * must carry (damage could clear the flag in its header), with the archive's dictionary its header names.
@@ -684,24 +621,11 @@ amber_unpack(const unsigned char *packed, uint32_t csize, uint32_t size, uint16_
         const char *why = zstd_unpack(packed, csize, out, size);
         return why == NULL || why == missing_dictionary ? why : "does not decompress";
     }
-    else if (method == METHOD_LZ4 || method == METHOD_LZ4_DICT) {
+    else if (method == METHOD_LZ4) {
         /* one raw LZ4 block (the start-up code: it decompresses three times faster than zstd); the
-         * safe decoder never reads or writes outside the two buffers and the dictionary, whatever the bytes */
-        if (csize > INT_MAX || size > INT_MAX) {
-            return "does not decompress";
-        }
-        int made;
-        if (method == METHOD_LZ4_DICT) {
-            pthread_once(&lz4_once, load_lz4_dictionary);
-            if (lz4_dictionary == NULL) {
-                return missing_dictionary;
-            }
-            made = lz4_with_dictionary(packed, (int)csize, out, (int)size);
-        }
-        else {
-            made = LZ4_decompress_safe((const char *)packed, (char *)out, (int)csize, (int)size);
-        }
-        if (made != (int)size) {
+         * safe decoder never reads or writes outside the two buffers, whatever the bytes */
+        if (csize > INT_MAX || size > INT_MAX
+            || LZ4_decompress_safe((const char *)packed, (char *)out, (int)csize, (int)size) != (int)size) {
             return "does not decompress";
         }
     }
