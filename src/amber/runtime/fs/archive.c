@@ -443,21 +443,23 @@ write_all(int fd, const void *data, size_t size)
 }
 
 /* One zstd frame into `out`, with `dictionary` if not NULL. A context is kept for the small members most
- * reads are: creating one per call costs more than decompressing a small file. Any thread may call this (it
- * serves libc's open()); when another one holds the kept context (or held it across fork()), a fresh
- * context is used. */
+ * reads are: creating one per call costs more than decompressing a small file; frames with a dictionary
+ * get one of their own, so that code read between data files finds the dictionary's tables still in its
+ * context. Any thread may call this (it serves libc's open()); when another one holds the kept context
+ * (or held it across fork()), a fresh context is used. */
 static size_t
 zstd_decompress(void *out, size_t size, const void *in, size_t in_size, const ZSTD_DDict *dictionary)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static ZSTD_DCtx *kept;
-    if (size <= (1 << 20) && pthread_mutex_trylock(&lock) == 0) {
-        if (kept == NULL) {
-            kept = ZSTD_createDCtx();
+    static pthread_mutex_t locks[2] = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+    static ZSTD_DCtx *kept[2];
+    int which = dictionary != NULL;
+    if (size <= (1 << 20) && pthread_mutex_trylock(&locks[which]) == 0) {
+        if (kept[which] == NULL) {
+            kept[which] = ZSTD_createDCtx();
         }
-        size_t made = kept == NULL ? (size_t)-ZSTD_error_memory_allocation
-                                   : ZSTD_decompress_usingDDict(kept, out, size, in, in_size, dictionary);
-        pthread_mutex_unlock(&lock);
+        size_t made = kept[which] == NULL ? (size_t)-ZSTD_error_memory_allocation
+                                          : ZSTD_decompress_usingDDict(kept[which], out, size, in, in_size, dictionary);
+        pthread_mutex_unlock(&locks[which]);
         return made;
     }
     ZSTD_DCtx *fresh = ZSTD_createDCtx();
