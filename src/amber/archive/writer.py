@@ -112,7 +112,7 @@ class _Dictionaries:
         return cls(kinds, frozenset(dictionaries.by_id(kinds)))
 
 
-def _method(member: Member, zstd_level: int | None, held: _Dictionaries) -> int:
+def _method(member: Member, zstd_level: int | None) -> int:
     if member.data and (not member.name.startswith(PLAIN_PREFIX) or dictionaries.is_dictionary(member.name)):
         # a dictionary is metadata only the C file layer and amber read: compressed as its member says
         if zstd_level is not None and not dictionaries.is_dictionary(member.name) or member.zstd is not None:
@@ -226,7 +226,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
             method, payload, crc, size, mode = STORED, b"", 0, 0, 0o40755
             header = zipped.put(name, method, payload, size, crc, (mode << 16) | 0x10)
         else:
-            method, payload = _payload(member, _method(member, zstd_level, held), zstd_level, held)
+            method, payload = _payload(member, _method(member, zstd_level), zstd_level, held)
             if method == ZSTD and member.packed is not None:
                 _check_dictionary(name, payload, held.ids)
             crc, size = zlib.crc32(member.data), len(member.data)

@@ -302,8 +302,8 @@ def warm(fs, names):
     the entry; an import that comes before the thread started on its member writes it itself
     (`_amber_fs.claim`), so numpy's own extension is decompressed while the thread does OpenBLAS. The
     interpreter installs the rest at exit, so none is left half-written; a fork's child forgets them (the
-    parent installs them). A warm start finds every entry in place (the checks
-    keep_member would make, once) and starts nothing. Any failure is left to the import to meet."""
+    parent installs them). A warm start finds every entry in place (the checks keep_member would make,
+    once) and starts nothing. Any failure is left to the import to meet."""
     import _amber_fs
 
     missing = []

@@ -65,7 +65,11 @@ def memory_copy(fs, name):
         return -1
     fd = memory_file("amber:" + name, b"", flags)
     if fd >= 0:
-        fs.copy_into(name, fd)
+        try:
+            fs.copy_into(name, fd)
+        except BaseException:
+            posix.close(fd)
+            raise
     return fd
 
 

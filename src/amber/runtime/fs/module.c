@@ -255,6 +255,20 @@ amber_fs_fill_ahead(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The index argument of claim() and filled(), checked: 1, or 0 with an exception set. */
+static int
+ahead_item(PyObject *args, const char *format, Py_ssize_t *i)
+{
+    if (!PyArg_ParseTuple(args, format, i)) {
+        return 0;
+    }
+    if (*i < 0 || *i >= ahead.count) {
+        PyErr_SetString(PyExc_IndexError, "no such member in fill_ahead's list");
+        return 0;
+    }
+    return 1;
+}
+
 /* claim(i) -> bool: True if the thread has not started fill_ahead's i-th member, which it then skips:
  * the caller writes it (an import that comes before the thread gets there does not wait for the members
  * ahead of it). False: the thread writes it, or has. */
@@ -262,11 +276,7 @@ static PyObject *
 amber_fs_claim(PyObject *module, PyObject *args)
 {
     Py_ssize_t i;
-    if (!PyArg_ParseTuple(args, "n:claim", &i)) {
-        return NULL;
-    }
-    if (i < 0 || i >= ahead.count) {
-        PyErr_SetString(PyExc_IndexError, "claim: no such member in the list");
+    if (!ahead_item(args, "n:claim", &i)) {
         return NULL;
     }
     if (getpid() != ahead.pid) {
@@ -288,11 +298,7 @@ static PyObject *
 amber_fs_filled(PyObject *module, PyObject *args)
 {
     Py_ssize_t i;
-    if (!PyArg_ParseTuple(args, "n:filled", &i)) {
-        return NULL;
-    }
-    if (i < 0 || i >= ahead.count) {
-        PyErr_SetString(PyExc_IndexError, "filled: no such member in the list");
+    if (!ahead_item(args, "n:filled", &i)) {
         return NULL;
     }
     if (getpid() != ahead.pid) {
