@@ -355,3 +355,31 @@ def test_the_runtime_dictionaries_are_trained_again_from_its_files(runtime: Path
     assert len(trained) == 2
     again = dictionaries.train(m for m in members if not dictionaries.is_dictionary(m.name))
     assert {m.name: m.data for m in again} == trained
+
+
+UNKNOWN_DICTIONARIES = '''\
+import sys, zipfile, _amber_fs
+
+archive = zipfile.ZipFile(sys.executable)
+with open(sys.executable, "rb") as f:
+    info = archive.getinfo("json/decoder.py")  # a source: its dictionary is not read at start
+    f.seek(info.header_offset + 30 + len(info.filename))
+    frame = f.read(info.compress_size)
+descriptor = frame[4]
+assert descriptor & 3 == 3  # a 4-byte dictionary id
+at = 5 + (0 if descriptor & 0x20 else 1)  # after the window descriptor, if any
+refused = 0
+for other in range(1, 21):  # frames naming ids the archive has no dictionary for
+    try:
+        _amber_fs.unpack(frame[:at] + (0x7000 + other).to_bytes(4, "little") + frame[at + 4:], 93, info.file_size, 0)
+    except ValueError as exc:
+        refused += "dictionary is missing" in str(exc)
+print(refused, len(_amber_fs.unpack(frame, 93, info.file_size, info.CRC)) == info.file_size)
+'''
+
+
+def test_frames_naming_unknown_dictionaries_do_not_crowd_out_the_archives_own(runtime: Path):
+    """The C layer lists the archive's dictionaries once: frames naming other ids (damaged, or from another
+    zip) are refused and take no room, and the archive's own dictionary is still read when first named."""
+    out = run([runtime, "-c", UNKNOWN_DICTIONARIES])
+    assert out.returncode == 0 and out.stdout.split() == ["20", "True"], out.stderr

@@ -482,9 +482,11 @@ zstd_decompress(void *out, size_t size, const void *in, size_t in_size, const ZS
 static pthread_mutex_t dictionaries_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     unsigned id;
-    const ZSTD_DDict *ddict;  /* NULL: the member is missing or damaged */
+    const struct member *member;
+    const ZSTD_DDict *ddict;  /* NULL: not read yet, or missing or damaged */
+    int read;
 } dictionaries[MAX_DICTIONARIES];
-static int dictionary_count;
+static int dictionary_count = -1;  /* -1: the archive's dictionaries not listed yet */
 /* Set while this thread reads a dictionary: a dictionary's own frame may not need one (damage could make
  * it name one, and waiting for the lock this thread holds would never end). */
 static __thread int loading_dictionaries;
@@ -512,34 +514,29 @@ dictionary_id_of(const struct member *m)
     return id <= 0xFFFFFFFFu ? (unsigned)id : 0;
 }
 
+/* Member `m`, the dictionary `id`, read and made a DDict that refers into the bytes read; NULL if damaged. */
 static const ZSTD_DDict *
-load_dictionary(unsigned id)
+load_dictionary(const struct member *m, unsigned id)
 {
-    (void)find("", 0);  /* reads the index if nothing has yet (no member has the empty name) */
-    for (uint32_t i = 0; i < amber_member_count; i++) {
-        const struct member *m = &amber_members[i];
-        if (dictionary_id_of(m) != id) {
-            continue;
-        }
-        unsigned char *data = malloc(m->size ? m->size : 1);
-        const char *why = NULL;
-        ZSTD_DDict *ddict = NULL;
-        loading_dictionaries = 1;
-        if (data != NULL && amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, data,
-                                              &why) == 0
-            && ZSTD_getDictID_fromDict(data, m->size) == id) {
-            ddict = ZSTD_createDDict_byReference(data, m->size);
-        }
-        loading_dictionaries = 0;
-        if (ddict == NULL) {
-            free(data);  /* else the DDict refers into it, for good */
-        }
-        return ddict;
+    unsigned char *data = malloc(m->size ? m->size : 1);
+    const char *why = NULL;
+    ZSTD_DDict *ddict = NULL;
+    loading_dictionaries = 1;
+    if (data != NULL && amber_read_member(m->header, m->length, m->csize, m->size, m->method, m->crc, data,
+                                          &why) == 0
+        && ZSTD_getDictID_fromDict(data, m->size) == id) {
+        ddict = ZSTD_createDDict_byReference(data, m->size);
     }
-    return NULL;
+    loading_dictionaries = 0;
+    if (ddict == NULL) {
+        free(data);  /* else the DDict refers into it, for good */
+    }
+    return ddict;
 }
 
-/* The dictionary `id` of this binary's archive, or NULL. */
+/* The dictionary `id` of this binary's archive, or NULL. The archive's dictionaries are listed once (a
+ * frame naming an id the archive has none for, damaged or from another zip, costs a look at the list and
+ * takes no room in it); each is read the first time a frame names it. */
 static const ZSTD_DDict *
 dictionary(unsigned id)
 {
@@ -547,18 +544,27 @@ dictionary(unsigned id)
         return NULL;
     }
     pthread_mutex_lock(&dictionaries_lock);
+    if (dictionary_count < 0) {
+        dictionary_count = 0;
+        (void)find("", 0);  /* reads the index if nothing has yet (no member has the empty name) */
+        for (uint32_t i = 0; i < amber_member_count && dictionary_count < MAX_DICTIONARIES; i++) {
+            unsigned named = dictionary_id_of(&amber_members[i]);
+            if (named != 0) {
+                dictionaries[dictionary_count].id = named;
+                dictionaries[dictionary_count++].member = &amber_members[i];
+            }
+        }
+    }
     const ZSTD_DDict *found = NULL;
-    int i = 0;
-    while (i < dictionary_count && dictionaries[i].id != id) {
-        i++;
-    }
-    if (i < dictionary_count) {
-        found = dictionaries[i].ddict;
-    }
-    else if (dictionary_count < MAX_DICTIONARIES) {
-        found = load_dictionary(id);
-        dictionaries[dictionary_count].id = id;
-        dictionaries[dictionary_count++].ddict = found;
+    for (int i = 0; i < dictionary_count; i++) {
+        if (dictionaries[i].id == id) {
+            if (!dictionaries[i].read) {
+                dictionaries[i].read = 1;
+                dictionaries[i].ddict = load_dictionary(dictionaries[i].member, id);
+            }
+            found = dictionaries[i].ddict;
+            break;
+        }
     }
     pthread_mutex_unlock(&dictionaries_lock);
     return found;
