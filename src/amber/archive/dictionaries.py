@@ -29,7 +29,7 @@ runtime's C file layer (runtime/fs/archive.c) reads the first time a frame names
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,10 +84,9 @@ def by_kind(members: Iterable[Member]) -> dict[str, bytes]:
             if is_dictionary(m.name)}
 
 
-def by_id(dictionaries: Mapping[str, bytes] | Iterable[bytes]) -> dict[int, bytes]:
+def by_id(dictionaries: Iterable[bytes]) -> dict[int, bytes]:
     """{dictionary id: bytes}: what a frame's header names, for decompressing it."""
-    values = dictionaries.values() if isinstance(dictionaries, Mapping) else dictionaries
-    return {dictionary_id(d): d for d in values}
+    return {dictionary_id(d): d for d in dictionaries}
 
 
 def dictionary_id(dictionary: bytes) -> int:

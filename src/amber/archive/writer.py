@@ -109,7 +109,7 @@ class _Dictionaries:
     @classmethod
     def among(cls, members: Iterable[Member]) -> _Dictionaries:
         kinds = dictionaries.by_kind(members)
-        return cls(kinds, frozenset(dictionaries.by_id(kinds)))
+        return cls(kinds, frozenset(dictionaries.by_id(kinds.values())))
 
 
 def _method(member: Member, zstd_level: int | None) -> int:

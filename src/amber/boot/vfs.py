@@ -31,8 +31,7 @@ WARM_LIST = ".amber/warm"  # the shared objects every start loads, one per line 
 
 # The fields of zipimport's toc entry of a member (its directory maps names to these tuples):
 # (path, method, compressed size, size, local header offset, DOS time, DOS date, crc32).
-TOC_METHOD, TOC_SIZE, TOC_HEADER_OFFSET, TOC_TIME, TOC_DATE, TOC_CRC = 1, 3, 4, 5, 6, 7
-LOCAL_HEADER_SIZE = 30  # a zip local file header before its name and extra field
+TOC_METHOD, TOC_SIZE, TOC_TIME, TOC_DATE, TOC_CRC = 1, 3, 5, 6, 7
 STORED = 0
 
 filesystem = None  # the installed ArchiveFS
