@@ -141,7 +141,7 @@ def test_the_app_table_has_one_schema_for_its_writer_and_readers():
                 read |= {alias.name for alias in node.names}
     assert read and read <= set(APP_TABLE)
     values = dict(SCRIPTS={"b": "m:b", "a": "m:a"}, DEFAULT="a", NATIVE=True, EXTRACT={}, EXECUTABLES={"z", "y"},
-                  TRIMMED={}, ZSTD=False, NATIVE_POLICY="disk")
+                  TRIMMED={}, ZSTD=False, NATIVE_POLICY="disk", SOURCE_ONLY=True)
     namespace = {}
     exec(app_table_source(**values), namespace)  # noqa: S102 - the generated module, as the binary runs it
     assert {name: namespace[name] for name in APP_TABLE} == {**values, "EXECUTABLES": frozenset({"y", "z"})}

@@ -126,6 +126,6 @@ def test_what_an_earlier_build_left_in_the_tree_does_not_leak(runtime: Path, tmp
     assert out.returncode == 0, out.stderr
     import zipfile
 
-    assert "hello/leftover.pyc" in zipfile.ZipFile(tmp_path / "before.bin").namelist()
-    assert "hello/leftover.pyc" not in zipfile.ZipFile(tmp_path / "after.bin").namelist()
+    assert "hello/leftover.py" in zipfile.ZipFile(tmp_path / "before.bin").namelist()
+    assert "hello/leftover.py" not in zipfile.ZipFile(tmp_path / "after.bin").namelist()
     assert sha256(tmp_path / "after.bin") == sha256(tmp_path / "fresh.bin")

@@ -153,7 +153,7 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
         with zipfile.ZipFile(binary) as zf:
             methods[binary] = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
     ssl_so, ZSTD, LZ4 = "_ssl.cpython-313-x86_64-linux-gnu.so", 93, 0x4C34
-    assert methods[compressed][ssl_so] == methods[compressed]["tomllib/_parser.pyc"] == ZSTD
+    assert methods[compressed][ssl_so] == methods[compressed]["ctypes/util.pyc"] == ZSTD
     assert methods[compressed]["json/__init__.py"] == methods[compressed]["stdapp/__init__.py"] == ZSTD
     # zstd code and sources refer into the runtime's dictionaries (archive/dictionaries.py): the standard
     # library's, compressed when the runtime was built, and the app's own, compressed by this build.
@@ -162,7 +162,7 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
     pyc_dict, py_dict = (dictionary_id(named[kind].data) for kind in ("pyc", "py"))
     assert named["pyc"].lz4 and named["py"].zstd is not None
     assert named["pyc"].name == f".amber/zstd/pyc-{pyc_dict}.dict"  # the C layer finds it by the id
-    assert zstd_frame_dictionary(read["tomllib/_parser.pyc"].packed.payload) == pyc_dict != 0
+    assert zstd_frame_dictionary(read["ctypes/util.pyc"].packed.payload) == pyc_dict != 0
     for source in ("json/__init__.py", "stdapp/__init__.py"):
         assert zstd_frame_dictionary(read[source].packed.payload) == py_dict != 0, source
     assert zstd_frame_dictionary(read[ssl_so].packed.payload) == 0  # native code: no dictionary

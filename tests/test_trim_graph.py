@@ -78,6 +78,15 @@ PARSERS = ["xml.sax.drivers2.x", "not a module", "plain"]
     assert names_in_source(b"def broken(:\n") == (set(), set())
 
 
+def test_a_source_nested_deeper_than_the_visitor_recurses_still_has_its_imports_seen():
+    """sympy's resolvent_lookup.py holds sums of thousands of terms: `--trim` of an app with sympy failed with a
+    RecursionError. Past the recursion limit every import is walked without recursion."""
+    deep_sum = " + ".join(f"a{i}" for i in range(2000))
+    source = f"import json\nx = {deep_sum}\ndef later():\n    from xml.dom import minidom\n".encode()
+    imports, _strings = names_in_source(source)
+    assert {"json", "xml.dom", "xml.dom.minidom"} <= imports
+
+
 def test_script_only_code_and_dead_fallbacks_are_no_edges():
     source = b"""
 try:

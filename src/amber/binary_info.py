@@ -63,6 +63,7 @@ class BinaryInfo:
     pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
     compression: dict | None = None  # how the members are compressed (archive/packing.py's manifest_record)
     trim: dict | None = None  # what --trim left out: top-most module names, counts, the --keep list
+    source_only: dict | None = None  # the stdlib modules no import of the app reaches, shipped without .pyc
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -128,6 +129,7 @@ def describe(path: Path) -> BinaryInfo:
         programs=(manifest or {}).get("programs", []),
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
         compression=(manifest or {}).get("compression"), trim=(manifest or {}).get("trim"),
+        source_only=(manifest or {}).get("source_only"),
     )
 
 
@@ -230,6 +232,11 @@ def render(info: BinaryInfo) -> str:
         keep = f"; kept by --keep: {', '.join(info.trim['keep'])}" if info.trim["keep"] else ""
         lines.append(f"  trimmed:  {info.trim['dropped_modules']} stdlib modules, "
                      f"{info.trim['dropped_bytes'] / mb:.1f} MB (--trim{keep}): {', '.join(info.trim['dropped'])}")
+    if info.source_only:
+        counts = info.source_only
+        lines.append(f"  source only: {counts['stdlib']} stdlib and {counts['app']} app modules no import of the app "
+                     f"reaches ({counts['bytes'] / mb:.1f} MB of bytecode left out, uncompressed; compiled once "
+                     "if imported; --all-bytecode keeps them)")
     lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
     for d in info.distributions:
         extra = ", native code" if d.native else ""

@@ -59,7 +59,8 @@ def _build(args: argparse.Namespace) -> int:
                        sources=False if args.no_sources else None, extract=args.extract, no_extract=args.no_extract,
                        locked=True if args.locked else None, requirements=args.requirements,
                        exclude=args.exclude or [], compress=args.compress, trim=True if args.trim else None,
-                       keep=args.keep or [], native=args.native, target=args.target)
+                       keep=args.keep or [], native=args.native, target=args.target,
+                       all_bytecode=args.all_bytecode)
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
 
@@ -174,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--trim", action="store_true",
                        help="leave out the standard library modules no import in the app, its dependencies or "
                             "the interpreter reaches")
+    build.add_argument("--all-bytecode", action="store_true", default=None,
+                       help="compile every standard library module into the binary; by default those no import "
+                            "of the app reaches carry their source only, compiled when imported")
     build.add_argument("--keep", metavar="MODULE", action="append",
                        help="with --trim: keep this stdlib module (and its submodules) although no import "
                             "statement reaches it (repeatable)")

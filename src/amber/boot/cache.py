@@ -24,6 +24,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import time
 
 MARKER = ".amber-entry"  # "<size> <mtime_ns> <relative path>" per file; written last
@@ -127,6 +128,73 @@ def files_directory():
     except OSError as exc:
         raise CacheError(f"cannot use the cache directory {directory}: {exc.strerror}; {HINT}") from None
     return directory
+
+
+BYTECODE_DIR = "bytecode"  # <extract root>/bytecode/<magic>/: code compiled from the archive's sources
+_bytecode_directory = []  # this process's, once made and checked
+
+
+def compiled(pathname, source, compile_source):
+    """The code of a module the archive holds as source only (`compile_source(pathname, source)`, zipimport's
+    compiler): read from `<extract root>/bytecode/<magic>/`, where the first import on this machine wrote it,
+    as CPython's own __pycache__ keeps what it compiled. A file is named by the source's hash (the one of
+    hash-based .pyc files), its size and the optimization level; its header repeats magic and hash, and one
+    that does not match or does not load is compiled and written again. The cache not usable: compiled."""
+    import _imp
+    import marshal
+    from _frozen_importlib_external import _RAW_MAGIC_NUMBER, MAGIC_NUMBER
+
+    digest = _imp.source_hash(_RAW_MAGIC_NUMBER, source)
+    header = MAGIC_NUMBER + b"\x03\x00\x00\x00" + digest  # a checked hash-based .pyc's
+    try:
+        directory = _bytecode_directory[0] if _bytecode_directory else _make_bytecode_directory(MAGIC_NUMBER)
+    except (CacheError, OSError):
+        return compile_source(pathname, source)
+    path = os.path.join(directory, f"{digest.hex()}-{len(source)}-{sys.flags.optimize}.pyc")
+    code = _read_code(path, header)
+    if code is not None:
+        _imp._fix_co_filename(code, pathname)  # the file was compiled for wherever a binary was then
+        return code
+    code = compile_source(pathname, source)
+    tmp = _temporary(os.path.dirname(os.path.dirname(directory)), digest.hex())
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb") as f:
+            f.write(header + marshal.dumps(code))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return code
+
+
+def _make_bytecode_directory(magic):
+    directory = prepare_root()
+    for name in (BYTECODE_DIR, magic.hex()):
+        directory = os.path.join(directory, name)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+        _check_private(directory)
+    _bytecode_directory.append(directory)
+    return directory
+
+
+def _read_code(path, header):
+    """The code object of the file at `path` if it starts with `header` and loads; else None."""
+    import marshal
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        data = f.read()
+    if data[:len(header)] != header:
+        return None
+    try:
+        code = marshal.loads(memoryview(data)[len(header):])
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if type(code) is type(_read_code.__code__) else None
 
 
 def _entry_is_complete(entry, expected):

@@ -26,6 +26,7 @@ APP_TABLE = {
     "TRIMMED": "stdlib modules left out (--trim; ensurepip by default) -> why",
     "ZSTD": "members are zstd or LZ4: zipfile must learn to read them",
     "NATIVE_POLICY": "AMBER_NATIVE when the environment sets none ([tool.amber] native)",
+    "SOURCE_ONLY": "modules carry their source only: their compiled code is cached",
 }
 
 
@@ -132,7 +133,7 @@ def _archive_path():
 def _install_archive_loaders():
     """The archive file system, then what the app's table asks for: native code, extracted
     distributions, programs inside the archive. Each piece is imported only when the app has it."""
-    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, NATIVE_POLICY, ZSTD
+    from __amber_app__ import EXECUTABLES, EXTRACT, NATIVE, NATIVE_POLICY, SOURCE_ONLY, ZSTD
     from __amber_hooks__ import after_import
     from __amber_vfs__ import install
 
@@ -162,6 +163,21 @@ def _install_archive_loaders():
         after_import("subprocess", lambda: wrap("subprocess"))
     if ZSTD:  # zipfile reading this binary (importlib.resources, metadata) must know its zstd members
         after_import("zipfile", lambda: __import__("__amber_zipzstd__").install())
+    if SOURCE_ONLY and policy != "memory":  # AMBER_NATIVE=memory: the binary writes nothing
+        _install_compile_cache()
+
+
+def _install_compile_cache():
+    """Modules the archive holds as source only (builder/app.py, source_only) are compiled by zipimport
+    when imported: once per machine, their code then read from the cache (boot/cache.py, compiled)."""
+    import zipimport
+
+    compile_source = zipimport._compile_source
+
+    def _compile_source(pathname, source):
+        return __import__("__amber_cache__").compiled(pathname, source, compile_source)
+
+    zipimport._compile_source = _compile_source
 
 
 def _native_policy(default):

@@ -32,7 +32,18 @@ from amber.binary_info import MANIFEST_NAME
 from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR, WARM_LIST
-from amber.builder import exclude, extract_rule, lock, native_scan, pip_installer, resolve, site, startup, trim
+from amber.builder import (
+    bytecode,
+    exclude,
+    extract_rule,
+    lock,
+    native_scan,
+    pip_installer,
+    resolve,
+    site,
+    startup,
+    trim,
+)
 from amber.builder.entry_check import check_entry_points
 from amber.builder.native_scan import NativeParts
 from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
@@ -82,7 +93,8 @@ def find_runtimes(rec: PythonRecipe, target: Target) -> BuildRuntimes:
 
 
 def app_table(scripts: dict[str, str], default: str, native: bool, parts: NativeParts,
-              left_out: dict[str, str] | None = None, zstd: bool = False, native_policy: str = "auto") -> bytes:
+              left_out: dict[str, str] | None = None, zstd: bool = False, native_policy: str = "auto",
+              source_only: bool = False) -> bytes:
     """Source of the generated __amber_app__ module: the table the boot code reads at every start."""
     extract = {}
     for extraction in parts.extractions:
@@ -90,13 +102,14 @@ def app_table(scripts: dict[str, str], default: str, native: bool, parts: Native
             extract[top] = (extraction.key, parts.system_sonames_for(extraction))
     return app_table_source(SCRIPTS=scripts, DEFAULT=default, NATIVE=native, EXTRACT=extract,
                             EXECUTABLES=frozenset(parts.programs), TRIMMED=left_out or {}, ZSTD=zstd,
-                            NATIVE_POLICY=native_policy)
+                            NATIVE_POLICY=native_policy, SOURCE_ONLY=source_only)
 
 
 def trim_for_app(runtimes: BuildRuntimes, runtime_members: list[Member], stdlib: list[Member],
                  app_files: list[tuple[Path, str]], boot_copies: dict[str, Path], parts: NativeParts,
-                 keep: list[str], workdir: Path) -> trim.TrimResult:
-    """--trim: the stdlib members the app's files and the boot code it uses can reach.
+                 keep: list[str], workdir: Path) -> tuple[trim.TrimResult, trim.SiteReferences]:
+    """--trim: the stdlib members the app's files and the boot code it uses can reach; and what the app's
+    files reference.
 
     Every source is parsed by the runtime itself (it knows the syntax of its Python). The boot
     code for native code is a root when the app carries shared objects, or when the trim keeps a
@@ -108,7 +121,8 @@ def trim_for_app(runtimes: BuildRuntimes, runtime_members: list[Member], stdlib:
     references = trim.stdlib_references(runtime_members, facts.builtins, python,
                                         runtimes.shipped.metadata["recipe_hash"], workdir)
     graph = trim.StdlibGraph(stdlib, facts.builtins, references)
-    app_roots = trim.site_roots(python, app_files, exists)
+    site_refs = trim.site_references(python, app_files, exists)
+    app_roots = site_refs.roots()
     boot_refs = trim.scan_sources(python, {name: (path, "") for name, path in boot_copies.items()}, exists)
 
     def trimmed(native: bool) -> trim.TrimResult:
@@ -121,7 +135,7 @@ def trim_for_app(runtimes: BuildRuntimes, runtime_members: list[Member], stdlib:
     result = trimmed(app_native)
     if not app_native and any(store.is_dynload_member(m.name) for m in result.members):
         result = trimmed(True)
-    return result
+    return result, site_refs
 
 
 def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> BuildResult:
@@ -149,16 +163,22 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         image = open_binary(runtime.executable)
         runtime_members = image.members()
         boot_copies = copy_boot_sources(tmp)
-        stdlib, trimmed, left_out = stdlib_members(runtimes, runtime_members, installed, options, app_files,
-                                                   boot_copies, parts, tmp, log)
+        chosen_stdlib = stdlib_members(runtimes, runtime_members, installed, options, app_files, boot_copies, parts,
+                                       chosen, tmp, log)
+        stdlib, trimmed = chosen_stdlib.members, chosen_stdlib.trimmed
         members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
-                              left_out, installed, tmp, log)
+                              chosen_stdlib, installed, tmp, log)
+        app_left_out: list[Member] = []
+        if chosen_stdlib.app_bytecode is not None:  # the app's modules its imports do not reach: source only
+            boot = {f"{name}.pyc" for name in [*BOOT_MODULES, "__amber_app__"]}
+            members, app_left_out = bytecode.source_only(members, chosen_stdlib.app_bytecode | boot)
         libc = libc_floor(runtime, options.target, parts, installed.dists)
         manifest = build_manifest(runtime.metadata, options.platform, options.target, libc, chosen.scripts,
                                   chosen.default,
                                   chosen.entry, installed.dists, parts,
                                   {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
+                                   "source_only": bytecode.record(chosen_stdlib.bytecode_left_out, app_left_out),
                                    "compression": packing.manifest_record(options.compress,
                                                                           dictionaries.by_kind(stdlib))})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
@@ -277,14 +297,15 @@ def copy_boot_sources(tmp: Path) -> dict[str, Path]:
 
 def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], installed: Installed,
                    options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
-                   parts: native_scan.NativeParts, tmp: Path,
-                   log) -> tuple[list[Member], trim.TrimResult | None, dict[str, str]]:
+                   parts: native_scan.NativeParts, chosen: Scripts, tmp: Path, log) -> StdlibChoice:
     """The runtime's standard library members the binary carries: --exclude applied, then --trim, then
-    ensurepip left out unless the app uses it, then --no-sources (each .py whose .pyc is there). Also the
-    stdlib modules left out, each with why (for the import error that names them)."""
+    ensurepip left out unless the app uses it, then (by default) the .pyc of what --trim would drop, then
+    --no-sources (each .py whose .pyc is there). Also the stdlib modules left out, each with why (for the
+    import error that names them), and the app's modules that keep their bytecode (builder/bytecode.py)."""
     stdlib = exclude.prune_members(runtime_members, installed.exclusion)
-    trimmed = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
-                           tmp) if options.trim else None
+    reach, site_refs = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
+                                    tmp) if options.trim or options.bytecode_for_reached_only else (None, None)
+    trimmed = reach if options.trim else None
     if trimmed:
         stdlib = trimmed.members
         log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
@@ -294,22 +315,49 @@ def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], insta
             not pip_installer.needed(app_files, options.keep):
         stdlib = pip_installer.without(stdlib)
         left_out[pip_installer.PACKAGE] = pip_installer.WHY
+    bytecode_left_out, app_bytecode = [], None
+    if reach and site_refs and not trimmed:
+        stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
+        app_bytecode = app_modules_with_bytecode(installed, chosen, [name for _, name in app_files], site_refs)
     if not options.sources:
         compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
         stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
-    return stdlib, trimmed, left_out
+    return StdlibChoice(stdlib, trimmed, left_out, bytecode_left_out, app_bytecode)
+
+
+def app_modules_with_bytecode(installed: Installed, chosen: Scripts, names: list[str],
+                              site_refs: trim.SiteReferences) -> set[str]:
+    """The .pyc members of the app's modules that its imports reach (builder/bytecode.py): from its scripts,
+    every installed distribution's entry points, and what its shared objects name."""
+    modules = bytecode.AppModules.of(names)
+    roots = {target.partition(":")[0] for target in chosen.scripts.values()} | site_refs.native
+    for dist in installed.dists:
+        roots |= site.entry_point_modules(installed.site, dist.dist_info)
+    return {f"{modules.sources[name]}c" for name in bytecode.reached(modules, site_refs.sources, roots)}
+
+
+@dataclass
+class StdlibChoice:
+    """The standard library a binary carries, and what was left out of it."""
+
+    members: list[Member]
+    trimmed: trim.TrimResult | None  # --trim's result
+    left_out: dict[str, str]  # module -> why it is not in the binary (its import error says so)
+    bytecode_left_out: list[Member]  # the stdlib's .pyc of modules that carry their source only
+    app_bytecode: set[str] | None  # the app's .pyc members that stay (None: all)
 
 
 def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
                 stdlib: list[Member], boot_copies: dict[str, Path], chosen: Scripts, parts: native_scan.NativeParts,
-                left_out: dict[str, str], installed: Installed, tmp: Path, log) -> list[Member]:
+                chosen_stdlib: StdlibChoice, installed: Installed, tmp: Path, log) -> list[Member]:
     """The app's members: its files and amber's boot code with the generated __amber_app__, compiled by
     the runtime in one run; shared objects stored; extraction listings and bundled system libraries."""
     app_src = tmp / "__amber_app__.py"
     # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
     native = native_scan.carries_shared_objects(app_files) or any(store.is_dynload_member(m.name) for m in stdlib)
-    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, left_out,
-                                  zstd=options.compress is not False, native_policy=options.native))
+    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, chosen_stdlib.left_out,
+                                  zstd=options.compress is not False, native_policy=options.native,
+                                  source_only=options.bytecode_for_reached_only))
     boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]
     members, failures = compile_members(python, [*app_files, *boot_files], tmp, keep_sources=options.sources)
     boot_names = {name for _, name in boot_files}

@@ -17,27 +17,39 @@ import sys
 from collections.abc import Callable
 
 IMPORT_FUNCTIONS = {"import_module", "__import__", "find_spec", "resolve_name"}
+COMPUTED_IMPORT = "*"  # among a source's imports: it imports a name computed at run time (no module is named so)
 DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+FRAGMENT_RE = re.compile(r"(?<!\w)[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?![\w(])")
+PLACEHOLDER_RE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]|\{[^}]*\}")
 
 
 def names_in_source(source: bytes, package: str = "",
                     exists: Callable[[str], bool] | None = None) -> tuple[set[str], set[str]]:
     """Module names a Python source can import: its import statements (relative ones resolved against
-    `package`), constant names given to import_module/__import__/find_spec; and apart, its dotted string
-    constants. Returns (imports, strings); a source that does not parse has none.
+    `package`), constant names given to import_module/__import__/find_spec (COMPUTED_IMPORT for a name
+    computed at run time); and apart, its dotted string
+    constants, and as ".a.b" the dotted parts of other strings (a name built from parts at run time).
+    Returns (imports, strings); a source that does not parse has none.
 
     With `exists`, the imports of an `except ImportError` handler are left out when every import of
     its `try` body exists (`try: from _sha2 import sha512 / except ImportError: from hashlib import ...`
     never runs the fallback in a runtime that has _sha2)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):  # what CPython cannot parse, it cannot import
         return set(), set()
     collector = _ImportCollector(package, exists)
     script_only = _script_only_functions(tree)
-    for stmt in tree.body:
-        if not any(stmt is f for f in script_only):
-            collector.visit(stmt)
+    try:
+        for stmt in tree.body:
+            if not any(stmt is f for f in script_only):
+                collector.visit(stmt)
+    except RecursionError:
+        # Nested deeper than the visitor's recursion goes (sympy's resolvent_lookup.py: sums of thousands of
+        # terms): every import anywhere, walked without recursion, a superset of what the visit finds.
+        collector = _ImportCollector(package, None)
+        for node in ast.walk(tree):
+            collector.note(node)
     return {n for n in collector.found if n}, collector.strings
 
 
@@ -117,16 +129,43 @@ class _ImportCollector(ast.NodeVisitor):
         self.found.update(f"{base}.{alias.name}" if base else alias.name for alias in node.names if alias.name != "*")
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._note_call(node)
+        self.generic_visit(node)
+
+    def _note_call(self, node: ast.Call) -> None:
         if node.args and _called_name(node.func) in IMPORT_FUNCTIONS:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 self.found.add(first.value)
-        self.generic_visit(node)
+            else:  # a name computed at run time: most often a sibling (a plugin, a backend)
+                self.found.add(COMPUTED_IMPORT)
+
+    def note(self, node: ast.AST) -> None:
+        """What one node itself names, without visiting its children."""
+        if isinstance(node, ast.Import):
+            self.visit_Import(node)
+        elif isinstance(node, ast.ImportFrom):
+            self.visit_ImportFrom(node)
+        elif isinstance(node, ast.Call):
+            self._note_call(node)
+        elif isinstance(node, ast.Constant):
+            self.visit_Constant(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and "." in node.value and len(node.value) < 200 \
-                and DOTTED_RE.match(node.value):
-            self.strings.add(node.value)
+        text = node.value
+        if not (isinstance(text, str) and "." in text and len(text) < 200):
+            return
+        if DOTTED_RE.match(text):
+            self.strings.add(text)
+            return
+        # The dotted part of a name built at run time ("%s.management.commands.%s", f"{app}.apps.{x}"),
+        # kept as ".management.commands": the tail of the modules a framework imports that way.
+        for fragment in FRAGMENT_RE.findall(PLACEHOLDER_RE.sub(" ", text)):
+            self.strings.add(f".{fragment}")
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            self.generic_visit(node)  # a string alone as a statement (a docstring) is prose, not a name
 
     def visit_Try(self, node: ast.Try) -> None:
         for stmt in node.body:

@@ -25,6 +25,7 @@ TOOL_OPTIONS: dict[str, type] = {
     "entry": str, "output": str, "python": str, "platform": str, "sources": bool,
     "locked": bool, "requirements": str, "exclude": list,
     "extract": list, "no-extract": list, "compress": int, "trim": bool, "keep": list, "native": str, "target": str,
+    "all-bytecode": bool,
 }
 
 # How an error names the type a key takes.
@@ -59,6 +60,7 @@ class BuildFlags:
     keep: list[str] = field(default_factory=list)
     native: str | None = None
     target: str | None = None
+    all_bytecode: bool | None = None
 
 
 @dataclass
@@ -80,9 +82,18 @@ class BuildOptions:
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
     native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
     target: Target = field(default_factory=targets.default)  # the machine the binary runs on
+    # False: the stdlib modules no import of the app reaches carry their source only (compiled when imported)
+    all_bytecode: bool = False
 
     def __post_init__(self) -> None:
         self.platform = self.platform or self.target.default_platform
+
+    @property
+    def bytecode_for_reached_only(self) -> bool:
+        """Whether the stdlib modules no import of the app reaches go without their .pyc: not with --trim (it
+        drops them), --no-sources (the .pyc is all there is) or --no-compress (the layout of old), nor with
+        --all-bytecode."""
+        return not (self.all_bytecode or self.trim or not self.sources or self.compress is False)
 
 
 @dataclass

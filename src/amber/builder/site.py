@@ -61,6 +61,22 @@ def console_scripts(site: Path, dist_info: str, group: str = "console_scripts") 
     return {name: value.split("[")[0].strip() for name, value in parser.items(group)}
 
 
+def entry_point_modules(site: Path, dist_info: str) -> set[str]:
+    """The modules every entry point of one installed distribution names, whatever the group: scripts, and
+    the plugins other packages find through importlib.metadata (pytest11, flask.commands...)."""
+    path = site / dist_info / "entry_points.txt"
+    if not path.is_file():
+        return set()
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
+    parser.optionxform = str
+    try:
+        parser.read_string(path.read_text(errors="replace"))
+    except configparser.Error:
+        return set()  # importlib.metadata could not read it either
+    return {value.split(":")[0].split("[")[0].strip() for group in parser.sections()
+            for _name, value in parser.items(group)}
+
+
 def site_files(site: Path) -> list[tuple[Path, str]]:
     files = []
     for path in sorted(site.rglob("*")):

@@ -32,6 +32,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable, Set
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,11 +227,31 @@ def names_in_native(data: bytes) -> set[str]:
 
 def scan_sources(python: Path, sources: dict[str, tuple[Path, str]], exists: Iterable[str]) -> dict[str, References]:
     """What each source (key -> (path, package)) references, parsed by `python`: the target runtime,
-    which knows the syntax of the Python the sources are written for."""
+    which knows the syntax of the Python the sources are written for. One scanner per core, each given
+    about as many bytes."""
     if not sources:
         return {}
-    request = {"exists": sorted(exists),
-               "files": [[key, str(path), package] for key, (path, package) in sorted(sources.items())]}
+    jobs = max(1, min(os.cpu_count() or 1, len(sources) // 200))
+    shares: list[list[tuple[str, tuple[Path, str]]]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for item in sorted(sources.items(), key=lambda kv: -_size(kv[1][0])):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(item)
+        loads[lightest] += _size(item[1][0])
+    exists = sorted(exists)
+    with ThreadPoolExecutor(jobs) as pool:
+        found = list(pool.map(lambda share: _scan(python, dict(share), exists), shares))
+    return {key: refs for part in found for key, refs in part.items()}
+
+
+def _size(path: Path) -> int:
+    with contextlib.suppress(OSError):
+        return path.stat().st_size
+    return 0
+
+
+def _scan(python: Path, sources: dict[str, tuple[Path, str]], exists: list[str]) -> dict[str, References]:
+    request = {"exists": exists, "files": [[key, str(path), package] for key, (path, package) in sources.items()]}
     # The scanner's source goes by -c: inside a self-built amber its file is in the archive.
     proc = subprocess.run([str(python), "-I", "-S", "-c", IMPORT_SCAN.read_text()], input=json.dumps(request),
                           capture_output=True, text=True)
@@ -240,12 +261,16 @@ def scan_sources(python: Path, sources: dict[str, tuple[Path, str]], exists: Ite
     return {key: References(set(imports), set(strings)) for key, (imports, strings) in json.loads(proc.stdout).items()}
 
 
+def scanner_id() -> str:
+    """Names what the scanner finds: cached results of another scanner are not used."""
+    return hashlib.sha256(IMPORT_SCAN.read_bytes()).hexdigest()[:16]
+
+
 def stdlib_references(members: list[Member], builtins: Iterable[str], python: Path, recipe_hash: str,
                       workdir: Path) -> dict[str, References]:
     """What each stdlib module's source references: scanned once per runtime (and scanner), then read
     from `<cache>/trim/`. `members` must be the runtime's whole stdlib, not an app's selection."""
-    scanner = hashlib.sha256(IMPORT_SCAN.read_bytes()).hexdigest()[:16]
-    cached = cache_root() / "trim" / f"{recipe_hash}-{scanner}.json"
+    cached = cache_root() / "trim" / f"{recipe_hash}-{scanner_id()}.json"
     with contextlib.suppress(OSError, ValueError):
         return {name: References(set(i), set(s)) for name, (i, s) in json.loads(cached.read_text()).items()}
     sources = {}
@@ -272,10 +297,26 @@ def runtime_modules(members: list[Member], builtins: Iterable[str]) -> set[str]:
     return {found[0] for member in members if (found := module_of(member.name))} | set(builtins)
 
 
-def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable[str]) -> References:
-    """What the app's files (site-packages and the boot code) may import from the stdlib: their Python
-    sources' references, and the module names among their shared objects' strings."""
-    roots = References()
+@dataclass
+class SiteReferences:
+    """What the app's files reference: each Python source's references (by archive name), and the module
+    names among the strings of its shared objects."""
+
+    sources: dict[str, References]
+    native: set[str]
+
+    def roots(self) -> References:
+        """All of it, as roots of the stdlib's graph."""
+        roots = References(set(), set(self.native))
+        for refs in self.sources.values():
+            roots |= refs
+        return roots
+
+
+def site_references(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable[str]) -> SiteReferences:
+    """What the app's files (site-packages and the boot code) may import: their Python sources' references,
+    and the module names among their shared objects' strings."""
+    native: set[str] = set()
     sources = {}
     for path, name in files:
         if name.endswith(".py"):
@@ -283,10 +324,36 @@ def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable
         elif ".so" in Path(name).suffixes:
             with path.open("rb") as f:
                 if f.read(4) == b"\x7fELF":
-                    roots.strings |= names_in_native(path.read_bytes())
-    for refs in scan_sources(python, sources, exists).values():
-        roots |= refs
-    return roots
+                    native |= names_in_native(path.read_bytes())
+    return SiteReferences(scan_remembered(python, sources, exists), native)
+
+
+def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable[str]) -> References:
+    """What the app's files may import from the stdlib: the roots of its graph."""
+    return site_references(python, files, exists).roots()
+
+
+def scan_remembered(python: Path, sources: dict[str, tuple[Path, str]], exists: Iterable[str]) -> dict[str, References]:
+    """scan_sources, each result remembered by the source's bytes and package in `<cache>/trim/`: an app's
+    dependencies are parsed once, not at every build (sympy's 1,500 files take 10 s)."""
+    exists = sorted(set(exists))
+    namespace = hashlib.sha256(json.dumps([str(python), scanner_id(), exists]).encode()).hexdigest()[:16]
+    store_path = cache_root() / "trim" / f"sources-{namespace}.json"
+    remembered: dict[str, list[list[str]]] = {}
+    with contextlib.suppress(OSError, ValueError):
+        remembered = json.loads(store_path.read_text())
+    digests = {key: hashlib.sha256(package.encode() + b"\0" + path.read_bytes()).hexdigest()[:32]
+               for key, (path, package) in sources.items()}
+    missing = {key: sources[key] for key, digest in digests.items() if digest not in remembered}
+    for key, refs in scan_sources(python, missing, exists).items():
+        remembered[digests[key]] = [sorted(refs.imports), sorted(refs.strings)]
+    if missing:
+        with contextlib.suppress(OSError):  # no cache: the next build scans again
+            store_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store_path.with_name(f".{store_path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(remembered, sort_keys=True))
+            os.replace(tmp, store_path)
+    return {key: References(*map(set, remembered[digest])) for key, digest in digests.items()}
 
 
 def trim_stdlib(graph: StdlibGraph, roots: References, startup: Set[str], keep: list[str]) -> TrimResult:

@@ -71,6 +71,9 @@ def restore(rec: PythonRecipe, target: Target) -> store.Runtime | None:
         members.update({m.name: m for m in dictionaries.train(members[name] for name in manifest["members"]
                                                                  if name in members)})
         missing = [name for name in manifest["members"] if name not in members]
+    if missing and all(name.endswith(".pyc") and name[:-1] in members for name in missing):
+        raise AmberError(f"{binary} does not carry its whole runtime: {len(missing)} standard library modules "
+                         "carry their source only; build amber with --all-bytecode, or run: amber runtime build")
     if missing:  # built with --exclude of standard library modules: not the whole runtime
         raise AmberError(f"{binary} does not carry its whole runtime ({len(missing)} standard library files "
                          "were excluded); build amber without --exclude, or run: amber runtime build")
