@@ -74,7 +74,7 @@ def builds(runtime: Path, tmp_path_factory) -> dict[str, Path]:
         '[project]\nname = "srconly"\nversion = "1.0"\n\n[project.scripts]\nsrconly = "srconly:main"\n'
         + PLUGIN_ENTRY_POINTS)
     return {"default": build(project, tmp / "default"), "all": build(project, tmp / "all", "--all-bytecode"),
-            "plain": build(project, tmp / "plain", "--no-compress")}
+            "plain": build(project, tmp / "plain", "--no-compress"), "trim": build(project, tmp / "trim", "--trim")}
 
 
 def names(binary: Path) -> set[str]:
@@ -111,6 +111,13 @@ def test_unreached_stdlib_modules_carry_their_source_only(builds, clean_env):
     assert source_only(builds["all"]) == source_only(builds["plain"]) == set()
     assert names(builds["all"]) - members == {f"{name}c" for name in left}
     assert default.stat().st_size < builds["all"].stat().st_size - 1_000_000
+
+
+def test_with_trim_the_stdlib_left_is_compiled_and_the_apps_unreached_module_is_source(builds, clean_env):
+    trimmed = names(builds["trim"])
+    assert "xml/dom/minidom.py" not in trimmed  # --trim: gone
+    assert source_only(builds["trim"]) == {"srconly/unused.py"}
+    assert run([builds["trim"]], env=clean_env).returncode == 0
 
 
 def test_a_source_only_module_imports_and_its_traceback_shows_its_lines(builds, clean_env):

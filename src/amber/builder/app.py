@@ -316,8 +316,9 @@ def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], insta
         stdlib = pip_installer.without(stdlib)
         left_out[pip_installer.PACKAGE] = pip_installer.WHY
     bytecode_left_out, app_bytecode = [], None
-    if reach and site_refs and not trimmed:
-        stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
+    if reach and site_refs and options.bytecode_for_reached_only:
+        if not trimmed:
+            stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
         app_bytecode = app_modules_with_bytecode(installed, chosen, [name for _, name in app_files], site_refs)
     if not options.sources:
         compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}

@@ -90,10 +90,10 @@ class BuildOptions:
 
     @property
     def bytecode_for_reached_only(self) -> bool:
-        """Whether the stdlib modules no import of the app reaches go without their .pyc: not with --trim (it
-        drops them), --no-sources (the .pyc is all there is) or --no-compress (the layout of old), nor with
-        --all-bytecode."""
-        return not (self.all_bytecode or self.trim or not self.sources or self.compress is False)
+        """Whether the modules no import of the app reaches go without their .pyc (builder/bytecode.py): not
+        with --no-sources (the .pyc is all there is) or --no-compress (the layout of old), nor with
+        --all-bytecode. (With --trim the stdlib's are gone, the app's are left out all the same.)"""
+        return not (self.all_bytecode or not self.sources or self.compress is False)
 
 
 @dataclass
