@@ -20,7 +20,6 @@ Because an entry feeds code into the process, it is handled with suspicion:
   entry that differs, so a damaged or tampered file is never used.
 """
 
-import contextlib
 import errno
 import os
 import stat
@@ -106,9 +105,7 @@ def prepare_root():
         return root
     try:
         os.makedirs(os.path.dirname(root), mode=0o700, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(root, 0o700)
-        _check_private(root)
+        _private_directory(root)
         _check_ancestors(root)
     except OSError as exc:
         raise CacheError(f"cannot use the cache directory {root}: {exc.strerror}; {HINT}") from None
@@ -122,58 +119,68 @@ def files_directory():
     root = prepare_root()
     directory = os.path.join(root, "files")
     try:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-        _check_private(directory)
+        _private_directory(directory)
     except OSError as exc:
         raise CacheError(f"cannot use the cache directory {directory}: {exc.strerror}; {HINT}") from None
     return directory
+
+
+def _private_directory(path):
+    """`path` made a private directory if missing, and checked (_check_private)."""
+    try:  # noqa: SIM105 (see _entry_is_complete)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    _check_private(path)
 
 
 BYTECODE_DIR = "bytecode"  # <extract root>/bytecode/<magic>/: code compiled from the archive's sources
 _bytecode_directory = []  # this process's, once made and checked
 
 
-def compiled(pathname, source, compile_source):
-    """The code of a module the archive holds as source only (`compile_source(pathname, source)`, zipimport's
-    compiler): read from `<extract root>/bytecode/<magic>/`, where the first import on this machine wrote it,
-    as CPython's own __pycache__ keeps what it compiled. A file is named by the source's hash (the one of
-    hash-based .pyc files), its size and the optimization level; its header repeats magic and hash, and one
-    that does not match or does not load is compiled and written again. The cache not usable: compiled."""
-    import _imp
+def module_code(importer, fullname, entry, is_package, get_module_code):
+    """zipimport's `_get_module_code` (`get_module_code`) for a module an archive holds as source only (`entry`:
+    its source's index entry): its code from `<extract root>/bytecode/<magic>/`, where the first import on
+    this machine wrote what zipimport compiled, as CPython's own __pycache__ keeps it. A file is named by the
+    module's path in the archive, the CRC-32 and size the archive's index gives its source (read again only
+    to compile it) and the optimization level, which its header repeats; one that does not match or does not
+    load is compiled and written again. A cache that cannot be used: zipimport's own way."""
     import marshal
-    from _frozen_importlib_external import _RAW_MAGIC_NUMBER, MAGIC_NUMBER
+    from _frozen_importlib_external import MAGIC_NUMBER
 
-    digest = _imp.source_hash(_RAW_MAGIC_NUMBER, source)
-    header = MAGIC_NUMBER + b"\x03\x00\x00\x00" + digest  # a checked hash-based .pyc's
+    modpath, size, crc = entry[0], entry[3], entry[7]
+    header = MAGIC_NUMBER + b"\x00\x00\x00\x00" + crc.to_bytes(4, "little") + size.to_bytes(4, "little")
     try:
         directory = _bytecode_directory[0] if _bytecode_directory else _make_bytecode_directory(MAGIC_NUMBER)
     except (CacheError, OSError):
-        return compile_source(pathname, source)
-    path = os.path.join(directory, f"{digest.hex()}-{len(source)}-{sys.flags.optimize}.pyc")
-    code = _read_code(path, header)
+        return get_module_code(importer, fullname)
+    name = modpath[len(importer.archive) + 1:].replace("/", ".")
+    cached = os.path.join(directory, f"{name}-{crc:08x}-{size}-{sys.flags.optimize}.pyc")
+    code = _read_code(cached, header)
     if code is not None:
-        _imp._fix_co_filename(code, pathname)  # the file was compiled for wherever a binary was then
-        return code
-    code = compile_source(pathname, source)
-    tmp = _temporary(os.path.dirname(os.path.dirname(directory)), digest.hex())
+        import _imp
+
+        _imp._fix_co_filename(code, modpath)  # compiled for wherever a binary was then
+        return code, is_package, modpath
+    compiled = get_module_code(importer, fullname)
+    tmp = _temporary(os.path.dirname(os.path.dirname(directory)), name)
     try:
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb") as f:
-            f.write(header + marshal.dumps(code))
-        os.replace(tmp, path)
+            f.write(header + marshal.dumps(compiled[0]))
+        os.replace(tmp, cached)
     except OSError:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (see _entry_is_complete)
             os.unlink(tmp)
-    return code
+        except OSError:
+            pass
+    return compiled
 
 
 def _make_bytecode_directory(magic):
     directory = prepare_root()
     for name in (BYTECODE_DIR, magic.hex()):
         directory = os.path.join(directory, name)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-        _check_private(directory)
+        _private_directory(directory)
     _bytecode_directory.append(directory)
     return directory
 
@@ -225,8 +232,10 @@ def _entry_is_complete(entry, expected):
     if recorded != set(expected):
         return False
     if time.time() - marker_mtime > USE_STAMP_INTERVAL:  # `amber cache clean --older-than` reads this
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (contextlib: 5 ms more for a binary that imports nothing else of it)
             os.utime(os.path.join(entry, MARKER))
+        except OSError:
+            pass
     return True
 
 

@@ -168,16 +168,25 @@ def _install_archive_loaders():
 
 
 def _install_compile_cache():
-    """Modules the archive holds as source only (builder/app.py, source_only) are compiled by zipimport
-    when imported: once per machine, their code then read from the cache (boot/cache.py, compiled)."""
+    """Modules the archive holds as source only (builder/bytecode.py) are compiled by zipimport when
+    imported: once per machine, their code then read from the cache (boot/cache.py, compiled)."""
     import zipimport
 
-    compile_source = zipimport._compile_source
+    get_module_code, module_path = zipimport._get_module_code, zipimport._get_module_path
 
-    def _compile_source(pathname, source):
-        return __import__("__amber_cache__").compiled(pathname, source, compile_source)
+    def _get_module_code(importer, fullname):  # each import asks twice (get_filename, then get_code)
+        files = importer._get_files()
+        path = module_path(importer, fullname)
+        for suffix, is_package in (("/__init__", True), ("", False)):  # zipimport's order
+            if path + suffix + ".pyc" in files:
+                break
+            entry = files.get(path + suffix + ".py")
+            if entry is not None:  # source only
+                return __import__("__amber_cache__").module_code(importer, fullname, entry, is_package,
+                                                                 get_module_code)
+        return get_module_code(importer, fullname)
 
-    zipimport._compile_source = _compile_source
+    zipimport._get_module_code = _get_module_code
 
 
 def _native_policy(default):

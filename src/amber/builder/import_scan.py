@@ -27,9 +27,9 @@ def names_in_source(source: bytes, package: str = "",
                     exists: Callable[[str], bool] | None = None) -> tuple[set[str], set[str]]:
     """Module names a Python source can import: its import statements (relative ones resolved against
     `package`), constant names given to import_module/__import__/find_spec (COMPUTED_IMPORT for a name
-    computed at run time); and apart, its dotted string
-    constants, and as ".a.b" the dotted parts of other strings (a name built from parts at run time).
-    Returns (imports, strings); a source that does not parse has none.
+    computed at run time); and apart, its dotted string constants, and as ".a.b" the dotted parts of its
+    other strings (a name built from parts at run time). Docstrings are left out. Returns (imports,
+    strings); a source that does not parse has none.
 
     With `exists`, the imports of an `except ImportError` handler are left out when every import of
     its `try` body exists (`try: from _sha2 import sha512 / except ImportError: from hashlib import ...`
