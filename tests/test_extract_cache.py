@@ -214,6 +214,22 @@ def test_cache_clean_removes_unused_entries_and_dead_leftovers(cache_env: Path):
     assert clean()[0] == 1 and not any((cache_env / "extract").iterdir())
 
 
+def test_the_code_compiled_from_sources_is_one_entry_whose_use_is_stamped_daily(cache_env: Path, monkeypatch):
+    from amber.cache_admin import clean, parse_age
+
+    monkeypatch.setattr(cache, "_bytecode_directory", [])
+    directory = Path(cache._make_bytecode_directory(b"\xf3\r\r\n"))
+    assert directory == cache_env / "extract" / "bytecode" / "f30d0d0a"
+    assert directory.stat().st_mode & 0o777 == directory.parent.stat().st_mode & 0o777 == 0o700
+    month_ago = directory.parent.stat().st_mtime - 31 * 86400
+    os.utime(directory.parent, (month_ago, month_ago))
+    monkeypatch.setattr(cache, "_bytecode_directory", [])  # another process using it
+    cache._make_bytecode_directory(b"\xf3\r\r\n")
+    assert clean(parse_age("30d"))[0] == 0  # used: kept
+    os.utime(directory.parent, (month_ago, month_ago))
+    assert clean(parse_age("30d"))[0] == 1 and not directory.parent.exists()
+
+
 def test_cache_commands(cache_env: Path):
     cache.materialize("k9", FILES, CONTENT.__getitem__)
     env = dict(os.environ, AMBER_CACHE=str(cache_env))

@@ -177,10 +177,14 @@ def module_code(importer, fullname, entry, is_package, get_module_code):
 
 
 def _make_bytecode_directory(magic):
-    directory = prepare_root()
-    for name in (BYTECODE_DIR, magic.hex()):
-        directory = os.path.join(directory, name)
-        _private_directory(directory)
+    """`<extract root>/bytecode/<magic>/`, made private if missing. Its top directory's mtime is its last use
+    for `amber cache clean --older-than`, refreshed at most daily (the files are written a level down)."""
+    top = os.path.join(prepare_root(), BYTECODE_DIR)
+    directory = os.path.join(top, magic.hex())
+    for path in (top, directory):
+        _private_directory(path)
+    if time.time() - os.stat(top).st_mtime > USE_STAMP_INTERVAL:
+        os.utime(top)
     _bytecode_directory.append(directory)
     return directory
 
