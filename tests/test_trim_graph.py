@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from amber.archive.writer import Member
+from amber.builder import trim
 from amber.builder.import_scan import names_in_source
 from amber.builder.trim import References, StdlibGraph, module_of, names_in_native, site_roots, trim_stdlib
 from amber.errors import AmberError
@@ -193,3 +194,23 @@ def test_strings_of_native_code_and_app_sources_are_roots(tmp_path):
     assert {"decimal", "uuid", "xml.etree.ElementTree"} <= roots.strings
     assert "json" not in roots.strings
     assert "decimal" in names_in_native(b"\x01\x02decimal\xff")
+
+
+def test_app_sources_are_scanned_once_and_remembered_by_their_bytes(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("AMBER_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "mod.py"
+    source.write_text("import json\nNAME = 'pkg.backends'\n")
+    first = trim.scan_remembered(Path(sys.executable), {"pkg/mod.py": (source, "pkg")}, exists=["json"])
+    assert first["pkg/mod.py"] == References({"json"}, {"pkg.backends"})
+    assert list((tmp_path / "cache" / "trim").glob("sources-*.json"))
+
+    def scan(python, sources, exists):
+        assert not sources, "scanned again"
+        return {}
+
+    monkeypatch.setattr(trim, "scan_sources", scan)
+    again = trim.scan_remembered(Path(sys.executable), {"other/name.py": (source, "pkg")}, exists=["json"])
+    assert again["other/name.py"] == first["pkg/mod.py"]  # the same bytes and package: not parsed again
+    source.write_text("import csv\n")
+    with pytest.raises(AssertionError, match="scanned again"):
+        trim.scan_remembered(Path(sys.executable), {"pkg/mod.py": (source, "pkg")}, exists=["json"])

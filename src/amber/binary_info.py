@@ -63,7 +63,7 @@ class BinaryInfo:
     pins: list[str] = field(default_factory=list)  # name==version of every installed dependency
     compression: dict | None = None  # how the members are compressed (archive/packing.py's manifest_record)
     trim: dict | None = None  # what --trim left out: top-most module names, counts, the --keep list
-    source_only: dict | None = None  # the stdlib modules no import of the app reaches, shipped without .pyc
+    source_only: dict | None = None  # how many modules no import of the app reaches carry no .pyc (stdlib, app)
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}

@@ -82,7 +82,7 @@ class BuildOptions:
     keep: list[str] = field(default_factory=list)  # stdlib modules the trim keeps all the same
     native: str = "auto"  # the binary's AMBER_NATIVE when its environment does not set one
     target: Target = field(default_factory=targets.default)  # the machine the binary runs on
-    # False: the stdlib modules no import of the app reaches carry their source only (compiled when imported)
+    # False: the modules no import of the app reaches carry their source only (builder/bytecode.py)
     all_bytecode: bool = False
 
     def __post_init__(self) -> None:
