@@ -175,7 +175,6 @@ def test_a_source_only_module_is_compiled_once_per_machine(builds, tmp_path: Pat
     assert len(found) == 1, found
     cached = Path(found[0])
     assert cached.parent.parent == cache / "extract" / "bytecode"
-    assert cached.name.startswith("xml.dom.minidom.py-")  # its path, then its source's CRC-32 and size
     assert oct(cached.parent.stat().st_mode & 0o777) == "0o700"
     assert not [p for p in (cache / "extract").iterdir() if p.name.startswith(".tmp-")]
     # The next import runs what the cache holds (it is trusted as the extraction cache is: the user's own

@@ -172,21 +172,12 @@ def _install_compile_cache():
     imported: once per machine, their code then read from the cache (boot/cache.py, compiled)."""
     import zipimport
 
-    get_module_code, module_path = zipimport._get_module_code, zipimport._get_module_path
+    compile_source = zipimport._compile_source
 
-    def _get_module_code(importer, fullname):  # each import asks twice (get_filename, then get_code)
-        files = importer._get_files()
-        path = module_path(importer, fullname)
-        for suffix, is_package in (("/__init__", True), ("", False)):  # zipimport's order
-            if path + suffix + ".pyc" in files:
-                break
-            entry = files.get(path + suffix + ".py")
-            if entry is not None:  # source only
-                return __import__("__amber_cache__").module_code(importer, fullname, entry, is_package,
-                                                                 get_module_code)
-        return get_module_code(importer, fullname)
+    def _compile_source(pathname, source):  # called for a module without bytecode only
+        return __import__("__amber_cache__").compiled(pathname, source, compile_source)
 
-    zipimport._get_module_code = _get_module_code
+    zipimport._compile_source = _compile_source
 
 
 def _native_policy(default):

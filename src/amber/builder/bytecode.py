@@ -4,7 +4,7 @@ A module in the archive twice, as `.pyc` and as `.py`, pays twice, and most of w
 never imported: the standard library beyond what the app uses, the parts of a large dependency no code
 path of the app touches (sympy's physics, numpy's test suites and f2py). So by default amber compiles in
 only what a static import graph reaches, and leaves the rest as its source, which zipimport compiles if
-something imports it all the same; the binary keeps that code in its cache (boot/cache.py, `module_code`),
+something imports it all the same; the binary keeps that code in its cache (boot/cache.py, `compiled`),
 so a module imported by a name computed at run time is compiled once per machine, as CPython's own
 `__pycache__` would.
 
