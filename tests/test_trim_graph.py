@@ -10,7 +10,7 @@ import pytest
 from amber.archive.writer import Member
 from amber.builder import trim
 from amber.builder.import_scan import names_in_source
-from amber.builder.trim import References, StdlibGraph, module_of, names_in_native, site_roots, trim_stdlib
+from amber.builder.trim import References, StdlibGraph, module_of, names_in_native, site_references, trim_stdlib
 from amber.errors import AmberError
 
 
@@ -188,8 +188,9 @@ def test_strings_of_native_code_and_app_sources_are_roots(tmp_path):
     data = tmp_path / "data.so.txt"
     data.write_text("json")
     # the scanner runs as a process of the given Python (here the one running the tests)
-    roots = site_roots(Path(sys.executable), [(elf, "pkg/ext.cpython-313-x86_64-linux-gnu.so"),
-                                              (source, "pkg/app.py"), (data, "pkg/data.txt")], exists=["tomllib"])
+    roots = site_references(Path(sys.executable), [(elf, "pkg/ext.cpython-313-x86_64-linux-gnu.so"),
+                                                   (source, "pkg/app.py"), (data, "pkg/data.txt")],
+                            exists=["tomllib"]).roots()
     assert roots.imports == {"tomllib"}
     assert {"decimal", "uuid", "xml.etree.ElementTree"} <= roots.strings
     assert "json" not in roots.strings

@@ -164,14 +164,16 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         runtime_members = image.members()
         boot_copies = copy_boot_sources(tmp)
         chosen_stdlib = stdlib_members(runtimes, runtime_members, installed, options, app_files, boot_copies, parts,
-                                       chosen, tmp, log)
+                                       tmp, log)
         stdlib, trimmed = chosen_stdlib.members, chosen_stdlib.trimmed
         members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
-                              chosen_stdlib, installed, tmp, log)
+                              chosen_stdlib.left_out, installed, tmp, log)
         app_left_out: list[Member] = []
-        if chosen_stdlib.app_bytecode is not None:  # the app's modules its imports do not reach: source only
+        if chosen_stdlib.site_refs and options.bytecode_for_reached_only:  # the app's unreached modules: source only
+            keep = app_modules_with_bytecode(installed, chosen, [name for _, name in app_files],
+                                             chosen_stdlib.site_refs)
             boot = {f"{name}.pyc" for name in [*BOOT_MODULES, "__amber_app__"]}
-            members, app_left_out = bytecode.source_only(members, chosen_stdlib.app_bytecode | boot)
+            members, app_left_out = bytecode.source_only(members, keep | boot)
         libc = libc_floor(runtime, options.target, parts, installed.dists)
         manifest = build_manifest(runtime.metadata, options.platform, options.target, libc, chosen.scripts,
                                   chosen.default,
@@ -297,11 +299,11 @@ def copy_boot_sources(tmp: Path) -> dict[str, Path]:
 
 def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], installed: Installed,
                    options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
-                   parts: native_scan.NativeParts, chosen: Scripts, tmp: Path, log) -> StdlibChoice:
+                   parts: native_scan.NativeParts, tmp: Path, log) -> StdlibChoice:
     """The runtime's standard library members the binary carries: --exclude applied, then --trim, then
     ensurepip left out unless the app uses it, then (by default) the .pyc of what --trim would drop, then
     --no-sources (each .py whose .pyc is there). Also the stdlib modules left out, each with why (for the
-    import error that names them), and the app's modules that keep their bytecode (builder/bytecode.py)."""
+    import error that names them), and what the app's files reference when the import graph was made."""
     stdlib = exclude.prune_members(runtime_members, installed.exclusion)
     reach, site_refs = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
                                     tmp) if options.trim or options.bytecode_for_reached_only else (None, None)
@@ -315,15 +317,13 @@ def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], insta
             not pip_installer.needed(app_files, options.keep):
         stdlib = pip_installer.without(stdlib)
         left_out[pip_installer.PACKAGE] = pip_installer.WHY
-    bytecode_left_out, app_bytecode = [], None
-    if reach and site_refs and options.bytecode_for_reached_only:
-        if not trimmed:
-            stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
-        app_bytecode = app_modules_with_bytecode(installed, chosen, [name for _, name in app_files], site_refs)
+    bytecode_left_out = []
+    if reach and not trimmed and options.bytecode_for_reached_only:
+        stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
     if not options.sources:
         compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
         stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
-    return StdlibChoice(stdlib, trimmed, left_out, bytecode_left_out, app_bytecode)
+    return StdlibChoice(stdlib, trimmed, left_out, bytecode_left_out, site_refs)
 
 
 def app_modules_with_bytecode(installed: Installed, chosen: Scripts, names: list[str],
@@ -345,18 +345,18 @@ class StdlibChoice:
     trimmed: trim.TrimResult | None  # --trim's result
     left_out: dict[str, str]  # module -> why it is not in the binary (its import error says so)
     bytecode_left_out: list[Member]  # the stdlib's .pyc of modules that carry their source only
-    app_bytecode: set[str] | None  # the app's .pyc members that stay (None: all)
+    site_refs: trim.SiteReferences | None  # what the app's files reference (scanned for the import graph)
 
 
 def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],
                 stdlib: list[Member], boot_copies: dict[str, Path], chosen: Scripts, parts: native_scan.NativeParts,
-                chosen_stdlib: StdlibChoice, installed: Installed, tmp: Path, log) -> list[Member]:
+                left_out: dict[str, str], installed: Installed, tmp: Path, log) -> list[Member]:
     """The app's members: its files and amber's boot code with the generated __amber_app__, compiled by
     the runtime in one run; shared objects stored; extraction listings and bundled system libraries."""
     app_src = tmp / "__amber_app__.py"
     # The runtime's heavy stdlib modules are shared objects in the archive too (_ssl, _sqlite3...).
     native = native_scan.carries_shared_objects(app_files) or any(store.is_dynload_member(m.name) for m in stdlib)
-    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, chosen_stdlib.left_out,
+    app_src.write_bytes(app_table(chosen.scripts, chosen.default, native, parts, left_out,
                                   zstd=options.compress is not False, native_policy=options.native,
                                   source_only=options.bytecode_for_reached_only))
     boot_files = [(app_src, "__amber_app__.py"), *((copy, f"{name}.py") for name, copy in boot_copies.items())]

@@ -234,10 +234,11 @@ def scan_sources(python: Path, sources: dict[str, tuple[Path, str]], exists: Ite
     jobs = max(1, min(os.cpu_count() or 1, len(sources) // 200))
     shares: list[list[tuple[str, tuple[Path, str]]]] = [[] for _ in range(jobs)]
     loads = [0] * jobs
-    for item in sorted(sources.items(), key=lambda kv: -_size(kv[1][0])):
+    sizes = {key: _size(path) for key, (path, _package) in sources.items()}
+    for item in sorted(sources.items(), key=lambda kv: -sizes[kv[0]]):
         lightest = loads.index(min(loads))
         shares[lightest].append(item)
-        loads[lightest] += _size(item[1][0])
+        loads[lightest] += sizes[item[0]]
     exists = sorted(exists)
     with ThreadPoolExecutor(jobs) as pool:
         found = list(pool.map(lambda share: _scan(python, dict(share), exists), shares))
@@ -326,11 +327,6 @@ def site_references(python: Path, files: Iterable[tuple[Path, str]], exists: Ite
                 if f.read(4) == b"\x7fELF":
                     native |= names_in_native(path.read_bytes())
     return SiteReferences(scan_remembered(python, sources, exists), native)
-
-
-def site_roots(python: Path, files: Iterable[tuple[Path, str]], exists: Iterable[str]) -> References:
-    """What the app's files may import from the stdlib: the roots of its graph."""
-    return site_references(python, files, exists).roots()
 
 
 def scan_remembered(python: Path, sources: dict[str, tuple[Path, str]], exists: Iterable[str]) -> dict[str, References]:
