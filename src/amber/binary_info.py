@@ -139,6 +139,8 @@ def describe_compression(record: dict) -> str:
     policy = record.get("policy", "level")
     kinds = record.get("dictionaries")  # absent: amber before dictionaries
     shared = f", {' and '.join(kinds)} files with zstd dictionaries" if kinds else ""
+    if own := record.get("app_dictionaries"):  # builder/app_dictionaries.py
+        shared += f", the app's own {' and '.join(d['kind'] for d in own)} files with dictionaries of their own"
     if policy == "default":
         startup = "LZ4" if record.get("startup") == "lz4" else "stored"  # stored: amber before LZ4
         return (f"zstd: the standard library at level {record['runtime_zstd_level']}, the app at level "

@@ -33,6 +33,7 @@ from amber.boot import BOOT_MODULES, boot_modules_used
 from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR, WARM_LIST
 from amber.builder import (
+    app_dictionaries,
     bytecode,
     exclude,
     extract_rule,
@@ -174,6 +175,9 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
                                              chosen_stdlib.site_refs)
             boot = {f"{name}.pyc" for name in [*BOOT_MODULES, "__amber_app__"]}
             members, app_left_out = bytecode.source_only(members, keep | boot)
+        runtime_dictionaries = dictionaries.by_kind(stdlib)
+        members, own_dictionaries = app_dictionaries.with_own_dictionaries(members, options.compress,
+                                                                           runtime_dictionaries)
         libc = libc_floor(runtime, options.target, parts, installed.dists)
         manifest = build_manifest(runtime.metadata, options.platform, options.target, libc, chosen.scripts,
                                   chosen.default,
@@ -181,8 +185,8 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
                                   {"inputs": installed.inputs.as_json(), "excluded": sorted(installed.exclusion.names),
                                    "trim": trimmed.as_json(options.keep) if trimmed else None,
                                    "source_only": bytecode.record(chosen_stdlib.bytecode_left_out, app_left_out),
-                                   "compression": packing.manifest_record(options.compress,
-                                                                          dictionaries.by_kind(stdlib))})
+                                   "compression": packing.manifest_record(options.compress, runtime_dictionaries)
+                                   | app_dictionaries.manifest_record(own_dictionaries)})
         # Which members are the runtime's: a self-built amber writes its runtime back from them.
         runtime_manifest = embedded.manifest_member(runtime, runtime_members)
         everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
