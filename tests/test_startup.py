@@ -92,3 +92,71 @@ def test_warm_objects_are_the_start_up_shared_objects_with_what_they_need_larges
     # libcrypto (4.6 MB) before libssl; what no start loads and what is too small to be kept in the cache
     # are not listed
     assert warm_objects(members, startup) == ["pkg.libs/libcrypto.so.3", "pkg/_ext.so"]
+
+
+GUARDED = b'''
+import os
+import sys
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    import typing_only
+else:
+    import runtime_only
+if __name__ == "__main__":
+    import argparse
+if sys.platform == "win32":
+    import winreg
+elif sys.platform.startswith("linux"):
+    import linux_only
+if sys.platform.startswith("win") and os.environ.get("X"):
+    import msvcrt
+if os.name == "nt":
+    import nt_only
+if sys.platform != "win32":
+    import not_windows
+try:
+    import _decimal
+except ImportError:
+    import _pydecimal
+try:
+    from _speedups import speedup
+except (ImportError, ModuleNotFoundError):
+    from _slow import speedup
+try:
+    import _missing
+except ImportError:
+    import _fallback
+try:
+    import _json
+except Exception:
+    import broad_fallback
+'''
+
+
+def test_what_never_runs_on_import_on_linux_is_not_followed():
+    present = {"os", "sys", "typing", "_decimal", "_speedups", "_json"}
+    found = module_level_imports(GUARDED, "pkg.mod", is_package=False, exists=present.__contains__)
+    assert found == {"os", "sys", "typing", "typing.TYPE_CHECKING", "runtime_only", "linux_only", "not_windows",
+                     "_decimal", "_speedups", "_speedups.speedup", "_missing", "_fallback", "_json",
+                     "broad_fallback"}
+    # Without knowing what exists, every fallback is followed.
+    assert {"_pydecimal", "_slow.speedup"} <= module_level_imports(GUARDED, "pkg.mod", is_package=False)
+
+
+def test_the_entry_functions_imports_run_at_every_start():
+    archive = members({
+        "app/__init__.py": b"", "app/__init__.pyc": b"c",
+        "app/cli.py": b"import json\ndef main():\n    import email\n    def later():\n        import csv\n"
+                      b"    if __name__ == '__main__':\n        import argparse\n"
+                      b"def other():\n    import tomllib\n", "app/cli.pyc": b"c",
+        "json/__init__.py": b"", "json/__init__.pyc": b"c",
+        "email/__init__.py": b"from email import parser\n", "email/__init__.pyc": b"c",
+        "email/parser.py": b"", "email/parser.pyc": b"c",
+        **{f"{name}/__init__.py": b"" for name in ("csv", "argparse", "tomllib")},
+        **{f"{name}/__init__.pyc": b"c" for name in ("csv", "argparse", "tomllib")},
+    })
+    assert startup_members(archive, ["encodings"], ["app.cli:main"]) == {
+        "app/__init__.pyc", "app/cli.pyc", "json/__init__.pyc", "email/__init__.pyc", "email/parser.pyc"}
+    # An entry point naming an object's method: the module-level function of that name, if any.
+    assert "email/__init__.pyc" in startup_members(archive, [], ["app.cli:main.run"])
+    assert "email/__init__.pyc" not in startup_members(archive, ["app.cli"])

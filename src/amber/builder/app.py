@@ -281,12 +281,11 @@ def native_decisions(installed: Installed, options: BuildOptions, runtime: store
 
 def startup_code(python: Path, members: list[Member], chosen: Scripts) -> set[str]:
     """The members of the code every start of the binary runs (builder/startup.py): what the runtime loads
-    while starting (asked of it), and what amber's boot modules and the scripts' modules import at module
-    level. (What the boot code imports inside its functions, for native code or programs, is not: 1.2 MB
-    of .pyc a print-only app never reads.)"""
-    roots = {*exclude.interpreter_modules(python, []).bare, *BOOT_MODULES,
-             *(target.partition(":")[0] for target in chosen.scripts.values())}
-    return startup.startup_members(members, roots)
+    while starting (asked of it), what amber's boot modules and the scripts' modules import at module level,
+    and what the scripts' entry functions import. (What the boot code imports inside its functions, for
+    native code or programs, is not: 1.2 MB of .pyc a print-only app never reads.)"""
+    roots = {*exclude.interpreter_modules(python, []).bare, *BOOT_MODULES}
+    return startup.startup_members(members, roots, chosen.scripts.values())
 
 
 def copy_boot_sources(tmp: Path) -> dict[str, Path]:
