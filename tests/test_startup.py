@@ -160,3 +160,37 @@ def test_the_entry_functions_imports_run_at_every_start():
     # An entry point naming an object's method: the module-level function of that name, if any.
     assert "email/__init__.pyc" in startup_members(archive, [], ["app.cli:main.run"])
     assert "email/__init__.pyc" not in startup_members(archive, ["app.cli"])
+
+
+def test_strings_of_the_entry_configure_what_starts():
+    """Django's way: the entry names its settings module, which names apps and backends by strings; the
+    framework imports those, and much of itself, by names computed at run time."""
+    archive = members({
+        "app/__init__.py": b"", "app/__init__.pyc": b"c",
+        "app/cli.py": b"import os\n\"\"\"A docstring naming lib.unused.\"\"\"\n"
+                      b"def main():\n    os.environ.setdefault('SETTINGS', 'app.settings')\n    import fw\n"
+                      b"def other():\n    return 'lib.unused'\n", "app/cli.pyc": b"c",
+        "app/settings.py": b"APPS = ['fw.contrib.auth', 'app.models']\nBACKEND = 'fw.backends.sql.Engine'\n",
+        "app/settings.pyc": b"c",
+        "app/models.py": b"", "app/models.pyc": b"c",
+        "fw/__init__.py": b"", "fw/__init__.pyc": b"c",
+        "fw/contrib/__init__.py": b"", "fw/contrib/__init__.pyc": b"c",
+        "fw/contrib/auth.py": b"import json\n", "fw/contrib/auth.pyc": b"c",
+        "fw/backends/__init__.py": b"", "fw/backends/__init__.pyc": b"c",
+        "fw/backends/sql.py": b"", "fw/backends/sql.pyc": b"c",
+        "fw/backends/base.py": b"", "fw/backends/base.pyc": b"c",  # imported as f"{engine}.base": unseen
+        "fw/_speed.cpython-313-x86_64-linux-gnu.so": b"\x7fELF",  # native code: not start-up code by this
+        "fw/tests/test_fw.py": b"",  # source only: nothing reaches it
+        "lib/__init__.py": b"", "lib/__init__.pyc": b"c", "lib/unused.py": b"", "lib/unused.pyc": b"c",
+        "os.py": b"", "os.pyc": b"c", "json/__init__.py": b"", "json/__init__.pyc": b"c",
+        "json/tool.py": b"", "json/tool.pyc": b"c",
+    })
+    started = {"app/__init__.pyc", "app/cli.pyc", "os.pyc", "fw/__init__.pyc", "app/settings.pyc", "app/models.pyc",
+               "fw/contrib/__init__.pyc", "fw/contrib/auth.pyc", "json/__init__.pyc", "fw/backends/__init__.pyc",
+               "fw/backends/sql.pyc"}
+    assert startup_members(archive, [], ["app.cli:main"]) == started
+    # The app's own packages named so count as one: all of fw's code and app's; not the stdlib's json.
+    assert startup_members(archive, [], ["app.cli:main"], whole=["app", "fw", "lib"]) == {
+        *started, "fw/backends/base.pyc"}
+    # A module that is not an entry configures nothing.
+    assert "app/settings.pyc" not in startup_members(archive, ["app.cli"], whole=["app", "fw"])

@@ -192,7 +192,7 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         everything = [*stdlib, *members, manifest, installed.pins, runtime_manifest]
         if options.compress is False:  # nothing is compressed with the runtime's dictionaries
             everything = [m for m in everything if not dictionaries.is_dictionary(m.name)]
-        hot = startup_code(runtimes.python, everything, chosen) if options.compress is None else set()
+        hot = startup_code(runtimes.python, everything, chosen, members) if options.compress is None else set()
         warm = startup.warm_objects(everything, hot)
         if warm:  # the shared objects every start loads: a first run writes them ahead (boot/cache.py)
             everything.append(Member(WARM_LIST, "".join(f"{name}\n" for name in warm).encode()))
@@ -279,13 +279,14 @@ def native_decisions(installed: Installed, options: BuildOptions, runtime: store
     return parts
 
 
-def startup_code(python: Path, members: list[Member], chosen: Scripts) -> set[str]:
+def startup_code(python: Path, members: list[Member], chosen: Scripts, app: list[Member]) -> set[str]:
     """The members of the code every start of the binary runs (builder/startup.py): what the runtime loads
     while starting (asked of it), what amber's boot modules and the scripts' modules import at module level,
-    and what the scripts' entry functions import. (What the boot code imports inside its functions, for
-    native code or programs, is not: 1.2 MB of .pyc a print-only app never reads.)"""
+    and what the scripts' entry functions import; all of an `app` package any of that is in. (What the boot
+    code imports inside its functions, for native code or programs, is not: 1.2 MB of .pyc a print-only app
+    never reads.)"""
     roots = {*exclude.interpreter_modules(python, []).bare, *BOOT_MODULES}
-    return startup.startup_members(members, roots, chosen.scripts.values())
+    return startup.startup_members(members, roots, chosen.scripts.values(), {m.name.partition("/")[0] for m in app})
 
 
 def copy_boot_sources(tmp: Path) -> dict[str, Path]:
