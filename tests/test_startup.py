@@ -136,7 +136,8 @@ except Exception:
 def test_what_never_runs_on_import_on_linux_is_not_followed():
     present = {"os", "sys", "typing", "_decimal", "_speedups", "_json"}
     found = module_level_imports(GUARDED, "pkg.mod", is_package=False, exists=present.__contains__)
-    assert found == {"os", "sys", "typing", "typing.TYPE_CHECKING", "runtime_only", "linux_only", "not_windows",
+    assert found == {"os", "sys", "typing", "typing.TYPE_CHECKING", "typing_only", "runtime_only", "linux_only",
+                     "not_windows",
                      "_decimal", "_speedups", "_speedups.speedup", "_missing", "_fallback", "_json",
                      "broad_fallback"}
     # Without knowing what exists, every fallback is followed.
