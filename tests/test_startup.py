@@ -195,3 +195,10 @@ def test_strings_of_the_entry_configure_what_starts():
         *started, "fw/backends/base.pyc"}
     # A module that is not an entry configures nothing.
     assert "app/settings.pyc" not in startup_members(archive, ["app.cli"], whole=["app", "fw"])
+
+
+def test_an_entry_point_with_extras_names_its_function():
+    archive = members({"app/__init__.py": b"", "app/__init__.pyc": b"c",
+                       "app/cli.py": b"def main():\n    import json\n", "app/cli.pyc": b"c",
+                       "json/__init__.py": b"", "json/__init__.pyc": b"c"})
+    assert "json/__init__.pyc" in startup_members(archive, [], ["app.cli:main [color]"])
