@@ -88,9 +88,13 @@ def module_level_imports(source: bytes, module: str, is_package: bool,
     `if sys.platform == "win32":` and the like; their `else` is) and, given
     `exists`, the `except ImportError:` fallback of a `try` whose own imports all exist."""
     package = module if is_package else module.rpartition(".")[0]
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    return _imports_of(_parsed(source), source, package, exists)
+
+
+def _imports_of(tree: ast.Module | None, source: bytes, package: str,
+                exists: Callable[[str], bool] | None) -> set[str]:
+    """module_level_imports of a source already parsed (None: it does not parse here)."""
+    if tree is None:
         return _column_zero_imports(source, package)
     return _imports_run(tree.body, package, exists, set())
 
@@ -228,13 +232,14 @@ def startup_members(members: Iterable[Member], roots: Iterable[str], entries: It
     for entry in entries:
         module, _, function = entry.partition(":")
         called.setdefault(module.strip(), set()).add(function.partition("[")[0].strip().partition(".")[0])
-    configuring, named, done = list(called), set(), set()
+    configuring, named = list(called), set()
+    trees: dict[str, ast.Module | None] = {}  # the configuring modules, parsed once for both walks
     while configuring:
         name = configuring.pop()
-        if name in done or name not in index.sources:
+        if name in trees or name not in index.sources:
             continue
-        done.add(name)
-        found = named_modules(index.sources[name].data, called.get(name, set()), index)
+        trees[name] = _parsed(index.sources[name].data)
+        found = named_modules(trees[name], called.get(name, set()), index)
         named |= found
         configuring.extend(found)
     seen: set[str] = set()
@@ -249,12 +254,11 @@ def startup_members(members: Iterable[Member], roots: Iterable[str], entries: It
             pending.append(parent)
         source = index.sources.get(name)
         if source is not None:
-            pending.extend(module_level_imports(source.data, name, name in index.packages, index.__contains__))
-            if name in called:
-                tree = _parsed(source.data)
-                package = name if name in index.packages else name.rpartition(".")[0]
-                for function in _functions(tree, called[name]):
-                    pending.extend(_imports_run(function.body, package, index.__contains__, set()))
+            tree = trees[name] if name in trees else _parsed(source.data)
+            package = name if name in index.packages else name.rpartition(".")[0]
+            pending.extend(_imports_of(tree, source.data, package, index.__contains__))
+            for function in _functions(tree, called.get(name, set())):
+                pending.extend(_imports_run(function.body, package, index.__contains__, set()))
     frameworks = {name.partition(".")[0] for name in named} & set(whole)
     return {index.compiled[name] for name in seen if name in index.compiled} | {
         member for name, member in index.compiled.items()
@@ -264,10 +268,9 @@ def startup_members(members: Iterable[Member], roots: Iterable[str], entries: It
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
 
-def named_modules(source: bytes, functions: set[str], index: ModuleIndex) -> set[str]:
+def named_modules(tree: ast.Module | None, functions: set[str], index: ModuleIndex) -> set[str]:
     """The modules the strings of a module's own code and of its `functions` name in full (`"a.b"`), or
     with an attribute (`"a.b.Class"`: a.b); docstrings and other functions' strings aside."""
-    tree = _parsed(source)
     if tree is None:
         return set()
     code = [node for node in tree.body if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
