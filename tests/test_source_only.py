@@ -28,6 +28,8 @@ import sys
 
 
 def main():
+    if sys.argv[1:] == ["fail"]:
+        raise ValueError("failed on purpose")
     if sys.argv[1:] == ["late"]:
         import csv  # reached by the app's imports, though not at start
         print(csv.__file__)
@@ -100,6 +102,11 @@ def test_unreached_stdlib_modules_carry_their_source_only(builds, clean_env):
     assert {"srconly/__init__.pyc", "srconly/framework/__init__.pyc", "srconly/plugin.pyc",
             "srconly/backends/fast.pyc"} <= members
     assert [name for name in left if name.startswith("srconly/")] == ["srconly/unused.py"]
+    # The interpreter's own modules (traceback for an uncaught exception, typing, runpy...), the codecs
+    # and amber's boot code keep bytecode for what importing them imports; what only their functions
+    # import (_pylong's decimal, here) carries its source.
+    assert {"traceback.pyc", "linecache.pyc", "tokenize.pyc", "typing.pyc", "shutil.pyc"} <= members
+    assert "_pydecimal.py" in left
     # Every module a start runs (the boot code, the app and what they import) has its bytecode.
     started = json.loads(run([default], env=clean_env).stdout)
     assert "json/__init__.py" in started
@@ -196,6 +203,15 @@ def test_a_source_only_module_is_compiled_once_per_machine(builds, tmp_path: Pat
     out = run([default, "-c", "import xml.dom.minidom"], env={**env, "AMBER_CACHE": str(memory),
                                                               "AMBER_NATIVE": "memory"})
     assert out.returncode == 0 and not memory.exists(), out.stderr
+
+
+def test_an_uncaught_exception_compiles_nothing(builds, tmp_path: Path, clean_env):
+    """The traceback of a first run's uncaught exception finds every module it imports compiled."""
+    cache = tmp_path / "cache"
+    out = run([builds["default"], "fail"], env={**clean_env, "AMBER_CACHE": str(cache)})
+    assert out.returncode == 1 and "ValueError: failed on purpose" in out.stderr, out.stderr
+    assert 'raise ValueError("failed on purpose")' in out.stderr  # its source line, read from the archive
+    assert not (cache / "extract" / "bytecode").exists()
 
 
 def test_a_cache_that_cannot_be_written_still_imports(builds, tmp_path: Path, clean_env):

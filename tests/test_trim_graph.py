@@ -173,6 +173,9 @@ def test_trim_keeps_what_is_reached_kept_or_needed_by_the_interpreter():
     assert result.dropped == ["email", "xml.sax"]  # the top-most names only
     assert result.dropped_modules == 3
     assert result.dropped_bytes == sum(len(m.data) for m in members) - sum(len(m.data) for m in result.members)
+    # Without the interpreter's part (builder/stdlib_choice.py's bytecode reach): the roots and --keep only.
+    app_only = trim_stdlib(graph, References({"json"}), {"codecs"}, ["xml.dom"], interpreter=False)
+    assert kept_modules(app_only.members) == {"json", "json.decoder", "re", "xml", "xml.dom", "xml.dom.minidom"}
 
 
 def test_keep_of_an_unknown_module_is_an_error():

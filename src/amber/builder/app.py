@@ -29,7 +29,7 @@ from amber.archive.format import FLAG_APP
 from amber.archive.reader import open_binary
 from amber.archive.writer import Member, write_archive
 from amber.binary_info import MANIFEST_NAME
-from amber.boot import BOOT_MODULES, boot_modules_used
+from amber.boot import BOOT_MODULES
 from amber.boot.entry import app_table_source
 from amber.boot.vfs import SYSTEM_LIBRARY_DIR, WARM_LIST
 from amber.builder import (
@@ -39,10 +39,10 @@ from amber.builder import (
     extract_rule,
     lock,
     native_scan,
-    pip_installer,
     resolve,
     site,
     startup,
+    stdlib_choice,
     trim,
 )
 from amber.builder.entry_check import check_entry_points
@@ -106,39 +106,6 @@ def app_table(scripts: dict[str, str], default: str, native: bool, parts: Native
                             NATIVE_POLICY=native_policy, SOURCE_ONLY=source_only)
 
 
-def trim_for_app(runtimes: BuildRuntimes, runtime_members: list[Member], stdlib: list[Member],
-                 app_files: list[tuple[Path, str]], boot_copies: dict[str, Path], parts: NativeParts,
-                 keep: list[str], workdir: Path) -> tuple[trim.TrimResult, trim.SiteReferences]:
-    """--trim: the stdlib members the app's files and the boot code it uses can reach; and what the app's
-    files reference.
-
-    Every source is parsed by the runtime itself (it knows the syntax of its Python). The boot
-    code for native code is a root when the app carries shared objects, or when the trim keeps a
-    shared stdlib module (then the app loads it from memory too).
-    """
-    python = runtimes.python
-    facts = exclude.interpreter_modules(python, [])
-    exists = trim.runtime_modules(runtime_members, facts.builtins)
-    references = trim.stdlib_references(runtime_members, facts.builtins, python,
-                                        runtimes.shipped.metadata["recipe_hash"], workdir)
-    graph = trim.StdlibGraph(stdlib, facts.builtins, references)
-    site_refs = trim.site_references(python, app_files, exists)
-    app_roots = site_refs.roots()
-    boot_refs = trim.scan_sources(python, {name: (path, "") for name, path in boot_copies.items()}, exists)
-
-    def trimmed(native: bool) -> trim.TrimResult:
-        roots = app_roots
-        for name in boot_modules_used(native, bool(parts.extractions), bool(parts.programs)):
-            roots = roots | boot_refs[name]
-        return trim.trim_stdlib(graph, roots, facts.bare, keep)
-
-    app_native = native_scan.carries_shared_objects(app_files)
-    result = trimmed(app_native)
-    if not app_native and any(store.is_dynload_member(m.name) for m in result.members):
-        result = trimmed(True)
-    return result, site_refs
-
-
 def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> BuildResult:
     """Build `target` (a project directory, or a requirement such as 'httpie==3.2.4') into one file.
 
@@ -164,8 +131,8 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         image = open_binary(runtime.executable)
         runtime_members = image.members()
         boot_copies = copy_boot_sources(tmp)
-        chosen_stdlib = stdlib_members(runtimes, runtime_members, installed, options, app_files, boot_copies, parts,
-                                       tmp, log)
+        chosen_stdlib = stdlib_choice.stdlib_members(runtimes, runtime_members, installed, options, app_files,
+                                                     boot_copies, parts, tmp, log)
         stdlib, trimmed = chosen_stdlib.members, chosen_stdlib.trimmed
         members = compile_app(runtimes.python, rec.minor, options, app_files, stdlib, boot_copies, chosen, parts,
                               chosen_stdlib.left_out, installed, tmp, log)
@@ -301,35 +268,6 @@ def copy_boot_sources(tmp: Path) -> dict[str, Path]:
     return copies
 
 
-def stdlib_members(runtimes: BuildRuntimes, runtime_members: list[Member], installed: Installed,
-                   options: BuildOptions, app_files: list[tuple[Path, str]], boot_copies: dict[str, Path],
-                   parts: native_scan.NativeParts, tmp: Path, log) -> StdlibChoice:
-    """The runtime's standard library members the binary carries: --exclude applied, then --trim, then
-    ensurepip left out unless the app uses it, then (by default) the .pyc of what --trim would drop, then
-    --no-sources (each .py whose .pyc is there). Also the stdlib modules left out, each with why (for the
-    import error that names them), and what the app's files reference when the import graph was made."""
-    stdlib = exclude.prune_members(runtime_members, installed.exclusion)
-    reach, site_refs = trim_for_app(runtimes, runtime_members, stdlib, app_files, boot_copies, parts, options.keep,
-                                    tmp) if options.trim or options.bytecode_for_reached_only else (None, None)
-    trimmed = reach if options.trim else None
-    if trimmed:
-        stdlib = trimmed.members
-        log(f"amber: --trim left out {trimmed.dropped_modules} standard library modules "
-            f"({trimmed.dropped_bytes / 1e6:.1f} MB)")
-    left_out = dict.fromkeys(trimmed.dropped if trimmed else (), trim.WHY)
-    if any(m.name.startswith(pip_installer.PACKAGE + "/") for m in stdlib) and \
-            not pip_installer.needed(app_files, options.keep):
-        stdlib = pip_installer.without(stdlib)
-        left_out[pip_installer.PACKAGE] = pip_installer.WHY
-    bytecode_left_out = []
-    if reach and not trimmed and options.bytecode_for_reached_only:
-        stdlib, bytecode_left_out = bytecode.source_only(stdlib, {m.name for m in reach.members})
-    if not options.sources:
-        compiled = {m.name for m in stdlib if m.name.endswith(".pyc")}
-        stdlib = [m for m in stdlib if not (m.name.endswith(".py") and f"{m.name}c" in compiled)]
-    return StdlibChoice(stdlib, trimmed, left_out, bytecode_left_out, site_refs)
-
-
 def app_modules_with_bytecode(installed: Installed, chosen: Scripts, names: list[str],
                               site_refs: trim.SiteReferences) -> set[str]:
     """The .pyc members of the app's modules that its imports reach (builder/bytecode.py): from its scripts,
@@ -339,17 +277,6 @@ def app_modules_with_bytecode(installed: Installed, chosen: Scripts, names: list
     for dist in installed.dists:
         roots |= site.entry_point_modules(installed.site, dist.dist_info)
     return {f"{modules.sources[name]}c" for name in bytecode.reached(modules, site_refs.sources, roots)}
-
-
-@dataclass
-class StdlibChoice:
-    """The standard library a binary carries, and what was left out of it."""
-
-    members: list[Member]
-    trimmed: trim.TrimResult | None  # --trim's result
-    left_out: dict[str, str]  # module -> why it is not in the binary (its import error says so)
-    bytecode_left_out: list[Member]  # the stdlib's .pyc of modules that carry their source only
-    site_refs: trim.SiteReferences | None  # what the app's files reference (scanned for the import graph)
 
 
 def compile_app(python: Path, minor: str, options: BuildOptions, app_files: list[tuple[Path, str]],

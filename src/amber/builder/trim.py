@@ -352,14 +352,17 @@ def scan_remembered(python: Path, sources: dict[str, tuple[Path, str]], exists: 
     return {key: References(*map(set, remembered[digest])) for key, digest in digests.items()}
 
 
-def trim_stdlib(graph: StdlibGraph, roots: References, startup: Set[str], keep: list[str]) -> TrimResult:
-    """The stdlib members the roots can reach, plus each `keep` module's whole subtree."""
+def trim_stdlib(graph: StdlibGraph, roots: References, startup: Set[str], keep: list[str],
+                interpreter: bool = True) -> TrimResult:
+    """The stdlib members the roots can reach, plus each `keep` module's whole subtree; and, with
+    `interpreter`, what the interpreter core, its `startup` modules and the codecs can reach."""
     stdlib = graph.members
     for name in keep:
         if not graph.exists(name):
             raise AmberError(f"--keep {name}: no standard library module of that name is in the runtime")
-    kept_roots = set(INTERPRETER_NEEDS) | startup | {
-        n for name in [*WHOLE_PACKAGES, *keep] for n in graph.subtree(name) | {name}}
+    whole = [*WHOLE_PACKAGES, *keep] if interpreter else keep
+    kept_roots = (set(INTERPRETER_NEEDS) | startup if interpreter else set()) | {
+        n for name in whole for n in graph.subtree(name) | {name}}
     reached = graph.closure(roots | References(kept_roots))
     dropped = sorted(set(graph.files) - reached)
     drop = set(dropped)
