@@ -10,6 +10,8 @@ documents; any other exception, a hang or a crash of the interpreter is a findin
           size, else ValueError), the C function every zstd member goes through
   lz4     the runtime's _amber_fs.unpack of an LZ4 member (the code every start runs): a block of
           exactly the recorded size and CRC, else ValueError
+  xz      the runtime's _amber_fs.unpack of an xz member (a shared object no start loads): one stream of
+          exactly the recorded size and CRC, within liblzma's memory limit, else ValueError
   elf     boot/elf.py (`dynamic_info`), which the native loader runs on every shared object
 What it found is kept as a regression test (tests/test_zipimport_patch.py: a record offset past the
 index made seek() raise ValueError).
@@ -84,13 +86,24 @@ def fuzz_lz4(data):
         assert len(out) == size
 
 
+def fuzz_xz(data):
+    """The runtime's C unpack of an xz member, as a record gives it: size and CRC, then the stream."""
+    from _amber_fs import unpack
+
+    size = int.from_bytes(data[:4], "little") % (1 << 21)
+    crc = int.from_bytes(data[4:8], "little")
+    with contextlib.suppress(ValueError):
+        out = unpack(data[8:], XZ, size, crc)
+        assert len(out) == size
+
+
 def fuzz_elf(data):
     with contextlib.suppress(elf.ELFError):
         elf.dynamic_info(data)
 
 
-ZSTD, LZ4 = 93, 0x4C34  # archive/writer.py's (the runtime's Python has no amber package to import them from)
-TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "lz4": fuzz_lz4, "elf": fuzz_elf}
+ZSTD, LZ4, XZ = 93, 0x4C34, 95  # archive/writer.py's (the runtime's Python has no amber package to import them from)
+TARGETS = {"index": fuzz_index, "zstd": fuzz_zstd, "lz4": fuzz_lz4, "xz": fuzz_xz, "elf": fuzz_elf}
 
 
 def main():

@@ -237,6 +237,46 @@ def test_lz4_members_round_trip_are_copied_and_stored_when_lz4_saves_too_little(
     assert open_binary(again).members()[0].packed.payload == fast
 
 
+def test_xz_members_round_trip_with_the_branch_filter_and_their_payloads_are_kept(tmp_path):
+    import lzma
+    import os
+
+    from amber.archive import xz
+    from amber.archive.reader import open_binary
+    from amber.archive.writer import STORED, XZ, Packed
+    from amber.errors import AmberError
+
+    libdir = Path("/usr/lib/x86_64-linux-gnu")
+    elf = next(p.read_bytes() for p in sorted(libdir.glob("lib*.so.*"))  # a real x86-64 shared object
+               if p.is_file() and not p.is_symlink() and 100_000 < p.stat().st_size < 400_000)
+    cache = tmp_path / "xz-cache"
+    members = [Member("_cold.so", elf, xz=True, executable=True), Member("noise.bin", os.urandom(4096), xz=True)]
+    path = _binary(tmp_path, members, xz_cache=cache)
+    with zipfile.ZipFile(path) as zf:
+        methods = {i.filename: i.compress_type for i in zf.infolist() if not i.is_dir()}
+    assert methods == {"_cold.so": XZ, "noise.bin": STORED, ".amber/index": STORED}
+    back = {m.name: m for m in open_binary(path).members()}
+    assert back["_cold.so"].data == elf and back["_cold.so"].xz and back["_cold.so"].executable
+    payload = back["_cold.so"].packed.payload
+    # One .xz stream, the x86 branch filter before LZMA2, no check of its own (the zip CRC is checked).
+    assert lzma.decompress(payload) == elf and payload[6:8] == b"\x00\x00"  # stream flags: CHECK_NONE
+    plain = lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE,
+                          filters=[{"id": lzma.FILTER_LZMA2, "preset": xz.PRESET}])
+    assert len(payload) < len(plain)  # the branch filter pays on code
+    # Kept in the cache, with its digest: the next build reads it instead of encoding again.
+    kept = list(cache.rglob("*.xz"))
+    assert len(kept) == 2 and not list(cache.rglob(".tmp-*"))
+    cached = next(p for p in kept if p.read_bytes()[:-xz.DIGEST_SIZE] == payload)
+    cached.write_bytes(b"\xfd7zXZ" + bytes(cached.stat().st_size))  # damaged: encoded again, not used
+    assert xz.compress(elf, cache) == payload and cached.read_bytes()[:-xz.DIGEST_SIZE] == payload
+    # A payload read in the same method is copied as it is: here a damaged one, which reading refuses.
+    again = _binary(tmp_path, [Member("_cold.so", elf, xz=True, packed=Packed(XZ, payload[:-1] + b"!"))], "again")
+    with pytest.raises(AmberError, match="_cold.so"):
+        open_binary(again).members()
+    with pytest.raises(ValueError, match="xz"):
+        xz.decompress(payload, len(elf) + 1)
+
+
 def _up_to(members: Iterable[Member], limit: int) -> list[Member]:
     """The first of `members` whose sizes add up to just over `limit` bytes."""
     found, total = [], 0

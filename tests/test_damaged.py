@@ -84,27 +84,27 @@ def test_flipped_bytes(hello: Path, tmp_path: Path):
     assert "CRC mismatch" in err[0] or "does not decompress" in err[0], err
     # A module no start imports (a zstd member): imported by the code run, it no longer decompresses (or
     # zstd's checksum no longer matches), which that code gets as an ImportError naming the member.
-    module = member_data_offset(hello, "ctypes/__init__.pyc")
+    module = member_data_offset(hello, "traceback.pyc")
     assert data[module:module + 4] == ZSTD_MAGIC
     interpreter = {"PATH": "/usr/bin:/bin", "AMBER_INTERPRETER": "1"}
-    code, err, _ = outcome(variant(hello, tmp_path, "zstd", flipped(module + 20)), "-c", "import ctypes",
+    code, err, _ = outcome(variant(hello, tmp_path, "zstd", flipped(module + 20)), "-c", "import traceback",
                            env=interpreter)
     assert code == 1 and err[-1].startswith("zipimport.ZipImportError: amber: damaged archive member"), err
-    assert "ctypes/__init__.pyc" in err[-1] and "does not decompress" in err[-1]
+    assert "traceback.pyc" in err[-1] and "does not decompress" in err[-1]
     # The frame header's checksum flag cleared: a frame that would go unchecked is refused too.
     unchecked = bytearray(data)
     unchecked[module + 4] &= ~0x04
-    code, err, _ = outcome(variant(hello, tmp_path, "unchecked", bytes(unchecked)), "-c", "import ctypes",
+    code, err, _ = outcome(variant(hello, tmp_path, "unchecked", bytes(unchecked)), "-c", "import traceback",
                            env=interpreter)
-    assert code == 1 and "ctypes/__init__.pyc" in err[-1] and "does not decompress" in err[-1], err
+    assert code == 1 and "traceback.pyc" in err[-1] and "does not decompress" in err[-1], err
     # The .pyc dictionary (an LZ4 member every zstd .pyc refers into, archive/dictionaries.py): no longer
     # intact, it is not used, and a module compressed with it names what it misses.
     with zipfile.ZipFile(hello) as zf:
         pyc_dictionary = next(n for n in zf.namelist() if n.startswith(".amber/zstd/pyc-"))
     dictionary = member_data_offset(hello, pyc_dictionary) + 1000
-    code, err, _ = outcome(variant(hello, tmp_path, "dictionary", flipped(dictionary)), "-c", "import ctypes",
+    code, err, _ = outcome(variant(hello, tmp_path, "dictionary", flipped(dictionary)), "-c", "import traceback",
                            env=interpreter)
-    assert code == 1 and "ctypes/__init__.pyc" in err[-1], err
+    assert code == 1 and "traceback.pyc" in err[-1], err
     assert "its zstd dictionary is missing or damaged" in err[-1], err
     # The boot module itself (stored): its CRC no longer matches.
     boot = member_data_offset(hello, "__amber_boot__.pyc") + 40

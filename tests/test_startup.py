@@ -78,7 +78,7 @@ def test_startup_members_reach_through_packages_and_stop_at_functions():
 def test_warm_objects_are_the_start_up_shared_objects_with_what_they_need_largest_first():
     from pathlib import Path
 
-    from amber.builder.startup import WARM_MINIMUM, warm_objects
+    from amber.builder.startup import WARM_MINIMUM, startup_objects, warm_objects
 
     libdir = Path("/usr/lib/x86_64-linux-gnu")
     ssl, crypto = (libdir / "libssl.so.3").read_bytes(), (libdir / "libcrypto.so.3").read_bytes()
@@ -89,9 +89,15 @@ def test_warm_objects_are_the_start_up_shared_objects_with_what_they_need_larges
                Member("pkg.libs/libcrypto.so.3", crypto),
                Member("pkg/_tiny.so", small), Member("lazy/_ext.so", ssl), Member("pkg/__init__.pyc", b"code")]
     startup = {"pkg/_ext.so", "pkg/_tiny.so", "pkg/__init__.pyc", "missing.so"}
+    objects = startup_objects(members, startup)
+    assert objects == {"pkg/_ext.so", "pkg.libs/libcrypto.so.3", "pkg/_tiny.so"}  # what every start loads
     # libcrypto (4.6 MB) before libssl; what no start loads and what is too small to be kept in the cache
     # are not listed
-    assert warm_objects(members, startup) == ["pkg.libs/libcrypto.so.3", "pkg/_ext.so"]
+    assert warm_objects(members, objects) == ["pkg.libs/libcrypto.so.3", "pkg/_ext.so"]
+    # Packed: what a start loads zstd (at the app's level), what no import reaches xz (archive/xz.py)
+    stored = {m.name: m for m in packing.app_members(members, None, startup | objects, {"lazy/_ext.so"})}
+    assert [name for name, m in stored.items() if m.xz] == ["lazy/_ext.so"]
+    assert stored["pkg.libs/libcrypto.so.3"].zstd == packing.APP_LEVEL and stored["pkg/__init__.pyc"].lz4
 
 
 GUARDED = b'''
@@ -161,6 +167,25 @@ def test_the_entry_functions_imports_run_at_every_start():
     # An entry point naming an object's method: the module-level function of that name, if any.
     assert "email/__init__.pyc" in startup_members(archive, [], ["app.cli:main.run"])
     assert "email/__init__.pyc" not in startup_members(archive, ["app.cli"])
+
+
+def test_submodules_the_entry_function_uses_as_attributes_run_at_every_start():
+    """numpy imports numpy.random when `np.random` is first looked up (a module __getattr__): the entry
+    function's attribute chains on the modules it has (`np.random.default_rng(7)`) name such submodules."""
+    archive = members({
+        "app.py": b"import numpy as np\nfrom numpy import linalg as la\n"
+                  b"def main():\n    import json\n    np.random.default_rng(7)\n    la.solve\n    json.tool\n"
+                  b"def other():\n    np.polynomial\n", "app.pyc": b"c",
+        "numpy/__init__.py": b"def __getattr__(name):\n    import importlib\n"
+                             b"    return importlib.import_module(f'numpy.{name}')\n", "numpy/__init__.pyc": b"c",
+        **{f"{name}.py": b"" for name in ("numpy/random/__init__", "numpy/random/_generator", "numpy/linalg",
+                                          "numpy/polynomial", "json/__init__", "json/tool")},
+        **{f"{name}.pyc": b"c" for name in ("numpy/random/__init__", "numpy/random/_generator", "numpy/linalg",
+                                            "numpy/polynomial", "json/__init__", "json/tool")},
+    })
+    assert startup_members(archive, [], ["app:main"]) == {
+        "app.pyc", "numpy/__init__.pyc", "numpy/random/__init__.pyc", "numpy/linalg.pyc", "json/__init__.pyc",
+        "json/tool.pyc"}
 
 
 def test_strings_of_the_entry_configure_what_starts():

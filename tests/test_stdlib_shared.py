@@ -383,3 +383,65 @@ def test_frames_naming_unknown_dictionaries_do_not_crowd_out_the_archives_own(ru
     zip) are refused and take no room, and the archive's own dictionary is still read when first named."""
     out = run([runtime, "-c", UNKNOWN_DICTIONARIES])
     assert out.returncode == 0 and out.stdout.split() == ["20", "True"], out.stderr
+
+
+LATE_APP = '''\
+import json
+import sys
+
+
+def main():
+    late()
+
+
+def late():
+    import importlib
+    import zipfile
+
+    # A module no import statement names (a plugin's, a name from a configuration file) and a codec named
+    # by data: compiled once from their source, their shared objects read from xz members.
+    sqlite3 = importlib.import_module(sys.argv[1])
+    con = sqlite3.connect(":memory:")
+    with zipfile.ZipFile(sys.executable) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("_sqlite3."))
+        whole = len(zf.read(info)) == info.file_size
+    print(json.dumps([con.execute("select 6 * 7").fetchone()[0], "\\u65e5\\u672c".encode(sys.argv[2]).hex(),
+                      info.compress_type, whole]))
+'''
+
+
+def test_shared_objects_no_start_loads_are_xz_and_load_when_imported(runtime: Path, tmp_path: Path, clean_env):
+    """The runtime's shared objects no import of the app reaches (here sqlite3's, imported by a name the app
+    is given, and a CJK codec's) are xz members (archive/xz.py), decompressed by the C layer when first
+    imported, from memory or into the cache; zipfile reads them too. A damaged stream is refused."""
+    project = tmp_path / "lateapp"
+    (project / "lateapp").mkdir(parents=True)
+    (project / "lateapp" / "__init__.py").write_text(LATE_APP)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "lateapp"\nversion = "1.0"\n\n[project.scripts]\nlateapp = "lateapp:main"\n')
+    binary = build(project, tmp_path / "late")
+    with zipfile.ZipFile(binary) as zf:
+        methods = {i.filename.split(".")[0]: i.compress_type for i in zf.infolist() if ".cpython-" in i.filename}
+    assert methods["_sqlite3"] == methods["_codecs_jp"] == methods["_multibytecodec"] == 95
+    for native in ("auto", "memory", "disk"):
+        cache = tmp_path / f"cache-{native}"
+        out = run([binary, "sqlite3", "shift_jis"], env={**clean_env, "AMBER_CACHE": str(cache),
+                                                         "AMBER_NATIVE": native})
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == [42, "93fa967b", 95, True]
+    with zipfile.ZipFile(binary) as zf:
+        info = next(i for i in zf.infolist() if i.filename.startswith("_sqlite3."))
+    with binary.open("rb") as f:
+        f.seek(info.header_offset + 30 + len(info.filename))
+        stream = f.read(info.compress_size)
+    damaged = stream[:100] + bytes([stream[100] ^ 0xFF]) + stream[101:]
+    code = ("import sys, _amber_fs\nstream = open(sys.argv[1], 'rb').read()\n"
+            "try:\n    _amber_fs.unpack(stream, 95, int(sys.argv[2]), int(sys.argv[3]))\n"
+            "except ValueError as exc:\n    print('refused:', exc)\n")
+    (tmp_path / "damaged").write_bytes(damaged)
+    out = run([runtime, "-c", code, tmp_path / "damaged", str(info.file_size), str(info.CRC)])
+    assert out.returncode == 0 and out.stdout.startswith("refused:"), (out.stdout, out.stderr)
+    (tmp_path / "whole").write_bytes(stream)
+    out = run([runtime, "-c", code, tmp_path / "whole", str(info.file_size), str(info.CRC)])
+    assert out.returncode == 0 and out.stdout == "", out.stderr

@@ -5,7 +5,8 @@ one per shared object of 1 MiB or more, plus native files where memory could not
 entry is shared by every build holding the same file), so without cleaning it grows with every
 new build that is run. Each entry's marker is touched at most daily when a binary uses it
 (boot/cache.py), which is what `--older-than` compares. The other areas are amber's own
-build caches: runtimes (17 minutes to rebuild), libraries, fetched sources, logs.
+build caches: runtimes (17 minutes to rebuild), libraries, fetched sources, logs, the import scans
+of sources and the xz payloads of shared objects (each only makes the next build faster).
 
 Removal renames an entry to a hidden name first and deletes it after, so a binary starting
 at that moment sees the entry whole or not at all, never half-deleted.
@@ -31,6 +32,8 @@ AREAS = {
     "libs": "built libraries of the runtime recipe",
     "sources": "fetched source tarballs",
     "logs": "build logs",
+    "trim": "import scans of the sources builds compiled in",
+    "packed": "shared objects builds compressed with xz",
 }
 LEFTOVER_AGE = 3600  # a temporary or half-removed entry older than this belongs to a dead process
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -4,9 +4,11 @@ Three policies, one per value of `amber build`'s `compress` option:
 
   None (the default)   every member Zstandard-compressed (the writer stores one that would save under
                        3%), except amber's metadata (`.amber/`, which any zip tool must read), the boot
-                       modules (stored), and the code every start runs: the .pyc files builder/startup.py
+                       modules (stored), the code every start runs: the .pyc files builder/startup.py
                        finds the interpreter and the entry points import when they start, which are LZ4
-                       blocks. The runtime's standard library comes already compressed at RUNTIME_LEVEL
+                       blocks, and the standard library's shared objects no import of the app reaches,
+                       which are xz (archive/xz.py: 14% smaller than zstd, decompressed once per machine
+                       if ever). The runtime's standard library comes already compressed at RUNTIME_LEVEL
                        (runtime/stdlib.py), so it is copied, not compressed again; the app's own members
                        are compressed at APP_LEVEL, which keeps builds fast (zstd's level 19 is ten times
                        slower than 9 for a few per cent).
@@ -27,7 +29,7 @@ both against --no-compress.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import replace
 
 from amber.archive.writer import PLAIN_PREFIX, Member
@@ -47,13 +49,16 @@ def runtime_members(members: list[Member]) -> list[Member]:
     return [replace(m, zstd=RUNTIME_LEVEL) if m.name.endswith(RUNTIME_SUFFIXES) else m for m in members]
 
 
-def app_members(members: list[Member], compress: bool | int | None, startup: set[str] = frozenset()) -> list[Member]:
+def app_members(members: list[Member], compress: bool | int | None, startup: Set[str] = frozenset(),
+                unreached: Set[str] = frozenset()) -> list[Member]:
     """An app archive's members as `compress` (see the module's docstring) stores them; by default the .pyc
-    files named in `startup` (the code every start runs: builder/startup.py) are LZ4."""
+    files named in `startup` (the code every start runs: builder/startup.py) are LZ4, and the shared objects
+    in `unreached` (no import of the app reaches them: builder/stdlib_choice.py) are xz."""
     if compress is None:
         return [m if m.name.startswith(PLAIN_PREFIX) else
                 replace(m, zstd=None, compress=False, lz4=False) if _is_boot(m.name) else
                 replace(m, zstd=None, compress=False, lz4=True) if _hot(m.name, startup) else
+                replace(m, zstd=None, compress=False, lz4=False, xz=True) if _cold_native(m, unreached) else
                 replace(m, zstd=APP_LEVEL, lz4=False) for m in members]
     if compress is False:
         return [m if m.name.startswith(PLAIN_PREFIX) else
@@ -66,10 +71,16 @@ def _is_boot(name: str) -> bool:
     return name.startswith(BOOT_PREFIX) and "/" not in name
 
 
-def _hot(name: str, startup: set[str]) -> bool:
+def _hot(name: str, startup: Set[str]) -> bool:
     """Compiled code that every start reads: LZ4 (its shared objects are decompressed once, into the
     extraction cache, or are small)."""
     return name.endswith(".pyc") and name in startup
+
+
+def _cold_native(member: Member, unreached: Set[str]) -> bool:
+    """A shared object no import of the app reaches: xz, decompressed once per machine if ever
+    (archive/xz.py)."""
+    return member.name in unreached and is_elf(member.data)
 
 
 def every_member_level(compress: bool | int | None) -> int | None:

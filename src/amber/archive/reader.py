@@ -12,7 +12,7 @@ from pathlib import Path
 from amber.archive.dictionaries import dictionary_id, is_dictionary
 from amber.archive.format import RECORD, TAIL_SIZE, Trailer, read_trailer
 from amber.archive.packing import RUNTIME_LEVEL
-from amber.archive.writer import DEFLATED, LZ4, STORED, ZSTD, Member, Packed
+from amber.archive.writer import DEFLATED, LZ4, STORED, XZ, ZSTD, Member, Packed
 from amber.errors import AmberError
 
 LOCAL_HEADER_SIZE = 30
@@ -74,7 +74,8 @@ class AmberBinary:
                 found.append(Member(name, data, compress=method == DEFLATED,
                                     executable=bool(modes.get(name, 0) & 0o111),
                                     packed=Packed(method, payload) if method != STORED else None,
-                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method == LZ4))
+                                    zstd=RUNTIME_LEVEL if method == ZSTD else None, lz4=method == LZ4,
+                                    xz=method == XZ))
         return found
 
 
@@ -105,6 +106,10 @@ def _unpack(name: str, method: int, payload: bytes, size: int, dictionaries: _Di
         from amber.archive.codecs import lz4_decompress
 
         return lz4_decompress(payload, size)
+    if method == XZ:
+        from amber.archive import xz
+
+        return xz.decompress(payload, size)
     raise AmberError(f"archive member {name} uses an unknown compression method ({method})")
 
 

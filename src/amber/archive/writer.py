@@ -13,6 +13,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from amber.archive import dictionaries
@@ -20,7 +21,7 @@ from amber.archive.format import INDEX_NAME, RECORD, Trailer
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 MAX_U32 = 0xFFFFFFFF
-STORED, DEFLATED, ZSTD = 0, 8, 93  # zip method numbers (APPNOTE 4.4.5)
+STORED, DEFLATED, ZSTD, XZ = 0, 8, 93, 95  # zip method numbers (APPNOTE 4.4.5)
 # amber's own method: one raw LZ4 block, for the code every start reads (runtime/fs/amber_fs.h has the
 # same number; APPNOTE assigns none to LZ4). zipfile learns it in a running binary (boot/zipzstd.py).
 LZ4 = 0x4C34
@@ -44,7 +45,8 @@ class Packed:
 
 @dataclass(frozen=True)
 class Member:
-    """One file to store: its name in the archive, its bytes, how to compress it (zstd, LZ4, deflate or not)."""
+    """One file to store: its name in the archive, its bytes, how to compress it (zstd, LZ4, xz, deflate or
+    not)."""
 
     name: str
     data: bytes
@@ -53,6 +55,7 @@ class Member:
     packed: Packed | None = None  # the compressed bytes this member was read with, if any
     zstd: int | None = None  # Zstandard at this level (over `compress`), unless that saves too little
     lz4: bool = False  # LZ4 (over `compress`; `zstd` wins), unless that saves too little
+    xz: bool = False  # xz (over `compress` and `lz4`; `zstd` wins), unless that saves too little (archive/xz.py)
 
 
 def _date_time(timestamp: int) -> tuple[int, int, int, int, int, int]:
@@ -117,15 +120,18 @@ def _method(member: Member, zstd_level: int | None) -> int:
         # a dictionary is metadata only the C file layer and amber read: compressed as its member says
         if zstd_level is not None and not dictionaries.is_dictionary(member.name) or member.zstd is not None:
             return ZSTD
+        if member.xz:
+            return XZ
         if member.lz4:
             return LZ4
     return DEFLATED if member.compress else STORED
 
 
-def _payload(member: Member, method: int, zstd_level: int | None, held: _Dictionaries) -> tuple[int, bytes]:
+def _payload(member: Member, method: int, zstd_level: int | None, held: _Dictionaries,
+             xz_cache: Path | None = None) -> tuple[int, bytes]:
     """(method, the member's bytes as it stores them): reused from `packed` when it is already in that
-    method; a zstd or LZ4 payload that saves less than MIN_SAVING is stored instead. A new zstd frame
-    uses the archive's dictionary for the member's kind."""
+    method; a zstd, LZ4 or xz payload that saves less than MIN_SAVING is stored instead. A new zstd frame
+    uses the archive's dictionary for the member's kind; xz payloads are kept in `xz_cache`."""
     if method == STORED:
         return method, member.data
     if member.packed is not None and member.packed.method == method:
@@ -137,6 +143,10 @@ def _payload(member: Member, method: int, zstd_level: int | None, held: _Diction
 
     if method == LZ4:
         payload = lz4_compress(member.data)
+    elif method == XZ:
+        from amber.archive import xz
+
+        payload = xz.compress(member.data, xz_cache)
     else:
         level = member.zstd if zstd_level is None or dictionaries.is_dictionary(member.name) else zstd_level
         assert level is not None
@@ -199,7 +209,7 @@ class _ZipWriter:
 
 
 def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd_level: int | None = None,
-                  timestamp: int = ZIP_EPOCH) -> None:
+                  timestamp: int = ZIP_EPOCH, xz_cache: Path | None = None) -> None:
     """Append an amber archive holding `members` at `out`'s current position.
 
     A standard zip (local headers, central directory, end record whose comment is the
@@ -207,7 +217,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
     runtime's stdlib) are copied as they are and Zstandard (method 93) can be written.
     A member is Zstandard-compressed at its own `zstd` level, or, with `zstd_level`, every
     member but amber's metadata is, at that level; .pyc and .py members with the dictionaries
-    among `members` (archive/dictionaries.py). Every
+    among `members` (archive/dictionaries.py); an `xz` member's payload is kept in `xz_cache`. Every
     member carries `timestamp` (seconds since 1970; the zip epoch by default: no member
     time is ever read, the .pyc files are hash-based).
     """
@@ -226,7 +236,7 @@ def write_archive(out: BinaryIO, members: Iterable[Member], flags: int = 0, zstd
             method, payload, crc, size, mode = STORED, b"", 0, 0, 0o40755
             header = zipped.put(name, method, payload, size, crc, (mode << 16) | 0x10)
         else:
-            method, payload = _payload(member, _method(member, zstd_level), zstd_level, held)
+            method, payload = _payload(member, _method(member, zstd_level), zstd_level, held, xz_cache)
             if method == ZSTD and member.packed is not None:
                 _check_dictionary(name, payload, held.ids)
             crc, size = zlib.crc32(member.data), len(member.data)

@@ -1,23 +1,26 @@
-"""Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93) and LZ4 members
-(amber's method 0x4C34, the code every start runs) of the binary, so that code reading the binary as a
-zip gets their bytes: importlib.resources' ZipReader (zoneinfo reads tzdata's files through it),
-importlib.metadata on zip paths, an app opening its own executable with zipfile.
+"""Becomes `__amber_zipzstd__`: zipfile learns the Zstandard members (zip method 93), the LZ4 members
+(amber's method 0x4C34, the code every start runs) and the xz members (95, the stdlib's shared objects
+no import of the app reaches) of the binary, so that code reading the binary as a zip gets their bytes:
+importlib.resources' ZipReader (zoneinfo reads tzdata's files through it), importlib.metadata on zip
+paths, an app opening its own executable with zipfile.
 
-CPython 3.13's zipfile knows neither. Its decompressors get a member's compressed bytes chunk by chunk
-and are never told the sizes, so the member being opened tells ours (ZipExtFile's constructor, and
-its seek back, which starts a new decompressor): it gathers the compressed bytes as zipfile reads
+CPython 3.13's zipfile knows none of them. Its decompressors get a member's compressed bytes chunk by
+chunk and are never told the sizes, so the member being opened tells ours (ZipExtFile's constructor,
+and its seek back, which starts a new decompressor): it gathers the compressed bytes as zipfile reads
 them and unpacks them, once all have come, in one call to the runtime's C file layer
 (`_amber_fs.unpack`), which reads the binary's members for the importer too and checks them the same
-way (zstd's checksum, the CRC of an LZ4 block), with the archive's zstd dictionaries. Installed right
-after zipfile is first imported, in every binary that has such members (all but --no-compress builds).
+way (zstd's checksum, the CRC of an LZ4 or xz member), with the archive's zstd dictionaries. Installed
+right after zipfile is first imported, in every binary that has such members (all but --no-compress
+builds).
 """
 
 ZSTD = 93
 LZ4 = 0x4C34
+XZ = 95
 
 
 class WholeMember:
-    """zipfile's decompressor protocol (decompress(chunk) -> bytes, eof) for one zstd or LZ4 member, whose
+    """zipfile's decompressor protocol (decompress(chunk) -> bytes, eof) for one zstd, LZ4 or xz member, whose
     sizes and CRC `expect` gives."""
 
     def __init__(self, method):
@@ -47,7 +50,7 @@ def install():
 
     get_decompressor, check_compression = zipfile._get_decompressor, zipfile._check_compression
     open_member, seek = zipfile.ZipExtFile.__init__, zipfile.ZipExtFile.seek
-    ours = (ZSTD, LZ4)
+    ours = (ZSTD, LZ4, XZ)
 
     def _check_compression(compression):
         if compression not in ours:
@@ -74,3 +77,4 @@ def install():
     zipfile.ZipExtFile.seek = _seek
     zipfile.compressor_names.setdefault(ZSTD, "zstd")
     zipfile.compressor_names.setdefault(LZ4, "lz4")
+    zipfile.compressor_names.setdefault(XZ, "xz")

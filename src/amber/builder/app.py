@@ -49,6 +49,7 @@ from amber.builder.entry_check import check_entry_points
 from amber.builder.native_scan import NativeParts
 from amber.builder.project import BuildFlags, BuildOptions, Project, choose_entry, load_target, merge_options
 from amber.errors import AmberError, RuntimeMissing
+from amber.paths import cache_root
 from amber.runtime import embedded, store
 from amber.runtime.recipe import PythonRecipe, load_recipe
 from amber.targets import Target
@@ -160,10 +161,13 @@ def build(target: str | Path, flags: BuildFlags | None = None, log=print) -> Bui
         if options.compress is False:  # nothing is compressed with the runtime's dictionaries
             everything = [m for m in everything if not dictionaries.is_dictionary(m.name)]
         hot = startup_code(runtimes.python, everything, chosen, members) if options.compress is None else set()
-        warm = startup.warm_objects(everything, hot)
+        objects = startup.startup_objects(everything, hot)
+        hot |= objects
+        warm = startup.warm_objects(everything, objects)
         if warm:  # the shared objects every start loads: a first run writes them ahead (boot/cache.py)
             everything.append(Member(WARM_LIST, "".join(f"{name}\n" for name in warm).encode()))
-        write_binary(output, image.interpreter(), packing.app_members(everything, options.compress, hot),
+        unreached = chosen_stdlib.unreached_native() - hot  # xz: decompressed once per machine, if ever
+        write_binary(output, image.interpreter(), packing.app_members(everything, options.compress, hot, unreached),
                      zstd_level=packing.every_member_level(options.compress))
     return BuildResult(output=output, size=output.stat().st_size, seconds=time.monotonic() - started,
                        entry=chosen.entry, scripts=chosen.scripts, dists=installed.dists, libc=libc, native=parts,
@@ -366,7 +370,8 @@ def write_binary(output: Path, interpreter: bytes, members: list[Member], zstd_l
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(interpreter)
-            write_archive(out, members, flags=FLAG_APP, zstd_level=zstd_level)
+            write_archive(out, members, flags=FLAG_APP, zstd_level=zstd_level,
+                          xz_cache=cache_root() / "packed" / "xz")
         tmp.chmod(0o755)
         os.replace(tmp, output)
     except OSError as exc:

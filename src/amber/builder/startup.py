@@ -1,25 +1,26 @@
 """The code an app runs when it starts, found without running it: LZ4 instead of zstd.
 
-Decompressing is most of what compression costs a warm start (zstd: about 1.5 ms per MB of .pyc on
-a 2-core VM, LZ4 three times less), and a start reads the same modules every time: the
-interpreter's own start-up modules, amber's boot code, what the entry points' modules import when
-they are executed, and what the entry functions import when they are called. Those are found
-statically: from each script's module, the imports made at module level (in `if`, `try`, `with` and
-class bodies too, not in functions) and in the body of its entry function, followed through every
+Decompressing is most of what compression costs a warm start (zstd: about 1.5 ms per MB of .pyc on a
+2-core VM, LZ4 three times less), and a start reads the same modules every time: the interpreter's own
+start-up modules, amber's boot code, what the entry points' modules import when they are executed, and
+what the entry functions import when they are called. Those are found statically: from each script's
+module, the imports made at module level (in `if`, `try`, `with` and class bodies too, not in functions)
+and in the body of its entry function, with the submodules that function uses as attributes
+(`np.random.default_rng()`: numpy imports numpy.random when first asked for it), followed through every
 module they reach, sources parsed with `ast` (a file the build machine's Python cannot parse is read
 line by line: `import x` / `from x import y` at column 0). What never runs on import is not followed:
-`if __name__ == "__main__":`, branches for other systems (`sys.platform == "win32"`), and the
-`except ImportError:` fallback of a `try` whose imports all exist (the pure-Python `_pydecimal` beside
-`_decimal`): on bench's big app, the modules found that its start never imports went from 151 (1.1 MB
-of LZ4) to 34 (0.25 MB).
-The entry's strings configure the start too (startup_members: a settings module, Django's installed
-apps). archive/packing.py makes the `.pyc` files of the modules reached LZ4 blocks and compresses
-everything else with zstd, which an app reads, if at all, after it started (imports in other
-functions, plugins, the tests wheels ship, sources for tracebacks).
+`if __name__ == "__main__":`, branches for other systems (`sys.platform == "win32"`), and the `except
+ImportError:` fallback of a `try` whose imports all exist (the pure-Python `_pydecimal` beside
+`_decimal`): on bench's big app, the modules found that its start never imports went from 151 (1.1 MB of
+LZ4) to 34 (0.25 MB). The entry's strings configure the start too (startup_members: a settings module,
+Django's installed apps). archive/packing.py makes the `.pyc` files of the modules reached LZ4 blocks
+and compresses everything else with zstd (or xz: the stdlib's shared objects no import reaches), which an
+app reads, if at all, after it started (imports in other functions, plugins, the tests wheels ship,
+sources for tracebacks).
 
-What the scan still cannot see (a module imported by a name computed at start from something other
-than the entry's strings) stays zstd: such an app pays the slower decompression of those modules,
-nothing else.
+What the scan still cannot see (a module imported by a name computed at start from something other than
+the entry's strings) stays zstd: such an app pays the slower decompression of those modules, nothing
+else.
 """
 
 from __future__ import annotations
@@ -259,10 +260,49 @@ def startup_members(members: Iterable[Member], roots: Iterable[str], entries: It
             pending.extend(_imports_of(tree, source.data, package, index.__contains__))
             for function in _functions(tree, called.get(name, set())):
                 pending.extend(_imports_run(function.body, package, index.__contains__, set()))
+                pending.extend(_attribute_modules(function, _module_names([*tree.body, *function.body], package),
+                                                  index.__contains__))
     frameworks = {name.partition(".")[0] for name in named} & set(whole)
     return {index.compiled[name] for name in seen if name in index.compiled} | {
         member for name, member in index.compiled.items()
         if name.partition(".")[0] in frameworks and member.endswith(".pyc")}
+
+
+def _module_names(body: list[ast.stmt], package: str) -> dict[str, str]:
+    """The names `body`'s own import statements bind to modules (`import numpy as np`: np -> numpy; `import
+    a.b`: a -> a; `from a import b`: b -> a.b, which may be a module)."""
+    names = {}
+    for node in body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.partition(".")[0]
+                names[alias.asname or top] = alias.name if alias.asname else top
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module or "", node.level, package)
+            if base:
+                names.update((alias.asname or alias.name, f"{base}.{alias.name}") for alias in node.names)
+    return names
+
+
+def _attribute_modules(function: ast.FunctionDef | ast.AsyncFunctionDef, names: dict[str, str],
+                       exists: Callable[[str], bool]) -> set[str]:
+    """The submodules an entry function reaches as attributes of a module (`np.random.default_rng(7)`:
+    numpy.random), which a package may import only then, from its module `__getattr__` (numpy, scipy)."""
+    found = set()
+    for node in ast.walk(function):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not chain or not isinstance(node, ast.Name) or node.id not in names:
+            continue
+        module = names[node.id]
+        for attribute in reversed(chain):
+            module = f"{module}.{attribute}"
+            if not exists(module):
+                break
+            found.add(module)
+    return found
 
 
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -311,12 +351,11 @@ def _functions(tree: ast.Module | None, names: set[str]) -> list[ast.FunctionDef
 WARM_MINIMUM = 64 << 10
 
 
-def warm_objects(members: Iterable[Member], startup: set[str]) -> list[str]:
+def startup_objects(members: Iterable[Member], startup: set[str]) -> set[str]:
     """The shared objects among the `startup` members, with the archive libraries they need (transitively,
     found as the runtime's loader finds them: beside the object, along its $ORIGIN run path, in the
-    vendored `*.libs` directories), largest first: what a first run's background thread writes into the
-    extraction cache while the app starts (boot/cache.py's warm). Each is a file of its own, so the order
-    is the thread's: the largest takes the main thread longest to do itself when it gets there first."""
+    vendored `*.libs` directories): what every start loads from the archive. (A bundled system library
+    is loaded from the machine when it has one.)"""
     by_name = {m.name: m for m in members}
     vendored = sorted({name.rsplit("/", 1)[0] for name in by_name if "/" in name
                        and name.rsplit("/", 1)[0].rsplit("/", 1)[-1].endswith(".libs")})
@@ -338,5 +377,13 @@ def warm_objects(members: Iterable[Member], startup: set[str]) -> list[str]:
             located = next((path for path in paths if path in by_name), None)  # the first, as the loader
             if located is not None:
                 pending.append(located)
-    return sorted((name for name in found if len(by_name[name].data) >= WARM_MINIMUM),
-                  key=lambda name: (-len(by_name[name].data), name))
+    return found
+
+
+def warm_objects(members: Iterable[Member], objects: set[str]) -> list[str]:
+    """The shared objects every start loads (`objects`: startup_objects) that a first run's background
+    thread writes into the extraction cache while the app starts (boot/cache.py's warm), largest first.
+    Each is a file of its own, so the order is the thread's: the largest takes the main thread longest
+    to do itself when it gets there first."""
+    size = {m.name: len(m.data) for m in members if m.name in objects}
+    return sorted((name for name in objects if size[name] >= WARM_MINIMUM), key=lambda name: (-size[name], name))

@@ -211,6 +211,20 @@ def build_lz4(ctx: LibContext) -> None:
     ctx.make("-C", "lib", "install", *common, env=env)
 
 
+# What neither CPython's ssl and hashlib nor a TLS peer of today needs from OpenSSL (_ssl, which carries
+# libcrypto and libssl, 5.9 -> 5.2 MB): the message formats and protocols Python has no API for (CMS,
+# time stamps, CMP/CRMF, certificate transparency, OCSP, SRP, DTLS and SRTP), the national and niche
+# ciphers and digests no TLS suite of a mainstream peer offers (ARIA, Camellia, SEED, SM2/3/4, GOST,
+# IDEA, MDC2, Whirlpool, SIV), binary-field curves, RFC 3779 extensions, the post-quantum signatures (ML-
+# and SLH-DSA; ML-KEM, TLS 1.3's hybrid key share, stays), Argon2 and SipHash (no Python API) and the
+# thread pool only Argon2 uses. hashlib's algorithms, TLS 1.2/1.3 suites, PSK and DH stay.
+UNUSED_BY_PYTHON = (
+    "no-argon2", "no-aria", "no-camellia", "no-cmp", "no-cms", "no-ct", "no-dtls", "no-ec2m", "no-gost", "no-idea",
+    "no-mdc2", "no-ml-dsa", "no-rfc3779", "no-seed", "no-siv", "no-slh-dsa", "no-sm2", "no-sm3", "no-sm4", "no-srp",
+    "no-srtp", "no-ts", "no-whirlpool", "no-ocsp", "no-siphash", "no-default-thread-pool", "no-thread-pool",
+)
+
+
 def build_openssl(ctx: LibContext) -> None:
     env = ctx.env()
     # The compiled-in OPENSSLDIR is only a default; the CA bundle is found at the
@@ -219,7 +233,7 @@ def build_openssl(ctx: LibContext) -> None:
         host_tool("perl"), "./Configure", ctx.tools.target.openssl, "--prefix=/usr/local", "--libdir=lib",
         "--openssldir=/etc/ssl", "no-shared", "no-module", "no-tests", "no-docs", "no-apps",
         "no-engine", "no-dso", "no-ui-console", "no-legacy", "no-comp", "no-ssl3",
-        "no-unit-test", "no-quic", env=env,
+        "no-unit-test", "no-quic", *UNUSED_BY_PYTHON, env=env,
     )
     # OpenSSL_version(OPENSSL_CFLAGS) embeds the compile command; write that
     # header ourselves so no build-machine path ends up in the binary.
