@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -424,6 +425,8 @@ def test_shared_objects_no_start_loads_are_xz_and_load_when_imported(runtime: Pa
     with zipfile.ZipFile(binary) as zf:
         methods = {i.filename.split(".")[0]: i.compress_type for i in zf.infolist() if ".cpython-" in i.filename}
     assert methods["_sqlite3"] == methods["_codecs_jp"] == methods["_multibytecodec"] == 95
+    described = run([*AMBER, "inspect", binary]).stdout
+    assert re.search(r"\n  xz: +\d+ shared objects no import of the app reaches \([^)]*_sqlite3", described), described
     for native in ("auto", "memory", "disk"):
         cache = tmp_path / f"cache-{native}"
         out = run([binary, "sqlite3", "shift_jis"], env={**clean_env, "AMBER_CACHE": str(cache),

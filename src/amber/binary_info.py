@@ -19,6 +19,7 @@ from pathlib import Path
 from amber import targets
 from amber.archive.format import FLAG_APP, INDEX_NAME
 from amber.archive.reader import open_binary
+from amber.archive.writer import XZ
 from amber.elf import ElfFile
 from amber.errors import AmberError
 
@@ -64,6 +65,7 @@ class BinaryInfo:
     compression: dict | None = None  # how the members are compressed (archive/packing.py's manifest_record)
     trim: dict | None = None  # what --trim left out: top-most module names, counts, the --keep list
     source_only: dict | None = None  # how many modules no import of the app reaches carry no .pyc (stdlib, app)
+    xz: list[str] = field(default_factory=list)  # the xz members (shared objects no import reaches), largest first
 
     def as_json(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "distributions"}
@@ -130,6 +132,7 @@ def describe(path: Path) -> BinaryInfo:
         inputs=(manifest or {}).get("inputs", {}), excluded=(manifest or {}).get("excluded", []), pins=pins,
         compression=(manifest or {}).get("compression"), trim=(manifest or {}).get("trim"),
         source_only=(manifest or {}).get("source_only"),
+        xz=sorted((n for n, i in infos.items() if i.compress_type == XZ), key=lambda n: (-infos[n].file_size, n)),
     )
 
 
@@ -239,6 +242,10 @@ def render(info: BinaryInfo) -> str:
         lines.append(f"  source only: {counts['stdlib']} stdlib and {counts['app']} app modules no import of the app "
                      f"reaches ({counts['bytes'] / mb:.1f} MB of bytecode left out, uncompressed; compiled once "
                      "if imported; --all-bytecode keeps them)")
+    if info.xz:
+        names = ", ".join(name.split(".", 1)[0] for name in info.xz[:6]) + (", ..." if len(info.xz) > 6 else "")
+        lines.append(f"  xz:       {len(info.xz)} shared objects no import of the app reaches ({names}; "
+                     "decompressed once per machine if imported)")
     lines.append(f"  stdlib:   {info.stdlib_size / mb:.1f} MB")
     for d in info.distributions:
         extra = ", native code" if d.native else ""
