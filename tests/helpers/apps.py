@@ -90,9 +90,17 @@ def run_nativezoo(root: Chroot, binary: Path, shell: Path, group: str, native: s
     return json.loads(out.stdout.splitlines()[-2])
 
 
+XZ_IMPORT = """
+import importlib, sys, zipfile
+sqlite = importlib.import_module("_" + "sqlite3")
+member = zipfile.ZipFile(sys.executable).getinfo(sqlite.__file__[len(sys.executable) + 1:])
+print(sqlite.sqlite_version, member.compress_type, sqlite.connect(":memory:").execute("select 6 * 7").fetchone()[0])
+"""
+
+
 def check_hello_runs(root: Chroot, binary: Path) -> None:
     """The hello fixture at /app/hello in `root`: its arguments and sys.executable, an exit code and a traceback
-    through its `hello-fail` script link, and nothing written to /tmp."""
+    through its `hello-fail` script link, an xz member loaded, and nothing written to /tmp."""
     root.add(binary, "/app/hello", 0o755)
     (root.root / "app" / "hello-fail").symlink_to("hello")
     out = root.run(["/app/hello", "from", "root"], env={"PATH": "/app"})
@@ -102,6 +110,10 @@ def check_hello_runs(root: Chroot, binary: Path) -> None:
     assert root.run(["/app/hello-fail"], env={"HELLO_EXIT": "5"}).returncode == 5
     boom = root.run(["hello-fail"], env={"PATH": "/app", "HELLO_EXIT": "-1"})
     assert boom.returncode == 1 and boom.stderr.strip().splitlines()[-1] == "RuntimeError: boom from hello"
+    # A stdlib shared object no import of the app reaches (an xz member, archive/xz.py), imported by a
+    # computed name: the target's runtime decodes it.
+    late = root.run(["/app/hello", "-c", XZ_IMPORT], env={"AMBER_INTERPRETER": "1"})
+    assert late.returncode == 0 and late.stdout.split()[1:] == ["95", "42"], (late.stdout, late.stderr)
     assert list((root.root / "tmp").iterdir()) == []
 
 
