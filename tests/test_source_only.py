@@ -104,7 +104,7 @@ def test_unreached_stdlib_modules_carry_their_source_only(builds, clean_env):
     assert [name for name in left if name.startswith("srconly/")] == ["srconly/unused.py"]
     # The interpreter's own modules (traceback for an uncaught exception, typing, runpy...), the codecs
     # and amber's boot code keep bytecode for what importing them imports; what only their functions
-    # import (_pylong's decimal, here) carries its source.
+    # import carries its source, as does an import fallback that never runs (decimal's _pydecimal).
     assert {"traceback.pyc", "linecache.pyc", "tokenize.pyc", "typing.pyc", "shutil.pyc"} <= members
     assert "_pydecimal.py" in left
     # Every module a start runs (the boot code, the app and what they import) has its bytecode.
