@@ -413,7 +413,7 @@ def test_packing_policies():
     default = {m.name: (m.zstd, m.compress, m.lz4) for m in packing.app_members(members, None, {"json/__init__.pyc"})}
     assert default == {"json/__init__.pyc": (None, False, True), "json/__init__.py": (packing.APP_LEVEL, True, False),
                        "_ssl.so": (packing.APP_LEVEL, False, False), "pkg/data.txt": (packing.APP_LEVEL, False, False),
-                       "__amber_boot__.pyc": (None, False, False), ".amber/build.json": (None, True, False)}
+                       "__amber_boot__.pyc": (None, False, True), ".amber/build.json": (None, True, False)}
     # --no-compress: amber's layout before compression was the default, whatever the members were read as.
     read_as_zstd = [Member(m.name, m.data, m.compress, m.executable, zstd=19, lz4=True) for m in members[:4]]
     none = {m.name: (m.zstd, m.compress, m.lz4) for m in packing.app_members(read_as_zstd, False)}

@@ -106,10 +106,11 @@ def test_flipped_bytes(hello: Path, tmp_path: Path):
                            env=interpreter)
     assert code == 1 and "traceback.pyc" in err[-1], err
     assert "its zstd dictionary is missing or damaged" in err[-1], err
-    # The boot module itself (stored): its CRC no longer matches.
+    # The boot module itself (an LZ4 block): it no longer decompresses, or its CRC no longer matches.
     boot = member_data_offset(hello, "__amber_boot__.pyc") + 40
     code, err, _ = outcome(variant(hello, tmp_path, "boot", flipped(boot)))
-    assert_one_amber_line(code, err, "__amber_boot__.pyc", "CRC mismatch")
+    assert_one_amber_line(code, err, "__amber_boot__.pyc")
+    assert "CRC mismatch" in err[0] or "does not decompress" in err[0], err
     # The trailer: its offsets no longer fit the file.
     code, err, _ = outcome(variant(hello, tmp_path, "trailer", flipped(len(data) - 17)))
     assert_one_amber_line(code, err, "damaged file")

@@ -168,10 +168,11 @@ def test_compressed_build_is_smaller_and_runs_the_same(plain_and_compressed, tmp
         assert zstd_frame_dictionary(read[source].packed.payload) == py_dict != 0, source
     assert zstd_frame_dictionary(read[ssl_so].packed.payload) == 0  # native code: no dictionary
     # What every start runs is LZ4: the entry module and what it imports at module level (json, and json's
-    # own imports), the interpreter's start-up modules; the boot code is stored.
-    for name in ("stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc", "encodings/__init__.pyc"):
+    # own imports), the interpreter's start-up modules, the boot code (its sources are zstd, like any).
+    for name in ("stdapp/__init__.pyc", "json/__init__.pyc", "json/decoder.pyc", "encodings/__init__.pyc",
+                 "__amber_boot__.pyc", "__amber_app__.pyc", "__amber_vfs__.pyc"):
         assert methods[compressed][name] == LZ4, name
-    assert methods[compressed]["__amber_boot__.pyc"] == zipfile.ZIP_STORED
+    assert methods[compressed]["__amber_boot__.py"] == ZSTD
     assert methods[compressed][".amber/build.json"] in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # any zip tool
     assert methods[plain][ssl_so] == methods[plain]["json/__init__.pyc"] == zipfile.ZIP_STORED
     assert methods[plain]["json/__init__.py"] == zipfile.ZIP_DEFLATED

@@ -3,9 +3,9 @@
 Three policies, one per value of `amber build`'s `compress` option:
 
   None (the default)   every member Zstandard-compressed (the writer stores one that would save under
-                       3%), except amber's metadata (`.amber/`, which any zip tool must read), the boot
-                       modules (stored), the code every start runs: the .pyc files builder/startup.py
-                       finds the interpreter and the entry points import when they start, which are LZ4
+                       3%), except amber's metadata (`.amber/`, which any zip tool must read), the code
+                       every start runs: amber's boot modules and the .pyc files builder/startup.py finds
+                       the interpreter and the entry points import when they start, which are LZ4
                        blocks, and the standard library's shared objects no import of the app reaches,
                        which are xz (archive/xz.py: 14% smaller than zstd, decompressed once per machine
                        if ever). The runtime's standard library comes already compressed at RUNTIME_LEVEL
@@ -56,8 +56,7 @@ def app_members(members: list[Member], compress: bool | int | None, startup: Set
     in `unreached` (no import of the app reaches them: builder/stdlib_choice.py) are xz."""
     if compress is None:
         return [m if m.name.startswith(PLAIN_PREFIX) else
-                replace(m, zstd=None, compress=False, lz4=False) if _is_boot(m.name) else
-                replace(m, zstd=None, compress=False, lz4=True) if _hot(m.name, startup) else
+                replace(m, zstd=None, compress=False, lz4=True) if _hot(m.name, startup) or _is_boot(m.name) else
                 replace(m, zstd=None, compress=False, lz4=False, xz=True) if _cold_native(m, unreached) else
                 replace(m, zstd=APP_LEVEL, lz4=False) for m in members]
     if compress is False:
@@ -68,7 +67,8 @@ def app_members(members: list[Member], compress: bool | int | None, startup: Set
 
 
 def _is_boot(name: str) -> bool:
-    return name.startswith(BOOT_PREFIX) and "/" not in name
+    """amber's boot code, which every start imports (`__amber_app__` too, which no scan finds)."""
+    return name.startswith(BOOT_PREFIX) and "/" not in name and name.endswith(".pyc")
 
 
 def _hot(name: str, startup: Set[str]) -> bool:
