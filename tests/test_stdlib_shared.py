@@ -60,14 +60,21 @@ def main():
 '''
 
 
-def stdlib_app(tmp_path: Path) -> Path:
-    project = tmp_path / "stdapp"
-    (project / "src" / "stdapp").mkdir(parents=True)
-    (project / "src" / "stdapp" / "__init__.py").write_text(APP)
+def one_package_project(root: Path, name: str, source: str, extra: str = "", package_dir: str = "") -> Path:
+    """A project at root/name: package `name` whose __init__ is `source` (under `package_dir`, if given), a
+    `name` script calling its main(); `extra` goes at the end of [project]."""
+    project = root / name
+    package = project / package_dir / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(source)
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        '[project]\nname = "stdapp"\nversion = "1.0"\n\n[project.scripts]\nstdapp = "stdapp:main"\n')
+        f'[project]\nname = "{name}"\nversion = "1.0"\n{extra}\n[project.scripts]\n{name} = "{name}:main"\n')
     return project
+
+
+def stdlib_app(tmp_path: Path) -> Path:
+    return one_package_project(tmp_path, "stdapp", APP, package_dir="src")
 
 
 def build(project: Path, output: Path, *extra: str) -> Path:
@@ -312,13 +319,7 @@ def test_a_first_run_writes_the_shared_objects_every_start_loads_ahead(runtime: 
     """`.amber/warm` lists the shared objects the scripts' modules import at module level (builder/startup.py,
     largest first); a first run writes their cache entries in a background thread (boot/cache.py's warm) and
     waits for it at exit, even when the app exits before importing them: no entry is left half-written."""
-    project = tmp_path / "early"
-    (project / "early").mkdir(parents=True)
-    (project / "early" / "__init__.py").write_text(EARLY_EXIT_APP)
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        '[project]\nname = "early"\nversion = "1.0"\n\n[project.scripts]\nearly = "early:main"\n')
-    binary = build(project, tmp_path / "early-bin")
+    binary = build(one_package_project(tmp_path, "early", EARLY_EXIT_APP), tmp_path / "early-bin")
     with zipfile.ZipFile(binary) as zf:
         warm = zf.read(".amber/warm").decode().splitlines()
     assert warm == ["_ssl.cpython-313-x86_64-linux-gnu.so", "_sqlite3.cpython-313-x86_64-linux-gnu.so"]
@@ -412,17 +413,11 @@ def late():
 '''
 
 
-def test_shared_objects_no_start_loads_are_xz_and_load_when_imported(runtime: Path, tmp_path: Path, clean_env):
+def test_shared_objects_no_import_reaches_are_xz_and_load_when_imported(runtime: Path, tmp_path: Path, clean_env):
     """The runtime's shared objects no import of the app reaches (here sqlite3's, imported by a name the app
     is given, and a CJK codec's) are xz members (archive/xz.py), decompressed by the C layer when first
     imported, from memory or into the cache; zipfile reads them too. A damaged stream is refused."""
-    project = tmp_path / "lateapp"
-    (project / "lateapp").mkdir(parents=True)
-    (project / "lateapp" / "__init__.py").write_text(LATE_APP)
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
-        '[project]\nname = "lateapp"\nversion = "1.0"\n\n[project.scripts]\nlateapp = "lateapp:main"\n')
-    binary = build(project, tmp_path / "late")
+    binary = build(one_package_project(tmp_path, "lateapp", LATE_APP), tmp_path / "late")
     with zipfile.ZipFile(binary) as zf:
         methods = {i.filename.split(".")[0]: i.compress_type for i in zf.infolist() if ".cpython-" in i.filename}
     assert methods["_sqlite3"] == methods["_codecs_jp"] == methods["_multibytecodec"] == 95
