@@ -2,19 +2,19 @@
 
 A binary carries every shared object of the standard library (_ssl with OpenSSL, _sqlite3, the CJK
 codecs, unicodedata...), whether the app imports them or not, so that any import works, as it carries
-the source of every module. Like a module left with its source only (builder/stdlib_choice.py), one
-that no import of the app reaches is loaded only if something imports it by a name computed at run
-time, and then decompressed once per machine, into the extraction cache or a memory file. For those,
-xz's LZMA2 after its branch-call-jump filter (which turns relative call targets into absolute ones, so
-that repeated calls to a function look alike) is about 14% smaller than zstd at level 19, and
-decompresses ten times slower (_ssl's 5.2 MB: 80 ms against 8 ms), once. What an app's imports reach
-stays zstd: a first run would wait for it.
+the source of every module. Like a module left with its source only (builder/stdlib_choice.py), one that
+no import of the app reaches is loaded only if something imports it by a name computed at run time, and
+then decompressed once per machine, into the extraction cache or a memory file. For those, xz's LZMA2
+after its branch-call-jump filter (which turns relative call targets into absolute ones, so that
+repeated calls to a function look alike) is about 14% smaller than zstd at level 19, and decompresses
+five to ten times slower (_ssl's 5.2 MB: 55 ms in the runtime's C layer against about 10 ms for zstd),
+once. What an app's imports reach stays zstd: a first run would wait for it.
 
 Encoding takes about 0.3 s per MB, so the payloads are kept in `<cache>/packed/xz/`, named by a hash of
 the bytes, the settings and the encoder: a build encodes each shared object once per machine. The bytes
 come from the liblzma of the Python running amber (the host's, or the runtime's in a self-built amber),
-so the same amber writes the same bytes. The runtime's C file layer decodes them (runtime/fs/archive.c, one
-lzma_stream_buffer_decode); the build side with Python's lzma.
+so the same amber writes the same bytes. The runtime's C file layer decodes them (runtime/fs/archive.c,
+one lzma_stream_buffer_decode); the build side with Python's lzma.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import tempfile
 from pathlib import Path
 
-METHOD = 95  # APPNOTE 4.4.5: XZ data
 # LZMA2's preset 6: an 8 MiB dictionary, as large as all but the largest objects; 9 and "extreme" gain
 # under 0.1% on the runtime's shared objects for 15% more time.
 PRESET = 6
