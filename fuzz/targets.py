@@ -75,26 +75,26 @@ def fuzz_zstd(data):
         assert len(out) == size
 
 
-def fuzz_lz4(data):
-    """The runtime's C unpack of an LZ4 member, as a record gives it: size and CRC, then the block."""
+def _unpack_recorded(data, method):
+    """The runtime's C unpack of a member checked by its CRC, as a record gives it: size and CRC, then the
+    payload."""
     from _amber_fs import unpack
 
-    size = int.from_bytes(data[:4], "little") % (1 << 21)
+    size = int.from_bytes(data[:4], "little") % (1 << 21)  # a record's size, kept within memory
     crc = int.from_bytes(data[4:8], "little")
     with contextlib.suppress(ValueError):
-        out = unpack(data[8:], LZ4, size, crc)
+        out = unpack(data[8:], method, size, crc)
         assert len(out) == size
+
+
+def fuzz_lz4(data):
+    """An LZ4 member: one raw block."""
+    _unpack_recorded(data, LZ4)
 
 
 def fuzz_xz(data):
-    """The runtime's C unpack of an xz member, as a record gives it: size and CRC, then the stream."""
-    from _amber_fs import unpack
-
-    size = int.from_bytes(data[:4], "little") % (1 << 21)
-    crc = int.from_bytes(data[4:8], "little")
-    with contextlib.suppress(ValueError):
-        out = unpack(data[8:], XZ, size, crc)
-        assert len(out) == size
+    """An xz member: one .xz stream."""
+    _unpack_recorded(data, XZ)
 
 
 def fuzz_elf(data):
